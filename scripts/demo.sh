@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on embedded defaults, in a scratch directory.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="${DEMO_DIR:-$root/demo-work}"
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+export CONVEYOR_HOME="$work/.conveyor"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "conveyor init my-model --example wine"
+conveyor init my-model --example wine
+cd my-model
+
+step "conveyor run   (validate → train → evaluate → ONNX → gates → register)"
+conveyor run
+
+step "conveyor promote wine 1 --to production"
+conveyor promote wine 1 --to production --reason "demo: first production model" --by demo
+
+step "conveyor models list"
+conveyor models list
+
+step "conveyor models show wine"
+conveyor models show wine 1
+
+step "conveyor models history wine"
+conveyor models history wine
+
+printf '\nMLflow UI on these files: mlflow ui --backend-store-uri sqlite:///%s/mlflow.db\n' "$CONVEYOR_HOME"

@@ -1,0 +1,87 @@
+"""Entry point: build settings once, dispatch to a command, map errors to exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from conveyor.cli import models, project
+from conveyor.cli.context import CliContext
+from conveyor.cli.output import emit_json, err
+from conveyor.errors import ConveyorError, UserError
+from conveyor.settings import Settings
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="conveyor",
+        help="Carry a tabular model from data to production: validate, train, gate, register.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.callback()
+    def _root(ctx: typer.Context) -> None:
+        ctx.obj = CliContext(Settings())
+        ctx.call_on_close(ctx.obj.close)
+
+    project.register(app)
+    models.register(app)
+    return app
+
+
+def _configure_logging(settings: Settings) -> None:
+    fmt = (
+        '{"at":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}'
+        if settings.log_format == "json"
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format=fmt, stream=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; Conveyor errors become one clear message and an exit code, never a traceback."""
+    json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
+    try:
+        settings = Settings()
+    except Exception as exc:  # a bad CONVEYOR_* variable
+        err().print(f"[red]error:[/] invalid CONVEYOR_* setting: {exc}")
+        return 2
+    _configure_logging(settings)
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except ConveyorError as exc:
+        report(exc, json_mode)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err().print("aborted")
+        return 1
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        err().print(f"[red]internal error:[/] {type(exc).__name__}: {exc}")
+        if settings.log_level.upper() == "DEBUG":
+            raise
+        return 1
+    return 0
+
+
+def report(exc: ConveyorError, json_mode: bool) -> None:
+    if json_mode:
+        emit_json(exc.to_dict() | {"exit_code": exc.exit_code})
+        return
+    label = "error" if isinstance(exc, UserError) else "failed"
+    err().print(f"[red]{label}:[/] {exc.message}", markup=True, soft_wrap=True)
+
+
+def entry() -> None:
+    sys.exit(main())

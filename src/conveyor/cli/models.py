@@ -1,0 +1,127 @@
+"""Registry commands: models list|show|history, approve, promote, rollback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from conveyor.cli.context import CliContext
+from conveyor.cli.output import emit_json, fmt_metrics, out, table
+from conveyor.registry.stages import VersionInfo
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Reason = Annotated[str, typer.Option(help="Why, for the audit trail.")]
+By = Annotated[str, typer.Option("--by", help="Who, for the audit trail.")]
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Registered models, their versions and history.", no_args_is_help=True)
+    group.command("list")(list_models)
+    group.command("show")(show)
+    group.command("history")(history)
+    app.add_typer(group, name="models")
+    app.command("approve")(approve)
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+
+
+def list_models(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Every registered model with its latest, staging and production versions."""
+    models = _cli(ctx).registry().models()
+    if json_out:
+        emit_json(models)
+        return
+    rows = [[m["name"], m["latest_version"], m["staging"], m["production"]] for m in models]
+    out().print(table("registered models", ["name", "latest", "staging", "production"], rows))
+
+
+def show(
+    ctx: typer.Context,
+    name: str,
+    version: Annotated[str | None, typer.Argument(help="Default: production, else the latest.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """One version in detail; without VERSION, every version in a table."""
+    registry = _cli(ctx).registry()
+    if version is None:
+        versions = registry.versions(name)
+        if json_out:
+            emit_json([v.to_dict() for v in versions])
+            return
+        rows = [[v.version, v.semver, v.stage, ",".join(v.aliases), v.tags.get("conveyor.runtime"),
+                 _headline(v.metrics), v.created_at] for v in versions]
+        out().print(table(f"{name}", ["version", "semver", "stage", "aliases", "runtime", "metrics", "created"], rows))
+        return
+    info = registry.get(name, version)
+    if json_out:
+        emit_json(info.to_dict())
+        return
+    _print_version(info)
+
+
+def history(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
+    """The audit trail of a model: registrations, approvals, promotions, rollbacks."""
+    events = _cli(ctx).registry().history(name)
+    if json_out:
+        emit_json([e.to_dict() for e in events])
+        return
+    rows = [[e.at.isoformat(timespec="seconds") if e.at else "", e.version, e.action,
+             f"{e.from_stage or '-'} → {e.to_stage or '-'}", e.actor, e.reason] for e in events]
+    out().print(table(f"{name} history", ["at", "version", "action", "stage", "by", "reason"], rows))
+
+
+def approve(ctx: typer.Context, name: str, version: str, by: By, reason: Reason = "", json_out: JsonOpt = False) -> None:
+    """Record an approval (required before production when the spec says so)."""
+    info = _cli(ctx).registry().approve(name, version, by, reason)
+    _done(info, f"approved {name} version {version} by {by}", json_out)
+
+
+def promote(
+    ctx: typer.Context,
+    name: str,
+    version: str,
+    to: Annotated[str, typer.Option("--to", help="staging or production.")] = "production",
+    reason: Reason = "",
+    by: Annotated[str, typer.Option("--by")] = "conveyor",
+    json_out: JsonOpt = False,
+) -> None:
+    """Move a stage alias to VERSION; the version it replaces is archived."""
+    info = _cli(ctx).registry().promote(name, version, to, by, reason)
+    _done(info, f"{name} version {version} is now {to}", json_out)
+
+
+def rollback(
+    ctx: typer.Context, name: str, reason: Reason = "", by: Annotated[str, typer.Option("--by")] = "conveyor",
+    json_out: JsonOpt = False,
+) -> None:
+    """Put production back on the previous production version; the current one is rejected."""
+    info = _cli(ctx).registry().rollback(name, by, reason)
+    _done(info, f"{name} production rolled back to version {info.version}", json_out)
+
+
+def _done(info: VersionInfo, message: str, json_out: bool) -> None:
+    if json_out:
+        emit_json(info.to_dict())
+    else:
+        out().print(f"[green]{message}[/]")
+
+
+def _print_version(info: VersionInfo) -> None:
+    rows = [
+        ["version", info.version], ["semver", info.semver], ["stage", info.stage],
+        ["aliases", ", ".join(info.aliases)], ["run id", info.run_id], ["source", info.source],
+        ["created", info.created_at], ["metrics", fmt_metrics(info.metrics)],
+    ]
+    rows += [[k, v] for k, v in sorted(info.tags.items()) if not k.startswith("conveyor.metric.")]
+    out().print(table(f"{info.name} version {info.version}", ["field", "value"], rows))
+
+
+def _headline(metrics: dict[str, float]) -> str:
+    keys = [k for k in ("accuracy", "f1_macro", "rmse", "r2") if k in metrics]
+    return fmt_metrics({k: metrics[k] for k in keys})
+
+
+def _cli(ctx: typer.Context) -> CliContext:
+    obj: CliContext = ctx.obj
+    return obj

@@ -1,0 +1,1 @@
+"""Datasets: loading, schema inference and validation, fingerprints, reference profiles."""

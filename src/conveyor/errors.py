@@ -1,0 +1,116 @@
+"""Conveyor's one error tree. Each error builds its own message; edges map classes to exits.
+
+    ConveyorError
+    ├── UserError                 bad input or usage (CLI exit 2, HTTP 4xx)
+    │   ├── SpecError             conveyor.yaml is malformed or invalid
+    │   ├── DataError             a dataset cannot be loaded or breaks the schema
+    │   ├── NotFoundError         a model or version that does not exist
+    │   └── ApprovalRequiredError promotion without a required approval
+    ├── GateFailedError           the candidate failed its quality gates (CLI exit 3)
+    └── ServiceUnavailableError   MLflow, the store or another service cannot be reached
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ConveyorError(Exception):
+    """Base of every error Conveyor raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": self.message, "type": type(self).__name__}
+
+
+class UserError(ConveyorError):
+    """The caller asked for something invalid; nothing was changed."""
+
+    exit_code = 2
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem: where (``gates.min.accuracy``, a column, a row) and what."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class SpecError(UserError):
+    """The project file is malformed or invalid; lists every problem with its YAML path."""
+
+    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{path}: invalid project spec\n{lines}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": self.message,
+            "type": type(self).__name__,
+            "file": self.path,
+            "problems": [{"where": p.where, "message": p.message} for p in self.problems],
+        }
+
+
+class DataError(UserError):
+    """A dataset could not be loaded or does not satisfy the spec or schema."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(self.problems)} data {noun}\n{lines}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": self.message,
+            "type": type(self).__name__,
+            "source": self.source,
+            "problems": [{"where": p.where, "message": p.message} for p in self.problems],
+        }
+
+
+class NotFoundError(UserError):
+    """A registered model, version or alias does not exist."""
+
+    http_status = 404
+
+
+class ApprovalRequiredError(UserError):
+    """The spec requires approval before production and the version has none."""
+
+    http_status = 409
+
+
+class GateFailedError(ConveyorError):
+    """The candidate failed one or more quality gates; nothing was registered."""
+
+    exit_code = 3
+    http_status = 422
+
+    def __init__(self, failed: Sequence[str], report: dict[str, object] | None = None) -> None:
+        self.failed = list(failed)
+        self.report = report or {}
+        super().__init__("quality gates failed: " + "; ".join(self.failed))
+
+
+class ServiceUnavailableError(ConveyorError):
+    """A service Conveyor depends on (MLflow tracking, the store) cannot be reached."""
+
+    exit_code = 1
+    http_status = 503

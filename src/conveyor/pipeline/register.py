@@ -1,0 +1,167 @@
+"""Log the model with its bundle (ONNX, schema, profile, gate report) and register a version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.pipeline.champion import BUNDLE_DIR, load_schema
+from conveyor.registry import semver
+from conveyor.registry import tags as T
+from conveyor.registry.client import mlflow_errors
+from conveyor.spec.loader import spec_hash
+from conveyor.store.audit import AuditEvent
+
+if TYPE_CHECKING:
+    from conveyor.pipeline.dataset import PreparedData
+    from conveyor.pipeline.evaluate import Candidate, Evaluation
+    from conveyor.registry.stages import ModelRegistry
+    from conveyor.spec.models import ProjectSpec
+
+MODEL_ARTIFACT = "model"
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    version: str
+    semver: str
+    semver_reason: str
+    model_uri: str
+    onnx_uri: str | None
+
+
+def pip_requirements() -> list[str]:
+    """Pinned from what is installed, so MLflow does not spend seconds inferring them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for dist in ("mlflow", "scikit-learn", "cloudpickle", "numpy", "pandas", "scipy", "onnxruntime"):
+        try:
+            reqs.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return reqs
+
+
+def git_commit(base_dir: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=base_dir, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def _bundle_files(data: PreparedData, evaluation: Evaluation) -> list[str]:
+    out = evaluation.workdir
+    files = {
+        "schema.json": data.schema.to_json(),
+        "profile.json": json.dumps(evaluation.profile, indent=1),
+        "gate_report.json": json.dumps(evaluation.report.to_dict(), indent=2),
+        "metrics.json": json.dumps({"holdout": evaluation.metrics, "slices": evaluation.slice_metrics}, indent=2),
+    }
+    if evaluation.onnx.model is not None:
+        (out / "model.onnx").write_bytes(evaluation.onnx.model)
+        files["onnx_inputs.json"] = json.dumps(evaluation.onnx.input_names)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    names = [*files, *(["model.onnx"] if evaluation.onnx.model is not None else [])]
+    return [str(out / n) for n in names]
+
+
+def register_candidate(
+    spec: ProjectSpec,
+    data: PreparedData,
+    evaluation: Evaluation,
+    candidate: Candidate,
+    registry: ModelRegistry,
+    run_id: str,
+    base_dir: Path,
+    actor: str,
+) -> RegisteredVersion:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    sample = data.x_test.head(5)
+    signature = infer_signature(sample, evaluation.predictions.labels[:5])
+    with mlflow_errors():
+        info = mlflow.sklearn.log_model(
+            candidate.model,
+            name=MODEL_ARTIFACT,
+            serialization_format="cloudpickle",  # any estimator or user train_function output
+            pip_requirements=pip_requirements(),
+            extra_files=_bundle_files(data, evaluation),
+            signature=signature,
+        )
+    model_uri = info.model_uri
+    onnx_uri = f"{model_uri}/{BUNDLE_DIR}/model.onnx" if evaluation.onnx.model is not None else None
+    client = registry.client
+    lineage = semver.Lineage(data.schema, data.fingerprint, candidate.params_hash)
+    tags: dict[str, str] = {
+        T.DATA_FINGERPRINT: data.fingerprint,
+        T.SPEC_HASH: spec_hash(spec),
+        T.PARAMS_HASH: candidate.params_hash,
+        T.GATES: evaluation.report.summary(),
+        T.RUNTIME: evaluation.runtime,
+        T.RUN_ID: run_id,
+        T.REQUIRE_APPROVAL: "true" if spec.registry.require_approval else "false",
+        T.STAGE: T.STAGING,
+        **{f"{T.METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in evaluation.metrics.items()},
+    }
+    if onnx_uri:
+        tags[T.ONNX_URI] = onnx_uri
+    commit = git_commit(base_dir)
+    if commit:
+        tags[T.GIT_COMMIT] = commit
+    with registry.store.locked(f"model:{spec.name}") as conn, mlflow_errors():
+        label, reason = _semver(registry, spec.name, lineage)
+        tags[T.SEMVER] = label
+        tags[T.SEMVER_REASON] = reason
+        if not _exists(client, spec.name):
+            client.create_registered_model(spec.name, description=f"Conveyor model ({spec.task.value})")
+        mv = client.create_model_version(spec.name, model_uri, run_id=run_id, tags=tags)
+        version = str(mv.version)
+        previous = registry.by_alias(spec.name, T.STAGING)
+        client.set_registered_model_alias(spec.name, T.STAGING, version)
+        registry.audit.record(
+            AuditEvent(spec.name, version, "register", actor, None, T.STAGING,
+                       f"gates {evaluation.report.summary()}",
+                       details={"run_id": run_id, "semver": label, "at": datetime.now(UTC).isoformat()}),
+            conn,
+        )
+        if previous is not None and previous.stage == T.STAGING:
+            client.set_model_version_tag(spec.name, previous.version, T.STAGE, T.ARCHIVED)
+            registry.audit.record(
+                AuditEvent(spec.name, previous.version, "supersede", actor, T.STAGING, T.ARCHIVED,
+                           f"version {version} took the staging alias"),
+                conn,
+            )
+    mlflow.set_tags({"conveyor.registered_version": version, T.SEMVER: label})
+    return RegisteredVersion(version, label, reason, model_uri, onnx_uri)
+
+
+def _exists(client: Any, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        return False
+    return True
+
+
+def _semver(registry: ModelRegistry, name: str, current: semver.Lineage) -> tuple[str, str]:
+    if not _exists(registry.client, name):
+        return semver.next_version(None, None, current)
+    versions = [v for v in registry.versions(name) if v.semver]
+    if not versions:
+        return semver.next_version(None, None, current)
+    last = max(versions, key=lambda v: semver.parse(v.semver))
+    schema = load_schema(registry.client, name, last.version)
+    if schema is None:
+        return semver.next_version(None, None, current)
+    previous = semver.Lineage(schema, last.tags.get(T.DATA_FINGERPRINT, ""), last.tags.get(T.PARAMS_HASH, ""))
+    return semver.next_version(last.semver, previous, current)

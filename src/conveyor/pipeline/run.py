@@ -1,0 +1,175 @@
+"""The whole `conveyor run`, step by step, with timings and a progress callback."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import GateFailedError
+from conveyor.pipeline.dataset import prepare_data
+from conveyor.pipeline.evaluate import Candidate, evaluate_candidate
+from conveyor.pipeline.register import RegisteredVersion, register_candidate
+from conveyor.registry.client import connect, ensure_experiment, mlflow_errors
+from conveyor.registry.stages import ModelRegistry
+from conveyor.settings import Settings
+from conveyor.spec.loader import spec_hash
+from conveyor.spec.models import ProjectSpec, Task
+from conveyor.store.engine import Store
+from conveyor.training.pipeline import fit_model, resolve_estimator
+
+Progress = Callable[[str, str], None]
+
+
+def _quiet(step: str, message: str) -> None:
+    return None
+
+
+@dataclass
+class RunResult:
+    """What `conveyor run` did; written to run_info.json for CI."""
+
+    model_name: str
+    run_id: str
+    experiment_id: str
+    metrics: dict[str, float]
+    gates: dict[str, Any]
+    runtime: str
+    params: dict[str, Any]
+    registered: RegisteredVersion | None = None
+    tuning: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        reg = self.registered
+        return {
+            "model_name": self.model_name,
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "registered_version": reg.version if reg else None,
+            "semver": reg.semver if reg else None,
+            "model_uri": reg.model_uri if reg else None,
+            "registry_uri": f"models:/{self.model_name}/{reg.version}" if reg else None,
+            "onnx_uri": reg.onnx_uri if reg else None,
+            "runtime": self.runtime,
+            "metrics": self.metrics,
+            "params": self.params,
+            "gates": self.gates,
+            "tuning": self.tuning,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+class _Clock:
+    def __init__(self, progress: Progress) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def step(self, name: str, message: str) -> Iterator[None]:
+        self.progress(name, message)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def run_pipeline(
+    spec: ProjectSpec,
+    base_dir: Path,
+    settings: Settings,
+    store: Store,
+    progress: Progress = _quiet,
+    actor: str = "conveyor",
+) -> RunResult:
+    """Validate → train (→ tune) → evaluate → ONNX → gates → register. Raises on any failure;
+    a gate failure raises ``GateFailedError`` after logging the report, registering nothing."""
+    import mlflow
+
+    clock = _Clock(progress)
+    with clock.step("data", f"loading and checking {spec.data.source}"):
+        data = prepare_data(spec, base_dir)
+        target = resolve_estimator(spec.model, "conveyor.yaml", base_dir)
+    with clock.step("tracking", "connecting to MLflow"):
+        client = connect(settings)
+        experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
+        registry = ModelRegistry(client, store)
+    classification = spec.task is Task.CLASSIFICATION
+
+    def fit(x: Any, y: Any, params: dict[str, Any]) -> Any:
+        return fit_model(spec.model, target, data.schema, x, y, params, spec.data.seed)
+
+    with mlflow_errors(), mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-run") as run:
+        run_id = run.info.run_id
+        mlflow.set_tags({"conveyor.spec_hash": spec_hash(spec), "conveyor.data_fingerprint": data.fingerprint})
+        with clock.step("lineage", "logging dataset lineage"):
+            _log_inputs(spec, data)
+        params = dict(spec.model.params)
+        tuning_info = None
+        if spec.tuning is not None:
+            from conveyor.training.tuning import run_trials
+
+            with clock.step("tune", f"tuning: {spec.tuning.trials} trials"):
+                tuned = run_trials(spec, data.schema, fit, data.x_train, data.y_train)
+                params = tuned.best_params
+                tuning_info = {"best_value": tuned.best_value, "metric": tuned.metric, "trials": tuned.trials,
+                               "study": tuned.study}
+                mlflow.log_metric(f"tuning_best_cv_{tuned.metric}", tuned.best_value)
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_param("estimator", spec.model.estimator or spec.model.train_function)
+        with clock.step("train", "training"):
+            model = fit(data.x_train, data.y_train, params)
+        with clock.step("evaluate", "evaluating on the holdout, exporting ONNX, checking gates"):
+            candidate = Candidate(model, params, _params_hash(spec, params))
+            evaluation = evaluate_candidate(spec, data, candidate, registry, clock.timings)
+        mlflow.log_metrics(evaluation.metrics)
+        mlflow.log_dict(evaluation.report.to_dict(), "conveyor/gate_report.json")
+        mlflow.set_tag("conveyor.gates", "passed" if evaluation.report.passed else "failed")
+        mlflow.set_tag("conveyor.runtime", evaluation.runtime)
+        if evaluation.onnx_reason:
+            mlflow.set_tag("conveyor.onnx_skipped", evaluation.onnx_reason[:500])
+        result = RunResult(
+            model_name=spec.name,
+            run_id=run_id,
+            experiment_id=experiment_id,
+            metrics=evaluation.metrics,
+            gates=evaluation.report.to_dict(),
+            runtime=evaluation.runtime,
+            params=params,
+            tuning=tuning_info,
+            timings=clock.timings,
+        )
+        if not evaluation.report.passed:
+            failed = [f"{g.name}: {g.detail}" for g in evaluation.report.failed]
+            raise GateFailedError(failed, result.to_dict())
+        with clock.step("register", "logging the model and registering it"):
+            result.registered = register_candidate(
+                spec, data, evaluation, candidate, registry, run_id, base_dir, actor
+            )
+    return result
+
+
+def _log_inputs(spec: ProjectSpec, data: Any) -> None:
+    import mlflow
+
+    train = data.frame.loc[data.x_train.index]
+    for frame, context in ((train, "training"), (data.raw_test, "holdout")):
+        dataset = mlflow.data.from_pandas(frame, targets=spec.data.target, name=f"{spec.name}-{context}")
+        mlflow.log_input(dataset, context=context, tags={"source": data.source})
+
+
+def _params_hash(spec: ProjectSpec, params: dict[str, Any]) -> str:
+    payload = json.dumps({"estimator": spec.model.estimator or spec.model.train_function, "params": params},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def write_run_info(result: RunResult, path: Path) -> Path:
+    path.write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    return path

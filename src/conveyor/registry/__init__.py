@@ -1,0 +1,1 @@
+"""A thin facade over the MLflow model registry: versions, aliases as stages, lineage tags."""

@@ -1,0 +1,111 @@
+"""Connection to MLflow and the one place MLflow errors become Conveyor errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConveyorError, NotFoundError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from conveyor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def mlflow_errors(what: str = "") -> Iterator[None]:
+    """Translate MLflow and transport errors raised inside the block."""
+    from mlflow.exceptions import MlflowException, RestException
+
+    try:
+        yield
+    except RestException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFoundError(what or exc.message) from None
+        raise ConveyorError(f"MLflow: {exc.message}") from None
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message.lower():
+            raise NotFoundError(what or exc.message) from None
+        if "API request" in exc.message and "failed" in exc.message:
+            raise ServiceUnavailableError(f"MLflow tracking server unreachable: {exc.message[:300]}") from None
+        raise ConveyorError(f"MLflow: {exc.message}") from None
+
+
+def probe_tracking(settings: Settings) -> None:
+    """Fail fast, with a clear message, when a remote tracking server does not answer."""
+    if settings.tracking_is_local:
+        return
+    url = settings.tracking_uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=settings.tracking_timeout_s) as resp:
+            if resp.status >= 500:
+                raise ServiceUnavailableError(f"MLflow tracking server {settings.tracking_uri} answered {resp.status}")
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ServiceUnavailableError(
+            f"MLflow tracking server {settings.tracking_uri} is unreachable ({reason}); "
+            "check CONVEYOR_TRACKING_URI"
+        ) from None
+
+
+def connect(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured store and return a client.
+
+    MLflow's fluent API keeps the tracking URI in process state; this is the one place that
+    sets it, from ``Settings``, before anything logs.
+    """
+    import mlflow
+
+    probe_tracking(settings)
+    if settings.tracking_is_local:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        Path(settings.artifact_root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    _quiet_mlflow()
+    return mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def _quiet_mlflow() -> None:
+    """Keep MLflow's progress bars and advisory warnings out of Conveyor's output."""
+    import warnings
+
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+    for name in ("mlflow", "alembic", "urllib3.connectionpool"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # the cloudpickle format is chosen on purpose (any estimator or train_function output)
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+
+
+def ensure_experiment(client: MlflowClient, settings: Settings, name: str) -> str:
+    """The experiment's id, creating it (with local artifacts under the home) if needed."""
+    with mlflow_errors():
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = settings.artifact_root if settings.tracking_is_local else None
+        try:
+            return str(client.create_experiment(name, artifact_location=location))
+        except Exception:
+            # another process created it between our lookup and create
+            again = client.get_experiment_by_name(name)
+            if again is None:
+                raise
+            return str(again.experiment_id)
+
+
+def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, Any]:
+    with mlflow_errors(f"model {name!r} has no version {version}"):
+        mv = client.get_model_version(name, version)
+    return dict(mv.tags)

@@ -1,0 +1,231 @@
+"""Stage changes on registered versions: aliases plus a ``conveyor.stage`` tag, each change
+recorded as an audit event under a store lock so concurrent writers stay consistent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ApprovalRequiredError, NotFoundError, UserError
+from conveyor.registry import tags as T
+from conveyor.registry.client import mlflow_errors
+from conveyor.store.audit import AuditEvent, AuditLog
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from conveyor.store.engine import Store
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    name: str
+    version: str
+    stage: str
+    aliases: list[str]
+    semver: str
+    run_id: str
+    source: str
+    created_at: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {
+            k.removeprefix(T.METRIC_PREFIX): float(v)
+            for k, v in self.tags.items()
+            if k.startswith(T.METRIC_PREFIX)
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": self.stage,
+            "aliases": self.aliases,
+            "semver": self.semver,
+            "run_id": self.run_id,
+            "source": self.source,
+            "created_at": self.created_at,
+            "metrics": self.metrics,
+            "tags": self.tags,
+        }
+
+
+def _info(mv: ModelVersion, aliases: list[str] | None = None) -> VersionInfo:
+    created = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds")
+    tags = dict(mv.tags)
+    return VersionInfo(
+        name=mv.name,
+        version=str(mv.version),
+        stage=tags.get(T.STAGE, "none"),
+        aliases=sorted(aliases if aliases is not None else (getattr(mv, "aliases", []) or [])),
+        semver=tags.get(T.SEMVER, ""),
+        run_id=mv.run_id or "",
+        source=mv.source or "",
+        created_at=created,
+        tags=tags,
+    )
+
+
+class ModelRegistry:
+    """Registry operations Conveyor offers; MLflow holds the versions, the store the audit."""
+
+    def __init__(self, client: MlflowClient, store: Store) -> None:
+        self.client = client
+        self.store = store
+        self.audit = AuditLog(store)
+
+    # -- reading -------------------------------------------------------------------------
+    def models(self) -> list[dict[str, Any]]:
+        with mlflow_errors():
+            found = self.client.search_registered_models(max_results=1000)
+        out = []
+        for rm in found:
+            aliases = dict(getattr(rm, "aliases", {}) or {})
+            latest = max((int(v.version) for v in rm.latest_versions or []), default=0)
+            out.append(
+                {
+                    "name": rm.name,
+                    "latest_version": str(latest) if latest else None,
+                    "production": aliases.get(T.PRODUCTION),
+                    "staging": aliases.get(T.STAGING),
+                }
+            )
+        return sorted(out, key=lambda m: m["name"])
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        self._require_model(name)
+        with mlflow_errors():
+            found = self.client.search_model_versions(f"name = '{_quote(name)}'", max_results=10000)
+            aliases = dict(self.client.get_registered_model(name).aliases or {})
+        by_version: dict[str, list[str]] = {}
+        for alias, version in aliases.items():
+            by_version.setdefault(str(version), []).append(alias)
+        infos = [_info(mv, by_version.get(str(mv.version), [])) for mv in found]
+        return sorted(infos, key=lambda v: int(v.version))
+
+    def get(self, name: str, version: str | None = None) -> VersionInfo:
+        """One version; without ``version``, production if set, else the latest."""
+        self._require_model(name)
+        if version is None:
+            with mlflow_errors():
+                aliases = dict(self.client.get_registered_model(name).aliases or {})
+            if T.PRODUCTION in aliases:
+                version = str(aliases[T.PRODUCTION])
+            else:
+                all_versions = self.versions(name)
+                if not all_versions:
+                    raise NotFoundError(f"model {name!r} has no versions")
+                return all_versions[-1]
+        with mlflow_errors(f"model {name!r} has no version {version}"):
+            return _info(self.client.get_model_version(name, version))
+
+    def by_alias(self, name: str, alias: str) -> VersionInfo | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+        return _info(mv)
+
+    def history(self, name: str) -> list[AuditEvent]:
+        self._require_model(name)
+        return self.audit.history(name)
+
+    # -- changing ------------------------------------------------------------------------
+    def approve(self, name: str, version: str, by: str, reason: str) -> VersionInfo:
+        info = self.get(name, version)
+        with self.store.locked(f"model:{name}") as conn, mlflow_errors():
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            self.client.set_model_version_tag(name, version, T.APPROVED_BY, by)
+            self.client.set_model_version_tag(name, version, T.APPROVED_AT, now)
+            self.audit.record(
+                AuditEvent(name, version, "approve", by, info.stage, info.stage, reason), conn
+            )
+        return self.get(name, version)
+
+    def promote(self, name: str, version: str, to: str, actor: str, reason: str) -> VersionInfo:
+        """Point alias ``to`` at ``version``; the version it replaces becomes ``archived``."""
+        if to not in T.ALIASES:
+            raise UserError(f"--to must be one of {', '.join(T.ALIASES)}, not {to!r}")
+        info = self.get(name, version)
+        if info.stage == T.REJECTED and to == T.PRODUCTION:
+            raise UserError(f"{name} version {version} was rejected; register a new version instead")
+        if to == T.PRODUCTION and info.tags.get(T.REQUIRE_APPROVAL) == "true" and T.APPROVED_BY not in info.tags:
+            raise ApprovalRequiredError(
+                f"{name} version {version} needs approval before production: "
+                f"conveyor approve {name} {version} --by <name> --reason <why>"
+            )
+        with self.store.locked(f"model:{name}") as conn:
+            self._move_alias(name, version, to, actor, reason, "promote", conn)
+        return self.get(name, version)
+
+    def rollback(self, name: str, actor: str, reason: str) -> VersionInfo:
+        """Put production back on the version that held it before the current one."""
+        with self.store.locked(f"model:{name}") as conn:
+            current = self.by_alias(name, T.PRODUCTION)
+            if current is None:
+                raise NotFoundError(f"model {name!r} has no production version to roll back")
+            previous = self._previous_production(name, current.version, conn)
+            if previous is None:
+                raise UserError(f"{name} has no earlier production version to roll back to")
+            self._move_alias(name, previous, T.PRODUCTION, actor, reason, "rollback", conn, replaced_stage=T.REJECTED)
+        return self.get(name, previous)
+
+    def _move_alias(
+        self,
+        name: str,
+        version: str,
+        alias: str,
+        actor: str,
+        reason: str,
+        action: str,
+        conn: Any,
+        replaced_stage: str = T.ARCHIVED,
+    ) -> None:
+        target = self.get(name, version)
+        replaced = self.by_alias(name, alias)
+        with mlflow_errors():
+            self.client.set_registered_model_alias(name, alias, version)
+            self.client.set_model_version_tag(name, version, T.STAGE, alias)
+            if alias == T.PRODUCTION and T.STAGING in target.aliases:
+                self.client.delete_registered_model_alias(name, T.STAGING)
+        self.audit.record(AuditEvent(name, version, action, actor, target.stage, alias, reason), conn)
+        if replaced is not None and replaced.version != version:
+            with mlflow_errors():
+                self.client.set_model_version_tag(name, replaced.version, T.STAGE, replaced_stage)
+            self.audit.record(
+                AuditEvent(name, replaced.version, action, actor, replaced.stage, replaced_stage, reason,
+                           details={"replaced_by": version}),
+                conn,
+            )
+
+    def _previous_production(self, name: str, current: str, conn: Any) -> str | None:
+        """The last version before ``current`` that entered production and was not rejected."""
+        seen_current = False
+        for event in reversed(self.audit.history(name, limit=10000, conn=conn)):
+            if event.to_stage != T.PRODUCTION:
+                continue
+            if event.version == current and not seen_current:
+                seen_current = True
+                continue
+            if seen_current and event.version != current and event.version is not None:
+                if self.get(name, event.version).stage != T.REJECTED:
+                    return event.version
+        return None
+
+    def _require_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            raise NotFoundError(f"no registered model named {name!r}") from None
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "\\'")

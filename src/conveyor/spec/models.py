@@ -1,0 +1,193 @@
+"""Typed sections of ``conveyor.yaml``. Unknown keys are errors, so typos never pass silently."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from conveyor.metrics import BOUNDED_METRICS, LOWER_IS_BETTER, metric_names
+
+
+class Task(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+SliceOp = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"]
+
+
+class DataSpec(_Section):
+    """Where the data comes from and how it is split."""
+
+    source: str = Field(description="CSV/Parquet path (relative to the spec) or sklearn:<name>.")
+    target: str
+    features: list[str] | None = Field(
+        default=None, description="Feature columns; default every column but the target."
+    )
+    categorical: list[str] = Field(
+        default_factory=list, description="Columns to treat as categorical even if numeric."
+    )
+    test_fraction: float = Field(default=0.25, gt=0, lt=1)
+    seed: int = 42
+    slices: dict[str, dict[str, dict[SliceOp, Any]]] = Field(
+        default_factory=dict,
+        description="Named subsets as column filters, e.g. {high: {alcohol: {gt: 13}}}.",
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        from conveyor.data.loading import BUILTIN_DATASETS
+
+        if value.startswith("sklearn:") and value.removeprefix("sklearn:") not in BUILTIN_DATASETS:
+            names = ", ".join(f"sklearn:{n}" for n in sorted(BUILTIN_DATASETS))
+            raise ValueError(f"unknown built-in dataset {value!r}; choose one of {names}")
+        return value
+
+
+class ModelSpec(_Section):
+    """The estimator (an import path plus params) or the user's own training function."""
+
+    estimator: str | None = Field(
+        default=None, description="Import path, e.g. sklearn.linear_model.LogisticRegression."
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+    train_function: str | None = Field(
+        default=None,
+        description="module:function called as fn(X_train, y_train, params) -> fitted estimator.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ModelSpec:
+        if (self.estimator is None) == (self.train_function is None):
+            raise ValueError("set exactly one of 'estimator' or 'train_function'")
+        if self.train_function is not None and ":" not in self.train_function:
+            raise ValueError("train_function must look like 'module:function'")
+        return self
+
+
+class ParamRange(_Section):
+    """One dimension of the tuning search space."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ParamRange:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical parameter needs 'choices'")
+        elif self.low is None or self.high is None:
+            raise ValueError(f"a {self.type} parameter needs 'low' and 'high'")
+        elif self.low >= self.high:
+            raise ValueError("'low' must be below 'high'")
+        elif self.log and self.low <= 0:
+            raise ValueError("'low' must be > 0 when 'log' is true")
+        return self
+
+
+class TuningSpec(_Section):
+    """Optuna search over the estimator's params; trials are nested MLflow runs."""
+
+    trials: int = Field(default=20, ge=1)
+    timeout_s: float | None = Field(default=None, gt=0)
+    metric: str | None = Field(default=None, description="Default: the task's primary metric.")
+    cv_folds: int = Field(default=3, ge=2, le=20)
+    search_space: dict[str, ParamRange]
+    storage: str | None = Field(
+        default=None, description="Optuna storage URL shared by `conveyor tune` workers."
+    )
+    study: str | None = Field(default=None, description="Study name; default <name>-tuning.")
+
+
+class ChampionGate(_Section):
+    enabled: bool = True
+    metric: str | None = None
+    tolerance: float = Field(default=0.01, ge=0)
+
+
+class ParityGate(_Section):
+    probability_tolerance: float = Field(default=1e-3, gt=0)
+    regression_tolerance: float = Field(default=1e-3, gt=0)
+
+
+class GatesSpec(_Section):
+    """Declarative checks a candidate must pass before it is registered."""
+
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+    slices: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Per-slice metric minimums."
+    )
+    champion: ChampionGate = Field(default_factory=ChampionGate)
+    onnx_parity: ParityGate = Field(default_factory=ParityGate)
+    allow_breaking_schema: bool = Field(
+        default=False, description="Register even if the input schema breaks production's."
+    )
+
+    @field_validator("min", "max")
+    @classmethod
+    def _bounded(cls, value: dict[str, float]) -> dict[str, float]:
+        for metric, bound in value.items():
+            if metric in BOUNDED_METRICS and not (0 <= bound <= 1) and metric != "r2":
+                raise ValueError(f"{metric}: must be ≥ 0 and ≤ 1")
+            if metric == "r2" and bound > 1:
+                raise ValueError("r2: must be ≤ 1")
+        return value
+
+
+class RegistrySpec(_Section):
+    require_approval: bool = False
+
+
+class ProjectSpec(_Section):
+    """The whole project file. ``serving``, ``rollout`` and ``monitoring`` are reserved."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    task: Task
+    data: DataSpec
+    model: ModelSpec
+    tuning: TuningSpec | None = None
+    gates: GatesSpec = Field(default_factory=GatesSpec)
+    registry: RegistrySpec = Field(default_factory=RegistrySpec)
+    serving: dict[str, Any] = Field(default_factory=dict)
+    rollout: dict[str, Any] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _metrics_fit_task(self) -> ProjectSpec:
+        valid = metric_names(self.task)
+        unknown: list[str] = []
+        for section, names in (("gates.min", self.gates.min), ("gates.max", self.gates.max)):
+            unknown += [f"{section}.{n}" for n in names if n not in valid]
+        for slice_name, mins in self.gates.slices.items():
+            if slice_name not in self.data.slices:
+                raise ValueError(f"gates.slices.{slice_name}: no such slice in data.slices")
+            unknown += [f"gates.slices.{slice_name}.{n}" for n in mins if n not in valid]
+        for where, metric in (
+            ("gates.champion.metric", self.gates.champion.metric),
+            ("tuning.metric", self.tuning.metric if self.tuning else None),
+        ):
+            if metric is not None and metric not in valid:
+                unknown.append(where)
+        if unknown:
+            raise ValueError(
+                f"unknown metric for a {self.task.value} task at {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(valid))}"
+            )
+        return self
+
+    def primary_metric(self) -> str:
+        return "f1_macro" if self.task is Task.CLASSIFICATION else "rmse"
+
+    def higher_is_better(self, metric: str) -> bool:
+        return metric not in LOWER_IS_BETTER

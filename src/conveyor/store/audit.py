@@ -1,0 +1,98 @@
+"""The audit trail: every stage change, approval and rollback, with who, when and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from conveyor.store.engine import Store
+from conveyor.store.tables import audit_events
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    model: str
+    version: str | None
+    action: str
+    actor: str
+    from_stage: str | None = None
+    to_stage: str | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat() if self.at else None,
+            "model": self.model,
+            "version": self.version,
+            "action": self.action,
+            "from_stage": self.from_stage,
+            "to_stage": self.to_stage,
+            "actor": self.actor,
+            "reason": self.reason,
+            "details": self.details,
+        }
+
+
+class AuditLog:
+    """Append-only audit events in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, event: AuditEvent, conn: Connection | None = None) -> AuditEvent:
+        at = event.at or datetime.now(UTC)
+        values = {
+            "at": at,
+            "model": event.model,
+            "version": event.version,
+            "action": event.action,
+            "from_stage": event.from_stage,
+            "to_stage": event.to_stage,
+            "actor": event.actor,
+            "reason": event.reason,
+            "details": event.details,
+        }
+        if conn is not None:
+            new_id = conn.execute(audit_events.insert().values(**values)).inserted_primary_key
+        else:
+            with self.store.engine.begin() as own:
+                new_id = own.execute(audit_events.insert().values(**values)).inserted_primary_key
+        return AuditEvent(**{**values, "id": new_id[0] if new_id else None})
+
+    def history(self, model: str, limit: int = 200, conn: Connection | None = None) -> list[AuditEvent]:
+        """Events for ``model``, oldest first; pass ``conn`` when already inside a store lock."""
+        query = (
+            sa.select(audit_events)
+            .where(audit_events.c.model == model)
+            .order_by(audit_events.c.id.desc())
+            .limit(limit)
+        )
+        if conn is not None:
+            rows = conn.execute(query).mappings().all()
+        else:
+            with self.store.engine.connect() as own:
+                rows = own.execute(query).mappings().all()
+        events = [
+            AuditEvent(
+                id=r["id"],
+                at=r["at"] if r["at"].tzinfo else r["at"].replace(tzinfo=UTC),
+                model=r["model"],
+                version=r["version"],
+                action=r["action"],
+                from_stage=r["from_stage"],
+                to_stage=r["to_stage"],
+                actor=r["actor"],
+                reason=r["reason"],
+                details=r["details"] or {},
+            )
+            for r in rows
+        ]
+        return list(reversed(events))

@@ -1,0 +1,1 @@
+"""Training: pipeline build and fit, tuning, evaluation, ONNX export with a parity check."""

@@ -1,0 +1,133 @@
+"""Hyperparameter search with Optuna. Each trial is a nested MLflow run; workers on several
+processes or machines share one study through an Optuna storage URL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ServiceUnavailableError
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+    from conveyor.data.schema import Schema
+    from conveyor.spec.models import ParamRange, ProjectSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    best_params: dict[str, Any]
+    best_value: float
+    metric: str
+    trials: int
+    study: str
+
+
+def suggest(trial: optuna.Trial, space: dict[str, ParamRange]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name, rng in space.items():
+        if rng.type == "categorical":
+            assert rng.choices is not None
+            params[name] = trial.suggest_categorical(name, rng.choices)
+        elif rng.type == "int":
+            assert rng.low is not None and rng.high is not None
+            params[name] = trial.suggest_int(name, int(rng.low), int(rng.high), log=rng.log)
+        else:
+            assert rng.low is not None and rng.high is not None
+            params[name] = trial.suggest_float(name, rng.low, rng.high, log=rng.log)
+    return params
+
+
+def open_study(spec: ProjectSpec, storage: str | None) -> optuna.Study:
+    import optuna
+
+    assert spec.tuning is not None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    metric = spec.tuning.metric or spec.primary_metric()
+    direction = "maximize" if spec.higher_is_better(metric) else "minimize"
+    name = spec.tuning.study or f"{spec.name}-tuning"
+    sampler = optuna.samplers.TPESampler(seed=spec.data.seed) if storage is None else None
+    try:
+        return optuna.create_study(
+            study_name=name, storage=storage, direction=direction, load_if_exists=True, sampler=sampler
+        )
+    except Exception as exc:  # optuna wraps SQLAlchemy errors in many ways
+        if storage is None:
+            raise
+        raise ServiceUnavailableError(f"Optuna storage {storage.split('@')[-1]} is unusable: {exc}") from None
+
+
+def cv_score(
+    spec: ProjectSpec,
+    fit: Callable[[pd.DataFrame, pd.Series, dict[str, Any]], Any],
+    x: pd.DataFrame,
+    y: pd.Series,
+    params: dict[str, Any],
+    metric: str,
+) -> float:
+    """Mean ``metric`` over k folds of the training split; the holdout stays untouched."""
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from conveyor.spec.models import Task
+    from conveyor.training.evaluation import compute_metrics, predict
+
+    assert spec.tuning is not None
+    classification = spec.task is Task.CLASSIFICATION
+    folds = spec.tuning.cv_folds
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=spec.data.seed)
+        if classification and y.value_counts().min() >= folds
+        else KFold(folds, shuffle=True, random_state=spec.data.seed)
+    )
+    scores = []
+    for train_idx, test_idx in splitter.split(x, y):
+        model = fit(x.iloc[train_idx], y.iloc[train_idx], params)
+        preds = predict(model, x.iloc[test_idx], classification)
+        value = compute_metrics(y.iloc[test_idx], preds, classification).get(metric)
+        if value is not None:
+            scores.append(value)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def run_trials(
+    spec: ProjectSpec,
+    schema: Schema,
+    fit: Callable[[pd.DataFrame, pd.Series, dict[str, Any]], Any],
+    x: pd.DataFrame,
+    y: pd.Series,
+    trials: int | None = None,
+    storage: str | None = None,
+) -> TuningResult:
+    """Run trials (nested MLflow runs under the active run) and return the study's best."""
+    import mlflow
+
+    assert spec.tuning is not None
+    tuning = spec.tuning
+    metric = tuning.metric or spec.primary_metric()
+    study = open_study(spec, storage if storage is not None else tuning.storage)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**spec.model.params, **suggest(trial, tuning.search_space)}
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            value = cv_score(spec, fit, x, y, params, metric)
+            mlflow.log_metric(f"cv_{metric}", value)
+            mlflow.set_tag("conveyor.trial", str(trial.number))
+        return value
+
+    study.optimize(objective, n_trials=trials or tuning.trials, timeout=tuning.timeout_s)
+    best = study.best_trial
+    return TuningResult(
+        best_params={**spec.model.params, **best.params},
+        best_value=float(best.value if best.value is not None else float("nan")),
+        metric=metric,
+        trials=len(study.trials),
+        study=study.study_name,
+    )

@@ -1,0 +1,89 @@
+"""Shared fixtures: an isolated Conveyor home per test and a CLI runner on the real entry point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.cli.main import main
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CONVEYOR_HOME; every other CONVEYOR_* variable is cleared."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("CONVEYOR_") and key != "CONVEYOR_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    path = tmp_path / "home"
+    monkeypatch.setenv("CONVEYOR_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], home: Path) -> Callable[..., CliResult]:
+    """Run `conveyor ARGS...` in process through the real entry point (error mapping included)."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+WINE_SPEC = """\
+name: {name}
+task: classification
+data:
+  source: sklearn:wine
+  target: target
+  seed: 7
+  slices:
+    high_alcohol: {{alcohol: {{gt: 13.0}}}}
+model:
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {{C: {C}, max_iter: 1000}}
+gates:
+  min: {{accuracy: {min_accuracy}}}
+  slices:
+    high_alcohol: {{accuracy: 0.5}}
+  champion: {{tolerance: 0.05}}
+registry:
+  require_approval: {require_approval}
+"""
+
+
+@pytest.fixture
+def wine_project(tmp_path: Path) -> Callable[..., Path]:
+    """Write a wine project; keyword arguments change the name, C, accuracy gate, approval."""
+
+    def make(
+        name: str = "wine", C: float = 1.0, min_accuracy: float = 0.8, require_approval: bool = False,
+        directory: str = "project",
+    ) -> Path:
+        project = tmp_path / directory
+        project.mkdir(exist_ok=True)
+        text = WINE_SPEC.format(name=name, C=C, min_accuracy=min_accuracy,
+                                require_approval=str(require_approval).lower())
+        (project / "conveyor.yaml").write_text(text)
+        return project
+
+    return make

@@ -1,0 +1,94 @@
+"""`conveyor run` and the registry commands end to end on the embedded defaults (real MLflow
+on SQLite, real store), through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_promote_run_rollback(cli: Callable, wine_project: Callable, home: Path) -> None:
+    project = wine_project()
+    first = cli("run", "--project", str(project), "--json")
+    assert first.exit_code == 0, first.stderr + first.stdout
+    info = first.json()
+    assert info["registered_version"] == "1"
+    assert info["semver"] == "1.0.0"
+    assert info["runtime"] == "onnx"
+    assert info["metrics"]["accuracy"] >= 0.8
+    on_disk = json.loads((project / "run_info.json").read_text())
+    assert on_disk["run_id"] == info["run_id"]
+    assert on_disk["onnx_uri"].endswith("extra_files/model.onnx")
+
+    shown = cli("models", "show", "wine", "1", "--json").json()
+    assert shown["stage"] == "staging"
+    assert shown["aliases"] == ["staging"]
+    assert len(shown["tags"]["conveyor.data_fingerprint"]) == 32
+
+    assert cli("promote", "wine", "1", "--to", "production", "--reason", "first").exit_code == 0
+    second = cli("run", "--project", str(project), "--json").json()
+    assert second["registered_version"] == "2"
+    assert second["semver"] == "1.0.1"  # same data, same params
+    gate_names = {g["name"]: g["outcome"] for g in second["gates"]["gates"]}
+    assert gate_names["schema compatibility"] == "passed"
+    assert gate_names["champion (f1_macro)"] == "passed"
+
+    assert cli("promote", "wine", "2", "--reason", "better").exit_code == 0
+    v1 = cli("models", "show", "wine", "1", "--json").json()
+    assert v1["stage"] == "archived"
+
+    rolled = cli("rollback", "wine", "--reason", "regression", "--json")
+    assert rolled.exit_code == 0, rolled.stderr
+    assert rolled.json()["version"] == "1"
+    assert cli("models", "show", "wine", "2", "--json").json()["stage"] == "rejected"
+    assert cli("models", "show", "wine", "--json").json()[0]["aliases"] == ["production"]
+
+    history = cli("models", "history", "wine", "--json").json()
+    actions = [(e["version"], e["action"], e["from_stage"], e["to_stage"]) for e in history]
+    assert ("1", "promote", "staging", "production") in actions
+    assert ("2", "rollback", "production", "rejected") in actions
+    assert ("1", "rollback", "archived", "production") in actions
+    assert all(e["actor"] and e["at"] for e in history)
+
+
+def test_failing_gate_registers_nothing_and_exits_3(cli: Callable, wine_project: Callable) -> None:
+    project = wine_project(min_accuracy=1.0, C=0.0001)
+    result = cli("run", "--project", str(project))
+    assert result.exit_code == 3
+    assert "accuracy ≥ 1" in result.stderr
+    assert cli("models", "list", "--json").json() == []
+
+
+def test_parameter_change_is_a_minor_version(cli: Callable, wine_project: Callable) -> None:
+    assert cli("run", "--project", str(wine_project())).exit_code == 0
+    out = cli("run", "--project", str(wine_project(C=0.5)), "--json").json()
+    assert out["semver"] == "1.1.0"
+
+
+def test_approval_required_before_production(cli: Callable, wine_project: Callable) -> None:
+    project = wine_project(require_approval=True)
+    assert cli("run", "--project", str(project)).exit_code == 0
+    denied = cli("promote", "wine", "1", "--to", "production")
+    assert denied.exit_code == 2
+    assert "needs approval" in denied.stderr
+    assert cli("models", "show", "wine", "1", "--json").json()["stage"] == "staging"
+    assert cli("approve", "wine", "1", "--by", "alice", "--reason", "reviewed").exit_code == 0
+    assert cli("promote", "wine", "1", "--to", "production").exit_code == 0
+    history = cli("models", "history", "wine", "--json").json()
+    approval = next(e for e in history if e["action"] == "approve")
+    assert (approval["actor"], approval["reason"]) == ("alice", "reviewed")
+
+
+def test_missing_version_and_model(cli: Callable, wine_project: Callable) -> None:
+    assert cli("run", "--project", str(wine_project())).exit_code == 0
+    missing = cli("models", "show", "wine", "9")
+    assert missing.exit_code == 2
+    assert "no version 9" in missing.stderr
+    unknown = cli("promote", "nope", "1", "--json")
+    assert unknown.exit_code == 2
+    assert "no registered model named 'nope'" in unknown.json()["error"]
