@@ -76,13 +76,20 @@ def wine_project(tmp_path: Path) -> Callable[..., Path]:
     """Write a wine project; keyword arguments change the name, C, accuracy gate, approval."""
 
     def make(
-        name: str = "wine", C: float = 1.0, min_accuracy: float = 0.8, require_approval: bool = False,
+        name: str = "wine",
+        C: float = 1.0,
+        min_accuracy: float = 0.8,
+        require_approval: bool = False,
         directory: str = "project",
     ) -> Path:
         project = tmp_path / directory
         project.mkdir(exist_ok=True)
-        text = WINE_SPEC.format(name=name, C=C, min_accuracy=min_accuracy,
-                                require_approval=str(require_approval).lower())
+        text = WINE_SPEC.format(
+            name=name,
+            C=C,
+            min_accuracy=min_accuracy,
+            require_approval=str(require_approval).lower(),
+        )
         (project / "conveyor.yaml").write_text(text)
         return project
 

@@ -1,13 +1,13 @@
 """Conveyor's one error tree. Each error builds its own message; edges map classes to exits.
 
-    ConveyorError
-    ├── UserError                 bad input or usage (CLI exit 2, HTTP 4xx)
-    │   ├── SpecError             conveyor.yaml is malformed or invalid
-    │   ├── DataError             a dataset cannot be loaded or breaks the schema
-    │   ├── NotFoundError         a model or version that does not exist
-    │   └── ApprovalRequiredError promotion without a required approval
-    ├── GateFailedError           the candidate failed its quality gates (CLI exit 3)
-    └── ServiceUnavailableError   MLflow, the store or another service cannot be reached
+ConveyorError
+├── UserError                 bad input or usage (CLI exit 2, HTTP 4xx)
+│   ├── SpecError             conveyor.yaml is malformed or invalid
+│   ├── DataError             a dataset cannot be loaded or breaks the schema
+│   ├── NotFoundError         a model or version that does not exist
+│   └── ApprovalRequiredError promotion without a required approval
+├── GateFailedError           the candidate failed its quality gates (CLI exit 3)
+└── ServiceUnavailableError   MLflow, the store or another service cannot be reached
 """
 
 from __future__ import annotations

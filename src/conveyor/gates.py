@@ -61,7 +61,10 @@ class GateReport:
 
 
 def threshold_gates(
-    metrics: dict[str, float], minimums: dict[str, float], maximums: dict[str, float], prefix: str = ""
+    metrics: dict[str, float],
+    minimums: dict[str, float],
+    maximums: dict[str, float],
+    prefix: str = "",
 ) -> list[GateResult]:
     """``metric ≥ min`` and ``metric ≤ max`` for each configured bound; a missing metric fails."""
     results = []
@@ -70,16 +73,32 @@ def threshold_gates(
             name = f"{prefix}{metric} {'≥' if is_min else '≤'} {bound:g}"
             value = metrics.get(metric)
             if value is None:
-                results.append(GateResult(name, Outcome.FAILED, f"{metric} could not be computed on this data", None, bound))
+                results.append(
+                    GateResult(
+                        name,
+                        Outcome.FAILED,
+                        f"{metric} could not be computed on this data",
+                        None,
+                        bound,
+                    )
+                )
                 continue
             ok = value >= bound if is_min else value <= bound
             results.append(
-                GateResult(name, Outcome.PASSED if ok else Outcome.FAILED, f"{metric} = {value:.4f}", value, bound)
+                GateResult(
+                    name,
+                    Outcome.PASSED if ok else Outcome.FAILED,
+                    f"{metric} = {value:.4f}",
+                    value,
+                    bound,
+                )
             )
     return results
 
 
-def champion_gate(metric: str, candidate: float, champion: float, tolerance: float, champion_version: str) -> GateResult:
+def champion_gate(
+    metric: str, candidate: float, champion: float, tolerance: float, champion_version: str
+) -> GateResult:
     """The candidate may be worse than production by at most ``tolerance`` on ``metric``."""
     lower_better = metric in LOWER_IS_BETTER
     delta = champion - candidate if lower_better else candidate - champion
@@ -88,7 +107,13 @@ def champion_gate(metric: str, candidate: float, champion: float, tolerance: flo
         f"{metric}: candidate {candidate:.4f} vs production v{champion_version} {champion:.4f} "
         f"(Δ {delta:+.4f}, tolerance {tolerance:g})"
     )
-    return GateResult(f"champion ({metric})", Outcome.PASSED if ok else Outcome.FAILED, detail, candidate, champion - tolerance if not lower_better else champion + tolerance)
+    return GateResult(
+        f"champion ({metric})",
+        Outcome.PASSED if ok else Outcome.FAILED,
+        detail,
+        candidate,
+        champion - tolerance if not lower_better else champion + tolerance,
+    )
 
 
 def skipped(name: str, why: str) -> GateResult:

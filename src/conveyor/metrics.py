@@ -7,11 +7,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from conveyor.spec.models import Task
 
-CLASSIFICATION_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "log_loss")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "roc_auc",
+    "log_loss",
+)
 REGRESSION_METRICS = ("rmse", "mae", "r2")
-BOUNDED_METRICS = frozenset({"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "r2"})
+BOUNDED_METRICS = frozenset(
+    {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc", "r2"}
+)
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 
 
 def metric_names(task: Task) -> frozenset[str]:
-    return frozenset(CLASSIFICATION_METRICS if task.value == "classification" else REGRESSION_METRICS)
+    return frozenset(
+        CLASSIFICATION_METRICS if task.value == "classification" else REGRESSION_METRICS
+    )

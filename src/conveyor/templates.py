@@ -60,10 +60,16 @@ registry:
 """
 
 EXAMPLES = {
-    "wine": dict(dataset="wine", min_accuracy=0.85, min_f1=0.85,
-                 slices="  slices:\n    high_alcohol: {alcohol: {gt: 13.0}}\n",
-                 slice_gates="  slices:\n    high_alcohol: {accuracy: 0.8}\n"),
-    "breast_cancer": dict(dataset="breast_cancer", min_accuracy=0.9, min_f1=0.9, slices="", slice_gates=""),
+    "wine": dict(
+        dataset="wine",
+        min_accuracy=0.85,
+        min_f1=0.85,
+        slices="  slices:\n    high_alcohol: {alcohol: {gt: 13.0}}\n",
+        slice_gates="  slices:\n    high_alcohol: {accuracy: 0.8}\n",
+    ),
+    "breast_cancer": dict(
+        dataset="breast_cancer", min_accuracy=0.9, min_f1=0.9, slices="", slice_gates=""
+    ),
     "iris": dict(dataset="iris", min_accuracy=0.85, min_f1=0.85, slices="", slice_gates=""),
     "diabetes": {},
 }

@@ -25,7 +25,10 @@ def tune_worker(
     def fit(x, y, params):  # type: ignore[no-untyped-def]
         return fit_model(spec.model, target, data.schema, x, y, params, spec.data.seed)
 
-    with mlflow_errors(), mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-tune"):
+    with (
+        mlflow_errors(),
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-tune"),
+    ):
         mlflow.set_tag("conveyor.kind", "tuning")
         result = run_trials(spec, data.schema, fit, data.x_train, data.y_train, trials, storage)
         mlflow.log_params({f"best.{k}": str(v)[:500] for k, v in result.best_params.items()})

@@ -45,7 +45,10 @@ def test_bounded_metric_error_names_yaml_path_and_line(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path, "name: wine\ntask: clustering\ndata: {source: sklearn:nope, target: t}\nmodle: {}\n")
+    path = write(
+        tmp_path,
+        "name: wine\ntask: clustering\ndata: {source: sklearn:nope, target: t}\nmodle: {}\n",
+    )
     with pytest.raises(SpecError) as err:
         load_spec(path)
     wheres = [p.where for p in err.value.problems]
@@ -68,7 +71,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_metric_must_fit_the_task(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="unknown metric for a classification task at gates.min.rmse"):
+    with pytest.raises(
+        SpecError, match=r"unknown metric for a classification task at gates\.min\.rmse"
+    ):
         load_spec(write(tmp_path, GOOD + "gates: {min: {rmse: 3}}\n"))
 
 
@@ -78,14 +83,16 @@ def test_slice_gate_needs_a_slice(tmp_path: Path) -> None:
 
 
 def test_estimator_xor_train_function(tmp_path: Path) -> None:
-    text = GOOD.replace("model: {estimator: sklearn.linear_model.LogisticRegression}", "model: {params: {}}")
+    text = GOOD.replace(
+        "model: {estimator: sklearn.linear_model.LogisticRegression}", "model: {params: {}}"
+    )
     with pytest.raises(SpecError, match="exactly one of 'estimator' or 'train_function'"):
         load_spec(write(tmp_path, text))
 
 
 def test_tuning_range_is_checked(tmp_path: Path) -> None:
     text = GOOD + "tuning:\n  search_space:\n    C: {type: float, low: 5, high: 1}\n"
-    with pytest.raises(SpecError, match="tuning.search_space.C"):
+    with pytest.raises(SpecError, match=r"tuning\.search_space\.C"):
         load_spec(write(tmp_path, text))
 
 
@@ -94,6 +101,13 @@ def test_spec_hash_ignores_formatting(tmp_path: Path) -> None:
 
     a = load_spec(write(tmp_path, GOOD))
     (tmp_path / "b").mkdir()
-    b = load_spec(write(tmp_path / "b", GOOD.replace("data: {source: sklearn:wine, target: target}",
-                                                      "data:\n  target: target\n  source: sklearn:wine")))
+    b = load_spec(
+        write(
+            tmp_path / "b",
+            GOOD.replace(
+                "data: {source: sklearn:wine, target: target}",
+                "data:\n  target: target\n  source: sklearn:wine",
+            ),
+        )
+    )
     assert spec_hash(a) == spec_hash(b)

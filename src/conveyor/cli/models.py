@@ -39,7 +39,9 @@ def list_models(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def show(
     ctx: typer.Context,
     name: str,
-    version: Annotated[str | None, typer.Argument(help="Default: production, else the latest.")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Default: production, else the latest.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """One version in detail; without VERSION, every version in a table."""
@@ -49,9 +51,25 @@ def show(
         if json_out:
             emit_json([v.to_dict() for v in versions])
             return
-        rows = [[v.version, v.semver, v.stage, ",".join(v.aliases), v.tags.get("conveyor.runtime"),
-                 _headline(v.metrics), v.created_at] for v in versions]
-        out().print(table(f"{name}", ["version", "semver", "stage", "aliases", "runtime", "metrics", "created"], rows))
+        rows = [
+            [
+                v.version,
+                v.semver,
+                v.stage,
+                ",".join(v.aliases),
+                v.tags.get("conveyor.runtime"),
+                _headline(v.metrics),
+                v.created_at,
+            ]
+            for v in versions
+        ]
+        out().print(
+            table(
+                f"{name}",
+                ["version", "semver", "stage", "aliases", "runtime", "metrics", "created"],
+                rows,
+            )
+        )
         return
     info = registry.get(name, version)
     if json_out:
@@ -66,12 +84,30 @@ def history(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json([e.to_dict() for e in events])
         return
-    rows = [[e.at.isoformat(timespec="seconds") if e.at else "", e.version, e.action,
-             f"{e.from_stage or '-'} → {e.to_stage or '-'}", e.actor, e.reason] for e in events]
-    out().print(table(f"{name} history", ["at", "version", "action", "stage", "by", "reason"], rows))
+    rows = [
+        [
+            e.at.isoformat(timespec="seconds") if e.at else "",
+            e.version,
+            e.action,
+            f"{e.from_stage or '-'} → {e.to_stage or '-'}",
+            e.actor,
+            e.reason,
+        ]
+        for e in events
+    ]
+    out().print(
+        table(f"{name} history", ["at", "version", "action", "stage", "by", "reason"], rows)
+    )
 
 
-def approve(ctx: typer.Context, name: str, version: str, by: By, reason: Reason = "", json_out: JsonOpt = False) -> None:
+def approve(
+    ctx: typer.Context,
+    name: str,
+    version: str,
+    by: By,
+    reason: Reason = "",
+    json_out: JsonOpt = False,
+) -> None:
     """Record an approval (required before production when the spec says so)."""
     info = _cli(ctx).registry().approve(name, version, by, reason)
     _done(info, f"approved {name} version {version} by {by}", json_out)
@@ -92,7 +128,10 @@ def promote(
 
 
 def rollback(
-    ctx: typer.Context, name: str, reason: Reason = "", by: Annotated[str, typer.Option("--by")] = "conveyor",
+    ctx: typer.Context,
+    name: str,
+    reason: Reason = "",
+    by: Annotated[str, typer.Option("--by")] = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:
     """Put production back on the previous production version; the current one is rejected."""
@@ -109,9 +148,14 @@ def _done(info: VersionInfo, message: str, json_out: bool) -> None:
 
 def _print_version(info: VersionInfo) -> None:
     rows = [
-        ["version", info.version], ["semver", info.semver], ["stage", info.stage],
-        ["aliases", ", ".join(info.aliases)], ["run id", info.run_id], ["source", info.source],
-        ["created", info.created_at], ["metrics", fmt_metrics(info.metrics)],
+        ["version", info.version],
+        ["semver", info.semver],
+        ["stage", info.stage],
+        ["aliases", ", ".join(info.aliases)],
+        ["run id", info.run_id],
+        ["source", info.source],
+        ["created", info.created_at],
+        ["metrics", fmt_metrics(info.metrics)],
     ]
     rows += [[k, v] for k, v in sorted(info.tags.items()) if not k.startswith("conveyor.metric.")]
     out().print(table(f"{info.name} version {info.version}", ["field", "value"], rows))

@@ -11,7 +11,9 @@ from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err, fmt_metrics, out, table
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")]
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +25,12 @@ def register(app: typer.Typer) -> None:
 
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the project in.")],
-    example: Annotated[str, typer.Option(help="wine, breast_cancer, iris or diabetes (regression).")] = "wine",
-    name: Annotated[str | None, typer.Option(help="Registered model name; default the example's.")] = None,
+    example: Annotated[
+        str, typer.Option(help="wine, breast_cancer, iris or diabetes (regression).")
+    ] = "wine",
+    name: Annotated[
+        str | None, typer.Option(help="Registered model name; default the example's.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing conveyor.yaml.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -38,7 +44,9 @@ def init(
         out().print(f"created {spec}\nnext: cd {directory} && conveyor run")
 
 
-def validate(ctx: typer.Context, project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+def validate(
+    ctx: typer.Context, project: ProjectOpt = Path("."), json_out: JsonOpt = False
+) -> None:
     """Check conveyor.yaml and the dataset; report every problem at once."""
     from conveyor.pipeline.dataset import prepare_data
     from conveyor.spec import load_spec
@@ -48,14 +56,27 @@ def validate(ctx: typer.Context, project: ProjectOpt = Path("."), json_out: Json
     base = project if project.is_dir() else project.parent
     data = prepare_data(spec, base)
     resolve_estimator(spec.model, "conveyor.yaml", base)
-    summary = {"name": spec.name, "rows": len(data.frame), "features": len(data.schema.features),
-               "fingerprint": data.fingerprint, "schema": data.schema.to_dict()}
+    summary = {
+        "name": spec.name,
+        "rows": len(data.frame),
+        "features": len(data.schema.features),
+        "fingerprint": data.fingerprint,
+        "schema": data.schema.to_dict(),
+    }
     if json_out:
         emit_json(summary)
         return
-    rows = [[c.name, c.kind.value, c.nullable, c.min, c.max, ", ".join(c.categories[:5])] for c in data.schema.features]
-    out().print(table(f"{spec.name}: {len(data.frame)} rows, fingerprint {data.fingerprint[:12]}",
-                      ["feature", "kind", "nullable", "min", "max", "categories"], rows))
+    rows = [
+        [c.name, c.kind.value, c.nullable, c.min, c.max, ", ".join(c.categories[:5])]
+        for c in data.schema.features
+    ]
+    out().print(
+        table(
+            f"{spec.name}: {len(data.frame)} rows, fingerprint {data.fingerprint[:12]}",
+            ["feature", "kind", "nullable", "min", "max", "categories"],
+            rows,
+        )
+    )
     out().print("[green]valid[/]")
 
 
@@ -98,41 +119,59 @@ def run(
     assert reg is not None
     console.print(f"[bold]metrics[/]  {fmt_metrics(result.metrics)}")
     console.print(f"[bold]runtime[/]  {result.runtime}")
-    console.print(f"[green]registered[/] {spec.name} version {reg.version} ({reg.semver}: {reg.semver_reason}) "
-                  f"as staging; run {result.run_id}")
+    console.print(
+        f"[green]registered[/] {spec.name} version {reg.version} ({reg.semver}: {reg.semver_reason}) "
+        f"as staging; run {result.run_id}"
+    )
     console.print(f"run info: {info_path}")
 
 
 def tune(
     ctx: typer.Context,
     project: ProjectOpt = Path("."),
-    trials: Annotated[int | None, typer.Option(help="Trials for this worker; default tuning.trials.")] = None,
-    storage: Annotated[str | None, typer.Option(help="Optuna storage URL shared by workers.")] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Trials for this worker; default tuning.trials.")
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage URL shared by workers.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run tuning trials as one worker; many workers share a study through --storage."""
-    from conveyor.errors import SpecError, Problem
+    from conveyor.errors import Problem, SpecError
     from conveyor.spec import load_spec
     from conveyor.tuning_worker import tune_worker
 
     cli: CliContext = ctx.obj
     spec = load_spec(project)
     if spec.tuning is None:
-        raise SpecError(str(project), [Problem("tuning", "add a tuning section to run `conveyor tune`")])
+        raise SpecError(
+            str(project), [Problem("tuning", "add a tuning section to run `conveyor tune`")]
+        )
     base = project.resolve() if project.is_dir() else project.resolve().parent
     result = tune_worker(spec, base, cli.settings, trials, storage)
-    payload: dict[str, Any] = {"study": result.study, "trials": result.trials, "metric": result.metric,
-                               "best_value": result.best_value, "best_params": result.best_params}
+    payload: dict[str, Any] = {
+        "study": result.study,
+        "trials": result.trials,
+        "metric": result.metric,
+        "best_value": result.best_value,
+        "best_params": result.best_params,
+    }
     if json_out:
         emit_json(payload)
     else:
-        out().print(f"study {result.study}: {result.trials} trials, best cv {result.metric} = "
-                    f"{result.best_value:.4f} with {result.best_params}")
+        out().print(
+            f"study {result.study}: {result.trials} trials, best cv {result.metric} = "
+            f"{result.best_value:.4f} with {result.best_params}"
+        )
 
 
 def _print_gates(gates: Any) -> None:
     if not isinstance(gates, dict):
         return
     colour = {"passed": "green", "failed": "red", "skipped": "yellow"}
-    rows = [[f"[{colour[g['outcome']]}]{g['outcome']}[/]", g["name"], g["detail"]] for g in gates.get("gates", [])]
+    rows = [
+        [f"[{colour[g['outcome']]}]{g['outcome']}[/]", g["name"], g["detail"]]
+        for g in gates.get("gates", [])
+    ]
     err().print(table("quality gates", ["outcome", "gate", "detail"], rows))

@@ -52,4 +52,7 @@ def _load_file(path: Path) -> pd.DataFrame:
         raise DataError(str(path), [Problem("", "the file is empty")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise DataError(str(path), [Problem("", f"cannot parse: {exc}")]) from None
-    raise DataError(str(path), [Problem("data.source", f"unsupported file type {suffix!r}; use .csv or .parquet")])
+    raise DataError(
+        str(path),
+        [Problem("data.source", f"unsupported file type {suffix!r}; use .csv or .parquet")],
+    )

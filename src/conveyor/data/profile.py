@@ -42,8 +42,8 @@ def numeric_bins(values: np.ndarray, bins: int = DEFAULT_BINS) -> tuple[list[flo
     if edges.size == 1:
         edges = np.array([edges[0], edges[0]])
     inner = edges[1:-1]
-    counts = np.bincount(np.searchsorted(inner, present, side="right"), minlength=edges.size - 1)
-    return [float(e) for e in edges], [int(c) for c in counts]
+    binned = np.bincount(np.searchsorted(inner, present, side="right"), minlength=edges.size - 1)
+    return [float(e) for e in edges], [int(c) for c in binned]
 
 
 def build_profile(
@@ -58,7 +58,10 @@ def build_profile(
     features: dict[str, Any] = {}
     for col in schema.features:
         series = frame[col.name]
-        entry: dict[str, Any] = {"kind": col.kind.value, "missing_share": float(series.isna().mean())}
+        entry: dict[str, Any] = {
+            "kind": col.kind.value,
+            "missing_share": float(series.isna().mean()),
+        }
         if col.kind is Kind.NUMERIC:
             edges, counts = numeric_bins(series.to_numpy(dtype=float))
             present = series.dropna().to_numpy(dtype=float)
@@ -70,10 +73,10 @@ def build_profile(
             entry["category_counts"] = {str(k): int(v) for k, v in counts_by_cat.items()}
         features[col.name] = entry
     if classification:
-        values, counts = np.unique(np.asarray(predictions).astype(str), return_counts=True)
+        values, value_counts = np.unique(np.asarray(predictions).astype(str), return_counts=True)
         prediction: dict[str, Any] = {
             "kind": "categorical",
-            "category_counts": {str(v): int(c) for v, c in zip(values, counts, strict=True)},
+            "category_counts": {str(v): int(c) for v, c in zip(values, value_counts, strict=True)},
         }
     else:
         edges, bin_counts = numeric_bins(np.asarray(predictions, dtype=float))

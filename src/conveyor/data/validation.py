@@ -25,11 +25,15 @@ def check_training_frame(
     if frame.empty or len(frame.columns) == 0:
         return [Problem("", "the dataset has no rows")]
     if target not in frame.columns:
-        problems.append(Problem("data.target", f"column {target!r} not found; columns: {_names(frame)}"))
+        problems.append(
+            Problem("data.target", f"column {target!r} not found; columns: {_names(frame)}")
+        )
     wanted = features if features is not None else [c for c in frame.columns if c != target]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        problems.append(Problem("data.features", f"columns not found: {', '.join(map(repr, missing))}"))
+        problems.append(
+            Problem("data.features", f"columns not found: {', '.join(map(repr, missing))}")
+        )
     if not [c for c in wanted if c in frame.columns]:
         problems.append(Problem("data.features", "no feature columns"))
     for name in [c for c in wanted if c in frame.columns]:
@@ -38,16 +42,29 @@ def check_training_frame(
         y = frame[target]
         n_null = int(y.isna().sum())
         if n_null:
-            problems.append(Problem(f"column {target!r}", f"target has {n_null} missing values{_rows(y.isna())}"))
+            problems.append(
+                Problem(
+                    f"column {target!r}", f"target has {n_null} missing values{_rows(y.isna())}"
+                )
+            )
         if classification and y.nunique(dropna=True) < 2:
-            problems.append(Problem(f"column {target!r}", "target has a single class; a classifier needs at least two"))
+            problems.append(
+                Problem(
+                    f"column {target!r}",
+                    "target has a single class; a classifier needs at least two",
+                )
+            )
         if not classification:
             import pandas as pd
 
             if not pd.api.types.is_numeric_dtype(y):
-                problems.append(Problem(f"column {target!r}", "a regression target must be numeric"))
+                problems.append(
+                    Problem(f"column {target!r}", "a regression target must be numeric")
+                )
     if len(frame) < 4:
-        problems.append(Problem("", f"only {len(frame)} rows; at least 4 are needed to split and train"))
+        problems.append(
+            Problem("", f"only {len(frame)} rows; at least 4 are needed to split and train")
+        )
     return problems
 
 
@@ -71,26 +88,41 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, allow_extra: bool = True
         where = f"column {col.name!r}"
         nulls = series.isna()
         if nulls.any() and not col.nullable:
-            problems.append(Problem(where, f"{int(nulls.sum())} unexpected missing values{_rows(nulls)}"))
+            problems.append(
+                Problem(where, f"{int(nulls.sum())} unexpected missing values{_rows(nulls)}")
+            )
         present = series[~nulls]
         if col.kind is Kind.NUMERIC:
             if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
                 numeric = pd.to_numeric(present, errors="coerce")
                 bad = numeric.isna()
                 sample = ", ".join(repr(v) for v in present[bad].head(3))
-                problems.append(Problem(where, f"expected numbers, found {int(bad.sum())} non-numeric values ({sample}){_rows(bad)}"))
+                problems.append(
+                    Problem(
+                        where,
+                        f"expected numbers, found {int(bad.sum())} non-numeric values ({sample}){_rows(bad)}",
+                    )
+                )
                 continue
             if col.min is not None and col.max is not None:
                 out = (present < col.min) | (present > col.max)
                 if out.any():
                     problems.append(
-                        Problem(where, f"{int(out.sum())} values outside the training range [{col.min:g}, {col.max:g}]{_rows(out)}")
+                        Problem(
+                            where,
+                            f"{int(out.sum())} values outside the training range [{col.min:g}, {col.max:g}]{_rows(out)}",
+                        )
                     )
         elif col.kind is Kind.CATEGORICAL and col.categories:
             unseen = ~present.astype(str).isin(col.categories)
             if unseen.any():
                 values = ", ".join(repr(v) for v in present[unseen].astype(str).unique()[:3])
-                problems.append(Problem(where, f"{int(unseen.sum())} values of unseen categories ({values}){_rows(unseen)}"))
+                problems.append(
+                    Problem(
+                        where,
+                        f"{int(unseen.sum())} values of unseen categories ({values}){_rows(unseen)}",
+                    )
+                )
         elif col.kind is Kind.BOOLEAN and not pd.api.types.is_bool_dtype(series):
             ok = present.isin([True, False, 0, 1])
             if not ok.all():
@@ -111,7 +143,9 @@ def _column_problems(series: pd.Series, name: str) -> list[Problem]:
         if share >= _MOSTLY_NUMERIC and share < 1:
             bad = numeric.isna()
             sample = ", ".join(repr(v) for v in present[bad].unique()[:3])
-            return [Problem(where, f"numeric column holds non-numeric values ({sample}){_rows(bad)}")]
+            return [
+                Problem(where, f"numeric column holds non-numeric values ({sample}){_rows(bad)}")
+            ]
     return []
 
 

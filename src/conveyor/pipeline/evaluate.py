@@ -15,7 +15,13 @@ from conveyor.pipeline.dataset import PreparedData
 from conveyor.registry import tags as T
 from conveyor.registry.stages import ModelRegistry
 from conveyor.spec.models import ProjectSpec, Task
-from conveyor.training.evaluation import Predictions, compute_metrics, predict, save_plot, slice_masks
+from conveyor.training.evaluation import (
+    Predictions,
+    compute_metrics,
+    predict,
+    save_plot,
+    slice_masks,
+)
 from conveyor.training.features import prepare_features
 from conveyor.training.onnx_export import OnnxExport, Parity, check_parity, export_onnx
 
@@ -63,8 +69,12 @@ def evaluate_candidate(
     preds = predict(candidate.model, data.x_test, classification)
     metrics = compute_metrics(data.y_test, preds, classification)
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-run-"))
-    plot = save_plot(workdir / ("confusion_matrix.png" if classification else "residuals.png"),
-                     data.y_test, preds, classification)
+    plot = save_plot(
+        workdir / ("confusion_matrix.png" if classification else "residuals.png"),
+        data.y_test,
+        preds,
+        classification,
+    )
     mlflow.log_artifact(str(plot), "conveyor")
     report = G.GateReport()
     for result in G.threshold_gates(metrics, spec.gates.min, spec.gates.max):
@@ -78,32 +88,68 @@ def evaluate_candidate(
             if name in spec.gates.slices:
                 report.add(G.failed(f"slice {name}", "no holdout rows fall in this slice"))
             continue
-        sub = Predictions(preds.labels[mask.to_numpy()],
-                          preds.probabilities[mask.to_numpy()] if preds.probabilities is not None else None,
-                          preds.classes)
-        slice_metrics[name] = compute_metrics(data.y_test[mask], sub, classification) | {"rows": float(rows)}
+        sub = Predictions(
+            preds.labels[mask.to_numpy()],
+            preds.probabilities[mask.to_numpy()] if preds.probabilities is not None else None,
+            preds.classes,
+        )
+        slice_metrics[name] = compute_metrics(data.y_test[mask], sub, classification) | {
+            "rows": float(rows)
+        }
         mlflow.log_metrics({f"slice.{name}.{k}": v for k, v in slice_metrics[name].items()})
         if name in spec.gates.slices:
-            for result in G.threshold_gates(slice_metrics[name], spec.gates.slices[name], {}, f"slice {name}: "):
+            for result in G.threshold_gates(
+                slice_metrics[name], spec.gates.slices[name], {}, f"slice {name}: "
+            ):
                 report.add(result)
 
     start = time.perf_counter()
     onnx = export_onnx(candidate.model, data.schema, classification)
     parity = None
     if onnx.model is None:
-        report.add(G.skipped("onnx parity", f"no ONNX export ({onnx.reason}); served through MLflow pyfunc"))
+        report.add(
+            G.skipped(
+                "onnx parity", f"no ONNX export ({onnx.reason}); served through MLflow pyfunc"
+            )
+        )
     else:
-        tol = spec.gates.onnx_parity.probability_tolerance if classification else spec.gates.onnx_parity.regression_tolerance
+        tol = (
+            spec.gates.onnx_parity.probability_tolerance
+            if classification
+            else spec.gates.onnx_parity.regression_tolerance
+        )
         parity = check_parity(onnx, data.x_test, data.schema, preds, classification, tol)
-        detail = (f"{parity.rows} rows: {parity.label_mismatches} label mismatches, "
-                  f"max diff {parity.max_abs_diff:.2e} (tolerance {tol:g})")
-        report.add(G.GateResult("onnx parity", G.Outcome.PASSED if parity.passed else G.Outcome.FAILED,
-                                detail, parity.max_abs_diff, tol))
+        detail = (
+            f"{parity.rows} rows: {parity.label_mismatches} label mismatches, "
+            f"max diff {parity.max_abs_diff:.2e} (tolerance {tol:g})"
+        )
+        report.add(
+            G.GateResult(
+                "onnx parity",
+                G.Outcome.PASSED if parity.passed else G.Outcome.FAILED,
+                detail,
+                parity.max_abs_diff,
+                tol,
+            )
+        )
     timings["onnx"] = time.perf_counter() - start
 
     champion_version = _champion_gates(spec, data, metrics, report, registry)
-    profile = build_profile(data.frame.loc[data.x_train.index], data.schema, preds.labels, classification)
-    return Evaluation(metrics, slice_metrics, preds, report, onnx, parity, profile, plot, workdir, champion_version)
+    profile = build_profile(
+        data.frame.loc[data.x_train.index], data.schema, preds.labels, classification
+    )
+    return Evaluation(
+        metrics,
+        slice_metrics,
+        preds,
+        report,
+        onnx,
+        parity,
+        profile,
+        plot,
+        workdir,
+        champion_version,
+    )
 
 
 def _champion_gates(
@@ -127,11 +173,23 @@ def _champion_gates(
     prod_schema = load_schema(registry.client, spec.name, production.version)
     problems = prod_schema.incompatibilities(data.schema) if prod_schema else []
     if problems and not spec.gates.allow_breaking_schema:
-        report.add(G.failed("schema compatibility", f"breaks production v{production.version}: " + "; ".join(problems)))
+        report.add(
+            G.failed(
+                "schema compatibility",
+                f"breaks production v{production.version}: " + "; ".join(problems),
+            )
+        )
     elif problems:
-        report.add(G.passed("schema compatibility", "breaking change allowed by gates.allow_breaking_schema: " + "; ".join(problems)))
+        report.add(
+            G.passed(
+                "schema compatibility",
+                "breaking change allowed by gates.allow_breaking_schema: " + "; ".join(problems),
+            )
+        )
     else:
-        report.add(G.passed("schema compatibility", f"compatible with production v{production.version}"))
+        report.add(
+            G.passed("schema compatibility", f"compatible with production v{production.version}")
+        )
     if not spec.gates.champion.enabled:
         report.add(G.skipped("champion", "disabled in gates.champion.enabled"))
         return production.version
@@ -142,10 +200,19 @@ def _champion_gates(
     bundle = load_bundle(spec.name, production.version)
     champ_x = prepare_features(data.raw_test, bundle.schema) if bundle.schema else data.x_test
     classification = spec.task is Task.CLASSIFICATION
-    champ_metrics = compute_metrics(data.y_test, predict(bundle.model, champ_x, classification), classification)
+    champ_metrics = compute_metrics(
+        data.y_test, predict(bundle.model, champ_x, classification), classification
+    )
     if metric not in metrics or metric not in champ_metrics:
         report.add(G.skipped("champion", f"{metric} is undefined on this holdout"))
     else:
-        report.add(G.champion_gate(metric, metrics[metric], champ_metrics[metric], spec.gates.champion.tolerance,
-                                   production.version))
+        report.add(
+            G.champion_gate(
+                metric,
+                metrics[metric],
+                champ_metrics[metric],
+                spec.gates.champion.tolerance,
+                production.version,
+            )
+        )
     return production.version

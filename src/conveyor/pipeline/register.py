@@ -39,7 +39,15 @@ def pip_requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for dist in ("mlflow", "scikit-learn", "cloudpickle", "numpy", "pandas", "scipy", "onnxruntime"):
+    for dist in (
+        "mlflow",
+        "scikit-learn",
+        "cloudpickle",
+        "numpy",
+        "pandas",
+        "scipy",
+        "onnxruntime",
+    ):
         try:
             reqs.append(f"{dist}=={version(dist)}")
         except PackageNotFoundError:
@@ -49,7 +57,9 @@ def pip_requirements() -> list[str]:
 
 def git_commit(base_dir: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=base_dir, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=base_dir, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
@@ -61,7 +71,9 @@ def _bundle_files(data: PreparedData, evaluation: Evaluation) -> list[str]:
         "schema.json": data.schema.to_json(),
         "profile.json": json.dumps(evaluation.profile, indent=1),
         "gate_report.json": json.dumps(evaluation.report.to_dict(), indent=2),
-        "metrics.json": json.dumps({"holdout": evaluation.metrics, "slices": evaluation.slice_metrics}, indent=2),
+        "metrics.json": json.dumps(
+            {"holdout": evaluation.metrics, "slices": evaluation.slice_metrics}, indent=2
+        ),
     }
     if evaluation.onnx.model is not None:
         (out / "model.onnx").write_bytes(evaluation.onnx.model)
@@ -121,22 +133,38 @@ def register_candidate(
         tags[T.SEMVER] = label
         tags[T.SEMVER_REASON] = reason
         if not _exists(client, spec.name):
-            client.create_registered_model(spec.name, description=f"Conveyor model ({spec.task.value})")
+            client.create_registered_model(
+                spec.name, description=f"Conveyor model ({spec.task.value})"
+            )
         mv = client.create_model_version(spec.name, model_uri, run_id=run_id, tags=tags)
         version = str(mv.version)
         previous = registry.by_alias(spec.name, T.STAGING)
         client.set_registered_model_alias(spec.name, T.STAGING, version)
         registry.audit.record(
-            AuditEvent(spec.name, version, "register", actor, None, T.STAGING,
-                       f"gates {evaluation.report.summary()}",
-                       details={"run_id": run_id, "semver": label, "at": datetime.now(UTC).isoformat()}),
+            AuditEvent(
+                spec.name,
+                version,
+                "register",
+                actor,
+                None,
+                T.STAGING,
+                f"gates {evaluation.report.summary()}",
+                details={"run_id": run_id, "semver": label, "at": datetime.now(UTC).isoformat()},
+            ),
             conn,
         )
         if previous is not None and previous.stage == T.STAGING:
             client.set_model_version_tag(spec.name, previous.version, T.STAGE, T.ARCHIVED)
             registry.audit.record(
-                AuditEvent(spec.name, previous.version, "supersede", actor, T.STAGING, T.ARCHIVED,
-                           f"version {version} took the staging alias"),
+                AuditEvent(
+                    spec.name,
+                    previous.version,
+                    "supersede",
+                    actor,
+                    T.STAGING,
+                    T.ARCHIVED,
+                    f"version {version} took the staging alias",
+                ),
                 conn,
             )
     mlflow.set_tags({"conveyor.registered_version": version, T.SEMVER: label})
@@ -163,5 +191,7 @@ def _semver(registry: ModelRegistry, name: str, current: semver.Lineage) -> tupl
     schema = load_schema(registry.client, name, last.version)
     if schema is None:
         return semver.next_version(None, None, current)
-    previous = semver.Lineage(schema, last.tags.get(T.DATA_FINGERPRINT, ""), last.tags.get(T.PARAMS_HASH, ""))
+    previous = semver.Lineage(
+        schema, last.tags.get(T.DATA_FINGERPRINT, ""), last.tags.get(T.PARAMS_HASH, "")
+    )
     return semver.next_version(last.semver, previous, current)

@@ -19,7 +19,7 @@ from conveyor.registry.client import connect, ensure_experiment, mlflow_errors
 from conveyor.registry.stages import ModelRegistry
 from conveyor.settings import Settings
 from conveyor.spec.loader import spec_hash
-from conveyor.spec.models import ProjectSpec, Task
+from conveyor.spec.models import ProjectSpec
 from conveyor.store.engine import Store
 from conveyor.training.pipeline import fit_model, resolve_estimator
 
@@ -100,14 +100,18 @@ def run_pipeline(
         client = connect(settings)
         experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
         registry = ModelRegistry(client, store)
-    classification = spec.task is Task.CLASSIFICATION
 
     def fit(x: Any, y: Any, params: dict[str, Any]) -> Any:
         return fit_model(spec.model, target, data.schema, x, y, params, spec.data.seed)
 
-    with mlflow_errors(), mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-run") as run:
+    with (
+        mlflow_errors(),
+        mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-run") as run,
+    ):
         run_id = run.info.run_id
-        mlflow.set_tags({"conveyor.spec_hash": spec_hash(spec), "conveyor.data_fingerprint": data.fingerprint})
+        mlflow.set_tags(
+            {"conveyor.spec_hash": spec_hash(spec), "conveyor.data_fingerprint": data.fingerprint}
+        )
         with clock.step("lineage", "logging dataset lineage"):
             _log_inputs(spec, data)
         params = dict(spec.model.params)
@@ -118,8 +122,12 @@ def run_pipeline(
             with clock.step("tune", f"tuning: {spec.tuning.trials} trials"):
                 tuned = run_trials(spec, data.schema, fit, data.x_train, data.y_train)
                 params = tuned.best_params
-                tuning_info = {"best_value": tuned.best_value, "metric": tuned.metric, "trials": tuned.trials,
-                               "study": tuned.study}
+                tuning_info = {
+                    "best_value": tuned.best_value,
+                    "metric": tuned.metric,
+                    "trials": tuned.trials,
+                    "study": tuned.study,
+                }
                 mlflow.log_metric(f"tuning_best_cv_{tuned.metric}", tuned.best_value)
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_param("estimator", spec.model.estimator or spec.model.train_function)
@@ -160,13 +168,18 @@ def _log_inputs(spec: ProjectSpec, data: Any) -> None:
 
     train = data.frame.loc[data.x_train.index]
     for frame, context in ((train, "training"), (data.raw_test, "holdout")):
-        dataset = mlflow.data.from_pandas(frame, targets=spec.data.target, name=f"{spec.name}-{context}")
+        dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+            frame, targets=spec.data.target, name=f"{spec.name}-{context}"
+        )
         mlflow.log_input(dataset, context=context, tags={"source": data.source})
 
 
 def _params_hash(spec: ProjectSpec, params: dict[str, Any]) -> str:
-    payload = json.dumps({"estimator": spec.model.estimator or spec.model.train_function, "params": params},
-                         sort_keys=True, default=str)
+    payload = json.dumps(
+        {"estimator": spec.model.estimator or spec.model.train_function, "params": params},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -35,7 +35,9 @@ def mlflow_errors(what: str = "") -> Iterator[None]:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message.lower():
             raise NotFoundError(what or exc.message) from None
         if "API request" in exc.message and "failed" in exc.message:
-            raise ServiceUnavailableError(f"MLflow tracking server unreachable: {exc.message[:300]}") from None
+            raise ServiceUnavailableError(
+                f"MLflow tracking server unreachable: {exc.message[:300]}"
+            ) from None
         raise ConveyorError(f"MLflow: {exc.message}") from None
 
 
@@ -47,7 +49,9 @@ def probe_tracking(settings: Settings) -> None:
     try:
         with urllib.request.urlopen(url, timeout=settings.tracking_timeout_s) as resp:
             if resp.status >= 500:
-                raise ServiceUnavailableError(f"MLflow tracking server {settings.tracking_uri} answered {resp.status}")
+                raise ServiceUnavailableError(
+                    f"MLflow tracking server {settings.tracking_uri} answered {resp.status}"
+                )
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ServiceUnavailableError(
@@ -80,7 +84,7 @@ def _quiet_mlflow() -> None:
 
     from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 
-    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")  # type: ignore[no-untyped-call]
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
     for name in ("mlflow", "alembic", "urllib3.connectionpool"):
         logging.getLogger(name).setLevel(logging.WARNING)

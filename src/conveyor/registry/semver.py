@@ -27,7 +27,9 @@ def parse(label: str) -> tuple[int, int, int]:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
-def next_version(previous_label: str | None, previous: Lineage | None, current: Lineage) -> tuple[str, str]:
+def next_version(
+    previous_label: str | None, previous: Lineage | None, current: Lineage
+) -> tuple[str, str]:
     """The label for ``current`` and the reason for the bump."""
     if previous_label is None or previous is None:
         return "1.0.0", "first version"

@@ -55,7 +55,9 @@ class VersionInfo:
 
 
 def _info(mv: ModelVersion, aliases: list[str] | None = None) -> VersionInfo:
-    created = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds")
+    created = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(
+        timespec="seconds"
+    )
     tags = dict(mv.tags)
     return VersionInfo(
         name=mv.name,
@@ -154,8 +156,14 @@ class ModelRegistry:
             raise UserError(f"--to must be one of {', '.join(T.ALIASES)}, not {to!r}")
         info = self.get(name, version)
         if info.stage == T.REJECTED and to == T.PRODUCTION:
-            raise UserError(f"{name} version {version} was rejected; register a new version instead")
-        if to == T.PRODUCTION and info.tags.get(T.REQUIRE_APPROVAL) == "true" and T.APPROVED_BY not in info.tags:
+            raise UserError(
+                f"{name} version {version} was rejected; register a new version instead"
+            )
+        if (
+            to == T.PRODUCTION
+            and info.tags.get(T.REQUIRE_APPROVAL) == "true"
+            and T.APPROVED_BY not in info.tags
+        ):
             raise ApprovalRequiredError(
                 f"{name} version {version} needs approval before production: "
                 f"conveyor approve {name} {version} --by <name> --reason <why>"
@@ -173,7 +181,16 @@ class ModelRegistry:
             previous = self._previous_production(name, current.version, conn)
             if previous is None:
                 raise UserError(f"{name} has no earlier production version to roll back to")
-            self._move_alias(name, previous, T.PRODUCTION, actor, reason, "rollback", conn, replaced_stage=T.REJECTED)
+            self._move_alias(
+                name,
+                previous,
+                T.PRODUCTION,
+                actor,
+                reason,
+                "rollback",
+                conn,
+                replaced_stage=T.REJECTED,
+            )
         return self.get(name, previous)
 
     def _move_alias(
@@ -194,13 +211,23 @@ class ModelRegistry:
             self.client.set_model_version_tag(name, version, T.STAGE, alias)
             if alias == T.PRODUCTION and T.STAGING in target.aliases:
                 self.client.delete_registered_model_alias(name, T.STAGING)
-        self.audit.record(AuditEvent(name, version, action, actor, target.stage, alias, reason), conn)
+        self.audit.record(
+            AuditEvent(name, version, action, actor, target.stage, alias, reason), conn
+        )
         if replaced is not None and replaced.version != version:
             with mlflow_errors():
                 self.client.set_model_version_tag(name, replaced.version, T.STAGE, replaced_stage)
             self.audit.record(
-                AuditEvent(name, replaced.version, action, actor, replaced.stage, replaced_stage, reason,
-                           details={"replaced_by": version}),
+                AuditEvent(
+                    name,
+                    replaced.version,
+                    action,
+                    actor,
+                    replaced.stage,
+                    replaced_stage,
+                    reason,
+                    details={"replaced_by": version},
+                ),
                 conn,
             )
 
@@ -213,9 +240,12 @@ class ModelRegistry:
             if event.version == current and not seen_current:
                 seen_current = True
                 continue
-            if seen_current and event.version != current and event.version is not None:
-                if self.get(name, event.version).stage != T.REJECTED:
-                    return event.version
+            if (
+                seen_current
+                and event.version not in (current, None)
+                and self.get(name, str(event.version)).stage != T.REJECTED
+            ):
+                return event.version
         return None
 
     def _require_model(self, name: str) -> None:

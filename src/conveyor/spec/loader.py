@@ -24,7 +24,9 @@ def load_spec(path: Path) -> ProjectSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(shown, [Problem("", "file not found (run `conveyor init` to create one)")]) from None
+        raise SpecError(
+            shown, [Problem("", "file not found (run `conveyor init` to create one)")]
+        ) from None
     except OSError as exc:
         raise SpecError(shown, [Problem("", f"cannot read: {exc.strerror}")]) from None
     try:

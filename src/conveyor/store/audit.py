@@ -65,9 +65,22 @@ class AuditLog:
         else:
             with self.store.engine.begin() as own:
                 new_id = own.execute(audit_events.insert().values(**values)).inserted_primary_key
-        return AuditEvent(**{**values, "id": new_id[0] if new_id else None})
+        return AuditEvent(
+            model=event.model,
+            version=event.version,
+            action=event.action,
+            actor=event.actor,
+            from_stage=event.from_stage,
+            to_stage=event.to_stage,
+            reason=event.reason,
+            details=event.details,
+            at=at,
+            id=new_id[0] if new_id else None,
+        )
 
-    def history(self, model: str, limit: int = 200, conn: Connection | None = None) -> list[AuditEvent]:
+    def history(
+        self, model: str, limit: int = 200, conn: Connection | None = None
+    ) -> list[AuditEvent]:
         """Events for ``model``, oldest first; pass ``conn`` when already inside a store lock."""
         query = (
             sa.select(audit_events)

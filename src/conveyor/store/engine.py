@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from conveyor.errors import ServiceUnavailableError
@@ -53,7 +54,9 @@ class Store:
                 metadata.create_all(conn, checkfirst=True)
         except sa.exc.OperationalError as exc:
             engine.dispose()
-            raise ServiceUnavailableError(f"store {_safe_url(self.url)} is unreachable: {exc.orig}") from None
+            raise ServiceUnavailableError(
+                f"store {_safe_url(self.url)} is unreachable: {exc.orig}"
+            ) from None
         self._engine = engine
         return self
 
@@ -71,7 +74,7 @@ class Store:
         with self.engine.begin() as conn:
             if not self.is_sqlite:
                 holder = f"{socket.gethostname()}:{os.getpid()}"
-                insert = sa.dialects.postgresql.insert(locks).values(name=name, holder=holder)
+                insert = postgresql.insert(locks).values(name=name, holder=holder)
                 conn.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
                 conn.execute(sa.select(locks.c.name).where(locks.c.name == name).with_for_update())
             yield conn

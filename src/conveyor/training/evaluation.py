@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,9 @@ def compute_metrics(y_true: Any, preds: Predictions, classification: bool) -> di
         return out
     out = {
         "accuracy": float(m.accuracy_score(y, preds.labels)),
-        "precision_macro": float(m.precision_score(y, preds.labels, average="macro", zero_division=0)),
+        "precision_macro": float(
+            m.precision_score(y, preds.labels, average="macro", zero_division=0)
+        ),
         "recall_macro": float(m.recall_score(y, preds.labels, average="macro", zero_division=0)),
         "f1_macro": float(m.f1_score(y, preds.labels, average="macro", zero_division=0)),
     }
@@ -68,7 +71,9 @@ def compute_metrics(y_true: Any, preds: Predictions, classification: bool) -> di
     return out
 
 
-def slice_masks(frame: pd.DataFrame, slices: dict[str, dict[str, dict[str, Any]]]) -> dict[str, pd.Series]:
+def slice_masks(
+    frame: pd.DataFrame, slices: Mapping[str, Mapping[str, Mapping[Any, Any]]]
+) -> dict[str, pd.Series]:
     """Boolean row masks for the spec's named slices (column filters combined with AND)."""
     import pandas as pd
 
@@ -87,12 +92,16 @@ def slice_masks(frame: pd.DataFrame, slices: dict[str, dict[str, dict[str, Any]]
         mask = pd.Series(True, index=frame.index)
         for column, conditions in filters.items():
             if column not in frame.columns:
-                raise DataError("data.slices", [Problem(f"data.slices.{name}.{column}", "no such column")])
+                raise DataError(
+                    "data.slices", [Problem(f"data.slices.{name}.{column}", "no such column")]
+                )
             for op, value in conditions.items():
                 try:
                     mask &= ops[op](frame[column], value)
                 except TypeError as exc:
-                    raise DataError("data.slices", [Problem(f"data.slices.{name}.{column}.{op}", str(exc))]) from None
+                    raise DataError(
+                        "data.slices", [Problem(f"data.slices.{name}.{column}.{op}", str(exc))]
+                    ) from None
         masks[name] = mask
     return masks
 
@@ -109,7 +118,9 @@ def save_plot(path: Path, y_true: Any, preds: Predictions, classification: bool)
     if classification:
         from sklearn.metrics import ConfusionMatrixDisplay
 
-        ConfusionMatrixDisplay.from_predictions(np.asarray(y_true), preds.labels, ax=ax, colorbar=False)
+        ConfusionMatrixDisplay.from_predictions(
+            np.asarray(y_true), preds.labels, ax=ax, colorbar=False
+        )
         ax.set_title("Confusion matrix (holdout)")
     else:
         y = np.asarray(y_true, dtype=float)

@@ -31,7 +31,9 @@ def prepare_features(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def onnx_feeds(frame: pd.DataFrame, schema: Schema, input_names: list[str]) -> dict[str, np.ndarray]:
+def onnx_feeds(
+    frame: pd.DataFrame, schema: Schema, input_names: list[str]
+) -> dict[str, np.ndarray]:
     """ONNX Runtime inputs (one [N, 1] tensor per feature) from a prepared frame."""
     import numpy as np
 

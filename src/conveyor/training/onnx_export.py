@@ -51,7 +51,12 @@ def export_onnx(model: Any, schema: Schema, classification: bool) -> OnnxExport:
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     inputs = [
-        (c.name, StringTensorType([None, 1]) if c.kind is Kind.CATEGORICAL else FloatTensorType([None, 1]))
+        (
+            c.name,
+            StringTensorType([None, 1])
+            if c.kind is Kind.CATEGORICAL
+            else FloatTensorType([None, 1]),
+        )
         for c in schema.features
     ]
     options: dict[Any, Any] = {}
@@ -59,7 +64,9 @@ def export_onnx(model: Any, schema: Schema, classification: bool) -> OnnxExport:
         final = model.steps[-1][1] if hasattr(model, "steps") else model
         options = {id(final): {"zipmap": False}}
     try:
-        proto = convert_sklearn(model, initial_types=inputs, options=options, target_opset=TARGET_OPSET)
+        proto = convert_sklearn(
+            model, initial_types=inputs, options=options, target_opset=TARGET_OPSET
+        )
     except Exception as exc:  # skl2onnx raises many unrelated types for "no converter"
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         log.info("no ONNX export: %s", reason)
@@ -95,9 +102,13 @@ def check_parity(
         mismatches = int(np.sum(labels.astype(str) != reference.labels.astype(str)))
         diff = 0.0
         if reference.probabilities is not None and len(outputs) > 1:
-            diff = float(np.max(np.abs(np.asarray(outputs[1]) - reference.probabilities), initial=0.0))
+            diff = float(
+                np.max(np.abs(np.asarray(outputs[1]) - reference.probabilities), initial=0.0)
+            )
         return Parity(mismatches == 0 and diff <= tolerance, mismatches, diff, tolerance, rows)
     ref = reference.labels.astype(float)
     # relative to the value's size: float32 inside ONNX cannot match 1e-3 absolute on large targets
-    diff = float(np.max(np.abs(labels.astype(float) - ref) / np.maximum(1.0, np.abs(ref)), initial=0.0))
+    diff = float(
+        np.max(np.abs(labels.astype(float) - ref) / np.maximum(1.0, np.abs(ref)), initial=0.0)
+    )
     return Parity(diff <= tolerance, 0, diff, tolerance, rows)

@@ -28,11 +28,15 @@ def import_object(path: str, key: str, spec_file: str, base_dir: Path) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SpecError(spec_file, [Problem(key, f"cannot import module {module_name!r}: {exc}")]) from None
+        raise SpecError(
+            spec_file, [Problem(key, f"cannot import module {module_name!r}: {exc}")]
+        ) from None
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise SpecError(spec_file, [Problem(key, f"module {module_name!r} has no {attr!r}")]) from None
+        raise SpecError(
+            spec_file, [Problem(key, f"module {module_name!r} has no {attr!r}")]
+        ) from None
 
 
 def resolve_estimator(model: ModelSpec, spec_file: str, base_dir: Path) -> Any:
@@ -40,12 +44,18 @@ def resolve_estimator(model: ModelSpec, spec_file: str, base_dir: Path) -> Any:
     if model.estimator is not None:
         cls = import_object(model.estimator, "model.estimator", spec_file, base_dir)
         if not inspect.isclass(cls) or not hasattr(cls, "fit"):
-            raise SpecError(spec_file, [Problem("model.estimator", f"{model.estimator!r} is not an estimator class")])
+            raise SpecError(
+                spec_file,
+                [Problem("model.estimator", f"{model.estimator!r} is not an estimator class")],
+            )
         return cls
     assert model.train_function is not None
     fn = import_object(model.train_function, "model.train_function", spec_file, base_dir)
     if not callable(fn):
-        raise SpecError(spec_file, [Problem("model.train_function", f"{model.train_function!r} is not callable")])
+        raise SpecError(
+            spec_file,
+            [Problem("model.train_function", f"{model.train_function!r} is not callable")],
+        )
     return fn
 
 
@@ -92,8 +102,12 @@ def fit_model(
         try:
             return pipe.fit(x_train, y_train)
         except (ValueError, TypeError) as exc:
-            raise SpecError("conveyor.yaml", [Problem("model.params", f"training failed: {exc}")]) from None
+            raise SpecError(
+                "conveyor.yaml", [Problem("model.params", f"training failed: {exc}")]
+            ) from None
     fitted = target(x_train, y_train, params)
     if not hasattr(fitted, "predict"):
-        raise ConveyorError(f"train_function {model.train_function!r} returned {type(fitted).__name__}, which has no predict()")
+        raise ConveyorError(
+            f"train_function {model.train_function!r} returned {type(fitted).__name__}, which has no predict()"
+        )
     return fitted

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.errors import ServiceUnavailableError
 
@@ -50,17 +50,25 @@ def open_study(spec: ProjectSpec, storage: str | None) -> optuna.Study:
     assert spec.tuning is not None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     metric = spec.tuning.metric or spec.primary_metric()
-    direction = "maximize" if spec.higher_is_better(metric) else "minimize"
+    direction: Literal["maximize", "minimize"] = (
+        "maximize" if spec.higher_is_better(metric) else "minimize"
+    )
     name = spec.tuning.study or f"{spec.name}-tuning"
     sampler = optuna.samplers.TPESampler(seed=spec.data.seed) if storage is None else None
     try:
         return optuna.create_study(
-            study_name=name, storage=storage, direction=direction, load_if_exists=True, sampler=sampler
+            study_name=name,
+            storage=storage,
+            direction=direction,
+            load_if_exists=True,
+            sampler=sampler,
         )
     except Exception as exc:  # optuna wraps SQLAlchemy errors in many ways
         if storage is None:
             raise
-        raise ServiceUnavailableError(f"Optuna storage {storage.split('@')[-1]} is unusable: {exc}") from None
+        raise ServiceUnavailableError(
+            f"Optuna storage {storage.split('@')[-1]} is unusable: {exc}"
+        ) from None
 
 
 def cv_score(
