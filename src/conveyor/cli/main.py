@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -11,6 +10,7 @@ from conveyor.cli import models, project
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
 from conveyor.errors import ConveyorError, UserError
+from conveyor.logs import configure_logging
 from conveyor.settings import Settings
 
 
@@ -33,15 +33,6 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _configure_logging(settings: Settings) -> None:
-    fmt = (
-        '{"at":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}'
-        if settings.log_format == "json"
-        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.basicConfig(level=settings.log_level.upper(), format=fmt, stream=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; Conveyor errors become one clear message and an exit code, never a traceback."""
     json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
@@ -50,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bad CONVEYOR_* variable
         err().print(f"[red]error:[/] invalid CONVEYOR_* setting: {exc}")
         return 2
-    _configure_logging(settings)
+    configure_logging(settings)
     app = build_app()
     try:
         app(args=argv, standalone_mode=False)

@@ -1,0 +1,32 @@
+"""`make demo`'s steps as a real subprocess, on a fresh home, as a newcomer would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["DEMO_DIR"] = str(tmp_path / "demo")
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    assert "registered wine version 1" in text
+    assert "wine version 1 is now production" in text
+    assert "Traceback" not in text
+    assert (tmp_path / "demo" / "my-model" / "run_info.json").exists()
