@@ -93,7 +93,7 @@ def test_bundle_holds_schema_profile_and_onnx(cli: Callable, wine_project: Calla
     bundle = local / "extra_files"
     assert (bundle / "model.onnx").stat().st_size > 0
     schema = json.loads((bundle / "schema.json").read_text())
-    assert [f["name"] for f in schema["features"]][0] == "alcohol"
+    assert schema["features"][0]["name"] == "alcohol"
     assert schema["classes"] == [0, 1, 2]
     profile = json.loads((bundle / "profile.json").read_text())
     alcohol = profile["features"]["alcohol"]
