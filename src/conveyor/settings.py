@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +50,47 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(default=LogFormat.TEXT, description="text or json log lines.")
     tracking_timeout_s: float = Field(
         default=5.0, description="How long to wait for a remote tracking server to answer a probe."
+    )
+
+    # -- serving -------------------------------------------------------------------------
+    model_name: str = Field(default="", description="Registered model the server loads.")
+    model_stage: str = Field(default="production", description="Alias the server follows.")
+    model_path: Path | None = Field(
+        default=None, description="A local model directory to serve instead of the registry."
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="Set (by `conveyor serve --workers N`) when several workers share metrics.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /admin endpoints; unset disables them."
+    )
+    refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the server checks whether its alias moved; 0 never.",
+    )
+    max_batch_rows: int = Field(default=256, ge=1, description="Rows merged into one model call.")
+    max_batch_wait_ms: float = Field(
+        default=0.0, ge=0, description="Extra wait for a batch to fill; 0 is adaptive (no wait)."
+    )
+    max_queue: int = Field(
+        default=2048, ge=1, description="Queued requests before 503 + Retry-After."
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Larger bodies get 413."
+    )
+    unseen_categories: Literal["allow", "reject"] = Field(
+        default="allow", description="What to do with a category the model never saw."
+    )
+    inference_log: bool = Field(default=True, description="Write every prediction to the store.")
+    inference_log_buffer: int = Field(
+        default=100_000, ge=100, description="Records held in memory before new ones are dropped."
+    )
+    inference_log_batch: int = Field(default=500, ge=1, description="Records per store write.")
+    ort_threads: int = Field(
+        default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )
 
     @model_validator(mode="after")

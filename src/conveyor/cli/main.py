@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
-from conveyor.cli import models, project
+from conveyor.cli import models, project, serve
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
 from conveyor.errors import ConveyorError, UserError
@@ -30,6 +31,7 @@ def build_app() -> typer.Typer:
 
     project.register(app)
     models.register(app)
+    serve.register(app)
     return app
 
 
@@ -39,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except Exception as exc:  # a bad CONVEYOR_* variable
-        err().print(f"[red]error:[/] invalid CONVEYOR_* setting: {exc}")
-        return 2
+        bad = UserError(f"invalid CONVEYOR_* setting: {exc}")
+        report(bad, json_mode)
+        return bad.exit_code
     configure_logging(settings)
     app = build_app()
     try:
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.ClickException):
             exc.show()
             return 2
-        err().print(f"[red]internal error:[/] {type(exc).__name__}: {exc}")
+        err().print(f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}")
         if settings.log_level.upper() == "DEBUG":
             raise
         return 1
@@ -71,7 +74,8 @@ def report(exc: ConveyorError, json_mode: bool) -> None:
         emit_json(exc.to_dict() | {"exit_code": exc.exit_code})
         return
     label = "error" if isinstance(exc, UserError) else "failed"
-    err().print(f"[red]{label}:[/] {exc.message}", markup=True, soft_wrap=True)
+    # escaped: messages quote user data ('[b]', pydantic's [type=...]) that is not markup
+    err().print(f"[red]{label}:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
 
 
 def entry() -> None:

@@ -27,3 +27,31 @@ locks = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("holder", sa.String(200), nullable=False, default=""),
 )
+
+inference_log = sa.Table(
+    "inference_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(100), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(50), nullable=False),
+    sa.Column("arm", sa.String(50), nullable=False, default="production"),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("outputs", sa.JSON, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Index("ix_inference_model_version_at", "model", "version", "at"),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(100), nullable=False, index=True),
+    sa.Column("row", sa.Integer, nullable=False, default=0),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.UniqueConstraint("request_id", "row", name="uq_feedback_request_row"),
+)

@@ -1,0 +1,1 @@
+"""`conveyor serve`: the model server (FastAPI app, runtimes, batching, logging, metrics)."""

@@ -1,0 +1,126 @@
+"""The server's composition root: ``create_app(settings)`` builds every part and wires it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from conveyor import __version__
+from conveyor.errors import ConveyorError, UserError
+from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.http import JsonResponse, error_response, request_id
+from conveyor.serving.inference_log import InferenceLogWriter
+from conveyor.serving.manager import ModelManager
+from conveyor.serving.metrics import ServerMetrics
+from conveyor.serving.middleware import RequestContext
+from conveyor.serving.routes import admin, ops, predict, v2
+from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
+from conveyor.serving.state import ServerState
+from conveyor.settings import Settings
+from conveyor.store.engine import Store
+
+log = logging.getLogger(__name__)
+
+
+def source_from_settings(settings: Settings) -> ModelSource:
+    if settings.model_path is not None:
+        return LocalSource(settings.model_path)
+    if not settings.model_name:
+        raise UserError("nothing to serve: give a model name or --model-path")
+    return RegistrySource(settings, settings.model_name, settings.model_stage)
+
+
+def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI:
+    """Build the server. Nothing loads until the app starts (its lifespan)."""
+    source = source or source_from_settings(settings)
+    metrics = ServerMetrics(settings.prometheus_multiproc_dir)
+    store = Store(settings.store_url)
+    manager = ModelManager(source, settings, metrics)
+    writer = (
+        InferenceLogWriter(
+            store, metrics, settings.inference_log_buffer, settings.inference_log_batch
+        )
+        if settings.inference_log
+        else None
+    )
+    state = ServerState(
+        settings, store, metrics, manager, DataPlane(manager, metrics, writer), writer
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store.create()
+        if writer is not None:
+            writer.start()
+        await manager.start()
+        ident = manager.current().identity
+        log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)
+        try:
+            yield
+        finally:
+            await manager.stop()  # drains queued requests first
+            if writer is not None:
+                writer.stop()  # then flushes their log records
+            store.close()
+
+    app = FastAPI(
+        title="Conveyor model server",
+        version=__version__,
+        lifespan=lifespan,
+        description="Predictions over Conveyor's /predict and the Open Inference Protocol (V2).",
+    )
+    app.state.conveyor = state
+    for module in (predict, v2, ops, admin):
+        app.include_router(module.router(state))
+    _install_error_handlers(app)
+
+    def model_name() -> str:
+        return manager.current().identity.name if manager.ready else ""
+
+    app.add_middleware(RequestContext, metrics=metrics, model_name=model_name)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def is_v2(request: Request) -> bool:
+        return request.url.path.startswith("/v2")
+
+    @app.exception_handler(ConveyorError)
+    async def conveyor_error(request: Request, exc: ConveyorError) -> Response:
+        return error_response(exc, request_id(request), is_v2(request))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        body: dict[str, Any] = {"error": str(exc.detail)}
+        return JsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()
+        ]
+        return JsonResponse({"error": "invalid request", "problems": problems}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return JsonResponse(
+            {"error": "internal error", "request_id": request_id(request)}, status_code=500
+        )
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (`--workers N`): settings come from CONVEYOR_* variables."""
+    from conveyor.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

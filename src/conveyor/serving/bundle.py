@@ -1,0 +1,77 @@
+"""A model version on local disk: the MLflow model directory plus Conveyor's bundle files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conveyor.data.schema import Schema
+from conveyor.errors import Problem, UserError
+
+BUNDLE_DIR = "extra_files"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Who a loaded model is, as shown by /model/info and stamped on every prediction."""
+
+    name: str
+    version: str
+    stage: str = ""
+    semver: str = ""
+    run_id: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    schema: Schema
+    onnx_path: Path | None
+    onnx_inputs: list[str]
+    identity: ModelIdentity
+    profile: dict[str, Any] = field(default_factory=dict)
+    loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def classification(self) -> bool:
+        return bool(self.schema.classes)
+
+
+def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
+    """Read a model directory written by `conveyor run`; a wrong path is a clear ``UserError``."""
+    path = path.resolve()
+    extra = path / BUNDLE_DIR
+    schema_file = extra / "schema.json"
+    if not (path / "MLmodel").exists() or not schema_file.exists():
+        raise UserError(
+            f"{path} is not a Conveyor model directory (needs MLmodel and {BUNDLE_DIR}/schema.json)"
+        )
+    try:
+        schema = Schema.from_dict(json.loads(schema_file.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(str(Problem(str(schema_file), f"unreadable schema: {exc}"))) from None
+    onnx_path = extra / "model.onnx"
+    inputs_file = extra / "onnx_inputs.json"
+    has_onnx = onnx_path.exists() and inputs_file.exists()
+    metrics_file = extra / "metrics.json"
+    metrics: dict[str, float] = {}
+    if metrics_file.exists():
+        metrics = dict(json.loads(metrics_file.read_text()).get("holdout", {}))
+    profile_file = extra / "profile.json"
+    profile = json.loads(profile_file.read_text()) if profile_file.exists() else {}
+    if identity is None:
+        identity = ModelIdentity(name=path.name, version="local", stage="local", metrics=metrics)
+    elif not identity.metrics:
+        identity = ModelIdentity(**{**identity.__dict__, "metrics": metrics})
+    return Bundle(
+        path=path,
+        schema=schema,
+        onnx_path=onnx_path if has_onnx else None,
+        onnx_inputs=json.loads(inputs_file.read_text()) if has_onnx else [],
+        identity=identity,
+        profile=profile,
+    )

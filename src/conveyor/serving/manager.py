@@ -1,0 +1,152 @@
+"""Loaded models and hot reload: a new version loads in the background and swaps atomically.
+
+Requests hold a reference to the ``LoadedModel`` they started with, so a swap never fails a
+request in flight: the old batcher drains its queue before it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from conveyor.errors import NotFoundError, ServiceUnavailableError
+from conveyor.serving.batcher import MicroBatcher
+from conveyor.serving.bundle import Bundle, ModelIdentity, read_bundle
+from conveyor.serving.metrics import ServerMetrics
+from conveyor.serving.runtime import Runtime, open_runtime
+from conveyor.serving.sources import ModelSource
+from conveyor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    bundle: Bundle
+    runtime: Runtime
+    batcher: MicroBatcher
+    load_seconds: float
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self.bundle.identity
+
+
+class State(StrEnum):
+    NEW = "new"
+    LOADING = "loading"
+    READY = "ready"
+    STOPPED = "stopped"
+
+
+class ModelManager:
+    def __init__(self, source: ModelSource, settings: Settings, metrics: ServerMetrics) -> None:
+        self.source = source
+        self.settings = settings
+        self.metrics = metrics
+        self.state = State.NEW
+        self._current: LoadedModel | None = None
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.swaps = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.state is State.READY and self._current is not None
+
+    def current(self) -> LoadedModel:
+        if self._current is None:
+            raise ServiceUnavailableError("no model is loaded yet")
+        return self._current
+
+    def get(self, version: str | None) -> LoadedModel:
+        """The loaded model, or the pinned ``version`` if it is loaded."""
+        model = self.current()
+        if version is None or str(version) == model.identity.version:
+            return model
+        raise NotFoundError(
+            f"version {version} of {model.identity.name!r} is not loaded "
+            f"(loaded: {model.identity.version})"
+        )
+
+    async def start(self) -> None:
+        self.state = State.LOADING
+        identity = await asyncio.to_thread(self.source.current)
+        self._current = await self._load(identity)
+        self._publish(self._current)
+        self.state = State.READY
+        if self.settings.refresh_seconds > 0:
+            self._refresh_task = asyncio.create_task(self._refresh_loop(), name="conveyor-refresh")
+
+    async def stop(self) -> None:
+        self.state = State.STOPPED
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh_task
+        if self._current is not None:
+            await self._current.batcher.stop()
+
+    async def reload(self) -> tuple[bool, ModelIdentity]:
+        """Load the version the source names now, if it differs; return (swapped, identity)."""
+        async with self._lock:
+            identity = await asyncio.to_thread(self.source.current)
+            old = self.current()
+            if identity.version == old.identity.version and identity.name == old.identity.name:
+                return False, old.identity
+            new = await self._load(identity)
+            self._current = new  # the swap: one reference assignment
+            self.swaps += 1
+            self._publish(new, previous=old)
+            log.info(
+                "serving %s version %s (was %s)",
+                identity.name,
+                identity.version,
+                old.identity.version,
+            )
+        await old.batcher.stop()
+        return True, identity
+
+    async def _load(self, identity: ModelIdentity) -> LoadedModel:
+        start = time.perf_counter()
+
+        def build() -> tuple[Bundle, Runtime]:
+            path = self.source.fetch(identity)
+            bundle = read_bundle(path, identity)
+            return bundle, open_runtime(bundle, self.settings.ort_threads)
+
+        bundle, runtime = await asyncio.to_thread(build)
+        name = bundle.identity.name
+        batcher = MicroBatcher(
+            runtime,
+            max_rows=self.settings.max_batch_rows,
+            max_wait_s=self.settings.max_batch_wait_ms / 1000,
+            max_queue=self.settings.max_queue,
+            on_batch=self.metrics.batch_rows.labels(name).observe,
+        )
+        await batcher.start()
+        return LoadedModel(bundle, runtime, batcher, time.perf_counter() - start)
+
+    def _publish(self, model: LoadedModel, previous: LoadedModel | None = None) -> None:
+        ident = model.identity
+        if previous is not None:
+            p = previous.identity
+            self.metrics.model_info.labels(
+                p.name, p.version, p.stage, p.semver, previous.runtime.name
+            ).set(0)
+        self.metrics.model_info.labels(
+            ident.name, ident.version, ident.stage, ident.semver, model.runtime.name
+        ).set(1)
+        self.metrics.load_seconds.labels(ident.name, ident.version).set(model.load_seconds)
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.refresh_seconds)
+            try:
+                await self.reload()
+            except Exception as exc:  # keep serving the current version
+                log.warning("model refresh failed: %s", exc)

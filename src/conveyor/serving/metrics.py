@@ -1,0 +1,83 @@
+"""Prometheus metrics of one server, on its own registry (multiprocess-aware with workers > 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class ServerMetrics:
+    """Every metric the server exports; names follow Prometheus conventions."""
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "conveyor_requests_total",
+            "HTTP requests by route, model, version and status code.",
+            ["route", "model", "version", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "conveyor_request_duration_seconds",
+            "Time from request received to response ready.",
+            ["route", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_rows = Histogram(
+            "conveyor_batch_rows",
+            "Rows per model call after micro-batching.",
+            ["model"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "conveyor_predictions_total",
+            "Predicted rows by model, version and class (regression: class is empty).",
+            ["model", "version", "class"],
+            registry=r,
+        )
+        self.load_seconds = Gauge(
+            "conveyor_model_load_seconds",
+            "How long the current model version took to load.",
+            ["model", "version"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.model_info = Gauge(
+            "conveyor_model_info",
+            "The loaded model version (value 1), by name, version, stage, semver and runtime.",
+            ["model", "version", "stage", "semver", "runtime"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.log_queue = Gauge(
+            "conveyor_inference_log_queue_depth",
+            "Inference-log records waiting to be written.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.log_dropped = Counter(
+            "conveyor_inference_log_dropped_total",
+            "Inference-log records dropped because the buffer was full.",
+            registry=r,
+        )
+        self.log_written = Counter(
+            "conveyor_inference_log_written_total",
+            "Inference-log records written to the store.",
+            registry=r,
+        )
+
+    def exposition(self) -> bytes:
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(merged)

@@ -1,0 +1,69 @@
+"""One pure-ASGI middleware: request id in and out, timing, request metrics, access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conveyor.serving.dataplane import new_request_id
+from conveyor.serving.http import STATE_REQUEST_ID, STATE_VERSION, choose_request_id
+from conveyor.serving.metrics import ServerMetrics
+
+access = logging.getLogger("conveyor.access")
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, model_name: Any) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.model_name = model_name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        header = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                header = value.decode("latin-1")
+                break
+        rid = choose_request_id(header, new_request_id())
+        state = scope.setdefault("state", {})
+        state[STATE_REQUEST_ID] = rid
+        state["conveyor_started"] = started
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            if path not in ("/metrics", "/health", "/ready", "/v2/health/live", "/v2/health/ready"):
+                elapsed = time.perf_counter() - started
+                model = self.model_name()
+                version = state.get(STATE_VERSION, "")
+                self.metrics.requests.labels(path, model, version, str(status)).inc()
+                self.metrics.latency.labels(path, model).observe(elapsed)
+                if access.isEnabledFor(logging.INFO):
+                    access.info(
+                        "%s %s %d %.2fms request_id=%s",
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        elapsed * 1000,
+                        rid,
+                    )

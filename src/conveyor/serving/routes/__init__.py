@@ -1,0 +1,1 @@
+"""HTTP routes: thin adapters that decode, call the data plane, and encode."""

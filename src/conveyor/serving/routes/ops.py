@@ -1,0 +1,85 @@
+"""Health, readiness, model info, metrics and feedback."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from conveyor.serving.feedback import parse_feedback, store_feedback
+from conveyor.serving.http import JsonResponse, parse_json, read_body
+from conveyor.serving.state import ServerState
+
+FEEDBACK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "request_id": {"type": "string"},
+                    "row": {"type": "integer", "minimum": 0},
+                    "label": {},
+                    "feedback": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+            "example": {"request_id": "4f1c...", "label": 1},
+        }
+    },
+}
+
+
+def router(state: ServerState) -> APIRouter:
+    api = APIRouter(tags=["operations"])
+
+    @api.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @api.get("/ready")
+    async def ready() -> Response:
+        """Readiness: a model is loaded and accepting requests."""
+        if state.manager.ready:
+            return JsonResponse(
+                {"status": "ready", "version": state.manager.current().identity.version}
+            )
+        return JsonResponse({"status": "loading"}, status_code=503)
+
+    @api.get("/model/info")
+    async def model_info() -> Response:
+        """Name, version, stage, semver, run id, metrics, schema and load time of the model."""
+        model = state.manager.current()
+        ident = model.identity
+        info: dict[str, Any] = {
+            "name": ident.name,
+            "version": ident.version,
+            "stage": ident.stage,
+            "semver": ident.semver,
+            "run_id": ident.run_id,
+            "runtime": model.runtime.name,
+            "metrics": ident.metrics,
+            "schema": model.bundle.schema.to_dict(),
+            "loaded_at": model.bundle.loaded_at,
+            "load_seconds": round(model.load_seconds, 3),
+        }
+        return JsonResponse(info)
+
+    @api.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus exposition."""
+        return Response(
+            state.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    @api.post("/feedback", openapi_extra={"requestBody": FEEDBACK_BODY})
+    async def feedback(request: Request) -> Response:
+        """Ground truth for one (`request_id`, `label`) or many (`feedback: [...]`) predictions."""
+        body = parse_json(await read_body(request, state.settings.max_body_bytes))
+        rows = parse_feedback(body, state.manager.current().bundle.schema.classes)
+        count = await asyncio.to_thread(store_feedback, state.store, rows)
+        return JsonResponse({"accepted": count})
+
+    return api

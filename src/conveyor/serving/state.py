@@ -1,0 +1,22 @@
+"""Everything one server process holds, built by ``create_app`` and passed to the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.inference_log import InferenceLogWriter
+from conveyor.serving.manager import ModelManager
+from conveyor.serving.metrics import ServerMetrics
+from conveyor.settings import Settings
+from conveyor.store.engine import Store
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    store: Store
+    metrics: ServerMetrics
+    manager: ModelManager
+    dataplane: DataPlane
+    log_writer: InferenceLogWriter | None
