@@ -26,7 +26,19 @@ class JsonResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        return dumps(content)
+
+
+def dumps(content: Any) -> bytes:
+    """orjson with numpy arrays; object arrays (string labels) go through ``tolist``."""
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback)
+
+
+def _fallback(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

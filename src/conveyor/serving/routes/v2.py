@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from conveyor import __version__
 from conveyor.data.schema import Kind, Schema
 from conveyor.errors import NotFoundError, Problem
-from conveyor.serving.http import STATE_VERSION, JsonResponse, parse_json, read_body, request_id
+from conveyor.serving.http import (
+    STATE_VERSION,
+    JsonResponse,
+    dumps,
+    parse_json,
+    read_body,
+    request_id,
+)
 from conveyor.serving.inputs import RequestError, UnseenPolicy, bad_request, check_columns
 from conveyor.serving.manager import LoadedModel
 from conveyor.serving.runtime import Columns
@@ -258,7 +264,7 @@ def _infer_response(header: dict[str, Any], model: LoadedModel, output: Any, rid
     }
     if not blobs:
         return JsonResponse(response)
-    head = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
+    head = dumps(response)
     return Response(
         head + b"".join(blobs),
         media_type="application/octet-stream",

@@ -1,0 +1,162 @@
+"""Serving fixtures: registered models built once per session by the real `conveyor run`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from conveyor.serving.app import create_app
+from conveyor.serving.sources import LocalSource
+from conveyor.settings import Settings
+
+BIN = Path(sys.executable).parent
+MIXED_CSV_ROWS = 400
+
+
+@dataclass(frozen=True)
+class Registered:
+    home: Path
+    project: Path
+    name: str
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        env["CONVEYOR_HOME"] = str(self.home)
+        return env
+
+    def conveyor(self, *args: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(BIN / "conveyor"), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=self.project,
+        )
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        return proc
+
+    def model_dir(self, version: str) -> Path:
+        import mlflow
+
+        uri = f"sqlite:///{self.home / 'mlflow.db'}"
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        return Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.name}/{version}")
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def wine_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    """wine v1 in production, v2 (different C) in staging."""
+    root = tmp_path_factory.mktemp("wine-serving")
+    reg = Registered(root / "home", root / "wine", "wine")
+    reg.project.mkdir()
+    spec = (
+        "name: wine\ntask: classification\n"
+        "data: {source: sklearn:wine, target: target}\n"
+        "model:\n  estimator: sklearn.linear_model.LogisticRegression\n  params: {C: %s, max_iter: 1000}\n"
+        "gates:\n  champion: {enabled: false}\n"
+    )
+    (reg.project / "conveyor.yaml").write_text(spec % 1.0)
+    reg.conveyor("run")
+    reg.conveyor("promote", "wine", "1", "--to", "production")
+    (reg.project / "conveyor.yaml").write_text(spec % 0.05)
+    reg.conveyor("run")
+    return reg
+
+
+@pytest.fixture(scope="session")
+def mixed_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    """A model with a categorical, a nullable numeric and a boolean feature, from a CSV."""
+    import numpy as np
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("mixed-serving")
+    reg = Registered(root / "home", root / "mixed", "mixed")
+    reg.project.mkdir()
+    rng = np.random.default_rng(0)
+    n = MIXED_CSV_ROWS
+    colour = rng.choice(["red", "green", "blue"], n)
+    size = rng.normal(10, 3, n)
+    size[rng.random(n) < 0.1] = np.nan
+    flag = rng.random(n) < 0.5
+    label = np.where((colour == "red") | (np.nan_to_num(size) > 12), "yes", "no")
+    pd.DataFrame({"colour": colour, "size": size, "flag": flag, "label": label}).to_csv(
+        reg.project / "data.csv", index=False
+    )
+    (reg.project / "conveyor.yaml").write_text(
+        "name: mixed\ntask: classification\n"
+        "data: {source: data.csv, target: label}\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+    )
+    reg.conveyor("run")
+    reg.conveyor("promote", "mixed", "1", "--to", "production")
+    return reg
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"home": home, "refresh_seconds": 0}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture
+async def wine_client(
+    wine_registered: Registered, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client on the wine production model, with a fresh store."""
+    settings = make_settings(
+        wine_registered.home,
+        model_name="wine",
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        admin_token="s3cret-token",
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest_asyncio.fixture
+async def mixed_client(
+    mixed_registered: Registered, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(
+        mixed_registered.home,
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        unseen_categories="reject",
+    )
+    app = create_app(settings, LocalSource(mixed_registered.model_dir("1")))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def wine_row() -> dict[str, float]:
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame
+    return {k: float(v) for k, v in frame.drop(columns="target").iloc[0].items()}
