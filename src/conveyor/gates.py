@@ -8,6 +8,9 @@ from typing import Any
 
 from conveyor.metrics import LOWER_IS_BETTER
 
+# metrics are floats: 0.85 - 0.90 is -0.05000000000000004, yet it is exactly the tolerance
+_EPSILON = 1e-9
+
 
 class Outcome(StrEnum):
     PASSED = "passed"
@@ -102,7 +105,7 @@ def champion_gate(
     """The candidate may be worse than production by at most ``tolerance`` on ``metric``."""
     lower_better = metric in LOWER_IS_BETTER
     delta = champion - candidate if lower_better else candidate - champion
-    ok = delta >= -tolerance
+    ok = delta >= -tolerance - _EPSILON
     detail = (
         f"{metric}: candidate {candidate:.4f} vs production v{champion_version} {champion:.4f} "
         f"(Δ {delta:+.4f}, tolerance {tolerance:g})"

@@ -122,6 +122,8 @@ class ModelRegistry:
                 if not all_versions:
                     raise NotFoundError(f"model {name!r} has no versions")
                 return all_versions[-1]
+        if not version.isdigit():  # MLflow would reject it as an invalid parameter
+            raise NotFoundError(f"model {name!r} has no version {version} (versions are numbers)")
         with mlflow_errors(f"model {name!r} has no version {version}"):
             return _info(self.client.get_model_version(name, version))
 

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conveyor.settings import LogFormat, Settings
+from tests.conftest import CliResult
+
+
+def test_defaults_hang_off_conveyor_home(home: Path) -> None:
+    settings = Settings()
+    assert settings.home == home
+    assert settings.tracking_uri == f"sqlite:///{home}/mlflow.db"
+    assert settings.store_url == f"sqlite:///{home}/conveyor.db"
+    assert settings.artifact_root == (home / "artifacts").as_uri()
+    assert settings.artifact_root.startswith("file:///")
+    assert settings.experiment == ""
+    assert settings.log_level == "WARNING"
+    assert settings.log_format is LogFormat.TEXT
+    assert settings.tracking_timeout_s == 5.0
+    assert settings.tracking_is_local is True
+
+
+def test_reading_settings_creates_nothing(home: Path) -> None:
+    Settings()
+    assert not home.exists()
+
+
+def test_relative_home_is_made_absolute(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONVEYOR_HOME", "state/here")
+    settings = Settings()
+    assert settings.home == tmp_path.resolve() / "state" / "here"
+    assert settings.tracking_uri == f"sqlite:///{tmp_path.resolve()}/state/here/mlflow.db"
+
+
+def test_home_expands_the_user_directory(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CONVEYOR_HOME", "~/.conveyor")
+    assert Settings().home == tmp_path.resolve() / ".conveyor"
+
+
+def test_without_conveyor_home_the_default_is_dot_conveyor(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONVEYOR_HOME")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().home == tmp_path.resolve() / ".conveyor"
+
+
+def test_environment_overrides_each_default(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_TRACKING_URI", "http://mlflow.internal:5000")
+    monkeypatch.setenv("CONVEYOR_STORE_URL", "postgresql+psycopg://u@db/conveyor")
+    monkeypatch.setenv("CONVEYOR_ARTIFACT_ROOT", "s3://bucket/artifacts")
+    monkeypatch.setenv("CONVEYOR_EXPERIMENT", "shared")
+    monkeypatch.setenv("CONVEYOR_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("CONVEYOR_LOG_FORMAT", "json")
+    monkeypatch.setenv("CONVEYOR_TRACKING_TIMEOUT_S", "0.5")
+    settings = Settings()
+    assert settings.home == home
+    assert settings.tracking_uri == "http://mlflow.internal:5000"
+    assert settings.store_url == "postgresql+psycopg://u@db/conveyor"
+    assert settings.artifact_root == "s3://bucket/artifacts"
+    assert settings.experiment == "shared"
+    assert settings.log_level == "DEBUG"
+    assert settings.log_format is LogFormat.JSON
+    assert settings.tracking_timeout_s == 0.5
+    assert settings.tracking_is_local is False
+
+
+def test_one_override_keeps_the_other_defaults(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_STORE_URL", "sqlite:////elsewhere/c.db")
+    settings = Settings()
+    assert settings.store_url == "sqlite:////elsewhere/c.db"
+    assert settings.tracking_uri == f"sqlite:///{home}/mlflow.db"
+
+
+def test_unprefixed_variables_are_ignored(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKING_URI", "http://wrong:5000")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://wrong:5000")
+    assert Settings().tracking_uri == f"sqlite:///{home}/mlflow.db"
+
+
+@pytest.mark.parametrize(
+    ("uri", "local"),
+    [
+        ("sqlite:////tmp/mlflow.db", True),
+        ("file:///tmp/mlruns", True),
+        ("/tmp/mlruns", True),
+        ("mlruns", True),
+        ("http://localhost:5000", False),
+        ("https://mlflow.example.com", False),
+        ("databricks", False),
+        ("databricks://profile", False),
+    ],
+)
+def test_tracking_is_local(
+    home: Path, monkeypatch: pytest.MonkeyPatch, uri: str, local: bool
+) -> None:
+    monkeypatch.setenv("CONVEYOR_TRACKING_URI", uri)
+    assert Settings().tracking_is_local is local
+
+
+def test_a_bad_setting_is_a_clear_cli_error(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVEYOR_LOG_FORMAT", "xml")
+    result = cli("models", "list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: invalid CONVEYOR_* setting")
+    assert "log_format" in result.stderr
+    assert "input_value='xml'" in result.stderr  # pydantic's [type=...] detail is not eaten
+    assert "Traceback" not in result.stderr + result.stdout
+    as_json = cli("models", "list", "--json")
+    assert as_json.exit_code == 2
+    assert as_json.stderr == ""
+    payload = as_json.json()
+    assert payload["exit_code"] == 2
+    assert "invalid CONVEYOR_* setting" in payload["error"]
+    assert "log_format" in payload["error"]
