@@ -107,5 +107,9 @@ class Settings(BaseSettings):
 
     @property
     def tracking_is_local(self) -> bool:
-        """True when the tracking store is a file or SQLite database on this machine."""
+        """True unless tracking goes through an MLflow server (http/https/databricks).
+
+        A local store (SQLite, a file path, or a database URL MLflow opens itself) keeps its
+        artifacts under ``artifact_root`` and needs no reachability probe.
+        """
         return not self.tracking_uri.startswith(("http://", "https://", "databricks"))

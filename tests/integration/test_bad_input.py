@@ -250,3 +250,16 @@ def test_promote_without_required_approval(cli: Cli, wine_project: Callable[...,
     assert before == ([("1", "staging", ["staging"])], [("1", "register", "staging")])
     (listed,) = cli("models", "list", "--json").json()
     assert listed["production"] is None
+
+
+def test_categorical_typo_is_reported(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    project = tmp_path / "typo"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(
+        "name: wine\ntask: classification\n"
+        "data: {source: sklearn:wine, target: target, categorical: [alcohool]}\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+    )
+    result = cli("validate", "--project", str(project))
+    assert result.exit_code == 2
+    assert "data.categorical" in result.stderr and "alcohool" in result.stderr
