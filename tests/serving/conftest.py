@@ -45,6 +45,13 @@ class Registered:
         assert proc.returncode == 0, proc.stderr + proc.stdout
         return proc
 
+    def clone(self, into: Path) -> Registered:
+        """A copy of the home (registry and store) that a test may change freely."""
+        import shutil
+
+        shutil.copytree(self.home, into / "home")
+        return Registered(into / "home", self.project, self.name)
+
     def model_dir(self, version: str) -> Path:
         import mlflow
 

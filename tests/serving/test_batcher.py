@@ -66,7 +66,9 @@ async def test_full_queue_sheds_load() -> None:
     runtime = EchoRuntime(delay=0.05)
     batcher = MicroBatcher(runtime, max_rows=1, max_queue=2)
     await batcher.start()
-    outcomes = await asyncio.gather(*(batcher.submit(cols(i), 1) for i in range(10)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(batcher.submit(cols(i), 1) for i in range(10)), return_exceptions=True
+    )
     await batcher.stop()
     shed = [o for o in outcomes if isinstance(o, Overloaded)]
     served = [o for o in outcomes if isinstance(o, Output)]
