@@ -18,6 +18,7 @@ demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 test: setup
+	bash scripts/install-test-tools.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: setup
