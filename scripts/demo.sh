@@ -29,4 +29,16 @@ conveyor models show wine 1
 step "conveyor models history wine"
 conveyor models history wine
 
+step "conveyor serve wine   (in the background)"
+port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+conveyor serve wine --port "$port" --refresh-seconds 0 &
+server_pid=$!
+trap 'kill -TERM "$server_pid" 2>/dev/null || true' EXIT
+python "$root/scripts/demo_client.py" "http://127.0.0.1:$port"
+
+step "stopping the server (SIGTERM: drains requests, flushes the inference log)"
+kill -TERM "$server_pid"
+wait "$server_pid" || true
+trap - EXIT
+
 printf '\nMLflow UI on these files: mlflow ui --backend-store-uri sqlite:///%s/mlflow.db\n' "$CONVEYOR_HOME"

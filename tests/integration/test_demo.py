@@ -29,4 +29,6 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert "registered wine version 1" in text
     assert "wine version 1 is now production" in text
     assert "Traceback" not in text
+    assert '"model":{"name":"wine","version":"1","stage":"production"}' in text
+    assert 'conveyor_model_info{model="wine",runtime="onnx"' in text
     assert (tmp_path / "demo" / "my-model" / "run_info.json").exists()
