@@ -37,7 +37,7 @@ def server(
 def matrix() -> np.ndarray:
     from sklearn.datasets import load_wine
 
-    x, y = load_wine(return_X_y=True)
+    x, _ = load_wine(return_X_y=True)
     return x[[0, 70, 140]]  # one row of each class
 
 
