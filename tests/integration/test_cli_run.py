@@ -23,7 +23,7 @@ def test_run_promote_run_rollback(cli: Callable, wine_project: Callable, home: P
     assert info["metrics"]["accuracy"] >= 0.8
     on_disk = json.loads((project / "run_info.json").read_text())
     assert on_disk["run_id"] == info["run_id"]
-    assert on_disk["onnx_uri"].endswith("extra_files/model.onnx")
+    assert on_disk["onnx_uri"] == "models:/wine/1/extra_files/model.onnx"
 
     shown = cli("models", "show", "wine", "1", "--json").json()
     assert shown["stage"] == "staging"

@@ -100,3 +100,18 @@ def test_bundle_holds_schema_profile_and_onnx(cli: Callable, wine_project: Calla
     assert sum(alcohol["bin_counts"]) == profile["rows"]
     assert len(alcohol["bin_edges"]) == len(alcohol["bin_counts"]) + 1
     assert sum(profile["prediction"]["category_counts"].values()) > 0
+
+
+def test_onnx_uri_downloads(cli: Callable, wine_project: Callable, tmp_path: Path) -> None:
+    import mlflow
+    import onnxruntime as ort
+
+    out = cli("run", "--project", str(wine_project()), "--json").json()
+    assert out["onnx_uri"] == "models:/wine/1/extra_files/model.onnx"
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=out["onnx_uri"], dst_path=str(tmp_path)
+    )
+    session = ort.InferenceSession(local, providers=["CPUExecutionProvider"])
+    assert len(session.get_inputs()) == 13
+    shown = cli("models", "show", "wine", "1", "--json").json()
+    assert shown["tags"]["conveyor.onnx_uri"] == out["onnx_uri"]

@@ -109,7 +109,6 @@ def register_candidate(
             signature=signature,
         )
     model_uri = info.model_uri
-    onnx_uri = f"{model_uri}/{BUNDLE_DIR}/model.onnx" if evaluation.onnx.model is not None else None
     client = registry.client
     lineage = semver.Lineage(data.schema, data.fingerprint, candidate.params_hash)
     tags: dict[str, str] = {
@@ -123,8 +122,6 @@ def register_candidate(
         T.STAGE: T.STAGING,
         **{f"{T.METRIC_PREFIX}{k}": f"{v:.6g}" for k, v in evaluation.metrics.items()},
     }
-    if onnx_uri:
-        tags[T.ONNX_URI] = onnx_uri
     commit = git_commit(base_dir)
     if commit:
         tags[T.GIT_COMMIT] = commit
@@ -136,8 +133,16 @@ def register_candidate(
             client.create_registered_model(
                 spec.name, description=f"Conveyor model ({spec.task.value})"
             )
-        mv = client.create_model_version(spec.name, model_uri, run_id=run_id, tags=tags)
+        # model_id: a tracking server rejects a models:/m-... source without it
+        mv = client.create_model_version(
+            spec.name, model_uri, run_id=run_id, tags=tags, model_id=info.model_id
+        )
         version = str(mv.version)
+        onnx_uri = None
+        if evaluation.onnx.model is not None:
+            # the registry form downloads everywhere; models:/m-<id>/... reads as a model name
+            onnx_uri = f"models:/{spec.name}/{version}/{BUNDLE_DIR}/model.onnx"
+            client.set_model_version_tag(spec.name, version, T.ONNX_URI, onnx_uri)
         previous = registry.by_alias(spec.name, T.STAGING)
         client.set_registered_model_alias(spec.name, T.STAGING, version)
         registry.audit.record(

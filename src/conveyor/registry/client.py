@@ -75,16 +75,44 @@ def connect(settings: Settings) -> MlflowClient:
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     _quiet_mlflow()
-    return mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+    if not settings.tracking_uri.startswith("sqlite:///"):
+        return mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+    with _schema_lock(settings.tracking_uri.removeprefix("sqlite:///")), mlflow_errors():
+        client = mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
+        client.search_registered_models(max_results=1)  # opens (and caches) the registry store
+    return client
+
+
+@contextlib.contextmanager
+def _schema_lock(db_path: str) -> Iterator[None]:
+    """Hold an exclusive file lock while MLflow opens its SQLite stores.
+
+    Opening a store on a fresh database runs MLflow's schema migrations; several `conveyor run`
+    processes starting at once would run them concurrently and fail ("duplicate column name",
+    "table _alembic_tmp_... already exists"). The first creates the schema; the others wait.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield
+        return
+    with open(f"{db_path}.init-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _quiet_mlflow() -> None:
     """Keep MLflow's progress bars and advisory warnings out of Conveyor's output."""
     import warnings
 
-    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+    from mlflow.environment_variables import (
+        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
+        MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT,
+    )
 
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set("false")  # type: ignore[no-untyped-call]
+    # a remote server makes MLflow print run links to stdout, which would break --json output
+    MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.set("true")  # type: ignore[no-untyped-call]
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
     for name in ("mlflow", "alembic", "urllib3.connectionpool"):
         logging.getLogger(name).setLevel(logging.WARNING)

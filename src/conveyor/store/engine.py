@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection, Engine
 from conveyor.errors import ServiceUnavailableError
 from conveyor.store.tables import locks, metadata
 
+_CREATE_LOCK_KEY = 0x636F6E76_65796F72  # "conveyor": the advisory lock around table creation
+
 
 class Store:
     """Owns the engine; call ``create()`` once per process before use."""
@@ -51,6 +53,11 @@ class Store:
             sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         try:
             with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    # processes starting together on an empty database would race to create
+                    # the tables ("duplicate key ... pg_type"); the DDL is transactional, so
+                    # the others wait here, then find the tables
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_LOCK_KEY)))
                 metadata.create_all(conn, checkfirst=True)
         except sa.exc.OperationalError as exc:
             engine.dispose()

@@ -3,7 +3,9 @@ processes or machines share one study through an Optuna storage URL."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,8 +46,12 @@ def suggest(trial: optuna.Trial, space: dict[str, ParamRange]) -> dict[str, Any]
     return params
 
 
+_CREATE_ATTEMPTS = 3
+
+
 def open_study(spec: ProjectSpec, storage: str | None) -> optuna.Study:
     import optuna
+    from sqlalchemy import exc as sa_exc
 
     assert spec.tuning is not None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -55,14 +61,25 @@ def open_study(spec: ProjectSpec, storage: str | None) -> optuna.Study:
     )
     name = spec.tuning.study or f"{spec.name}-tuning"
     sampler = optuna.samplers.TPESampler(seed=spec.data.seed) if storage is None else None
+    create = functools.partial(
+        optuna.create_study,
+        study_name=name,
+        storage=storage,
+        direction=direction,
+        load_if_exists=True,
+        sampler=sampler,
+    )
     try:
-        return optuna.create_study(
-            study_name=name,
-            storage=storage,
-            direction=direction,
-            load_if_exists=True,
-            sampler=sampler,
-        )
+        if storage is None:
+            return create()
+        # workers starting together on a fresh storage race to create Optuna's tables (one
+        # gets "duplicate key ... pg_type" or "already exists"); the tables exist on a retry
+        for attempt in range(1, _CREATE_ATTEMPTS):
+            try:
+                return create()
+            except (sa_exc.IntegrityError, sa_exc.ProgrammingError):
+                time.sleep(0.2 * attempt)
+        return create()
     except Exception as exc:  # optuna wraps SQLAlchemy errors in many ways
         if storage is None:
             raise
@@ -120,10 +137,15 @@ def run_trials(
     tuning = spec.tuning
     metric = tuning.metric or spec.primary_metric()
     study = open_study(spec, storage if storage is not None else tuning.storage)
+    # nested runs go to the active experiment, not the parent's, unless told
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent is not None else None
 
     def objective(trial: optuna.Trial) -> float:
         params = {**spec.model.params, **suggest(trial, tuning.search_space)}
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+        with mlflow.start_run(
+            run_name=f"trial-{trial.number}", nested=True, experiment_id=experiment_id
+        ):
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
             value = cv_score(spec, fit, x, y, params, metric)
             mlflow.log_metric(f"cv_{metric}", value)
