@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL of Conveyor's own store; default sqlite:///<home>/conveyor.db.",
     )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "conveyor",
+        description="Machine-wide cache (the empty MLflow schema template).",
+    )
     experiment: str = Field(
         default="",
         description="MLflow experiment name; default the model name from the spec.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +61,13 @@ def evaluate_candidate(
     candidate: Candidate,
     registry: ModelRegistry,
     timings: dict[str, float],
+    workdir: Path,
 ) -> Evaluation:
     import mlflow
 
     classification = spec.task is Task.CLASSIFICATION
     preds = predict(candidate.model, data.x_test, classification)
     metrics = compute_metrics(data.y_test, preds, classification)
-    workdir = Path(tempfile.mkdtemp(prefix="conveyor-run-"))
     plot = save_plot(
         workdir / ("confusion_matrix.png" if classification else "residuals.png"),
         data.y_test,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -90,6 +91,19 @@ def run_pipeline(
 ) -> RunResult:
     """Validate → train (→ tune) → evaluate → ONNX → gates → register. Raises on any failure;
     a gate failure raises ``GateFailedError`` after logging the report, registering nothing."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-run-") as tmp:
+        return _run(spec, base_dir, settings, store, progress, actor, Path(tmp))
+
+
+def _run(
+    spec: ProjectSpec,
+    base_dir: Path,
+    settings: Settings,
+    store: Store,
+    progress: Progress,
+    actor: str,
+    workdir: Path,
+) -> RunResult:
     import mlflow
 
     clock = _Clock(progress)
@@ -135,7 +149,7 @@ def run_pipeline(
             model = fit(data.x_train, data.y_train, params)
         with clock.step("evaluate", "evaluating on the holdout, exporting ONNX, checking gates"):
             candidate = Candidate(model, params, _params_hash(spec, params))
-            evaluation = evaluate_candidate(spec, data, candidate, registry, clock.timings)
+            evaluation = evaluate_candidate(spec, data, candidate, registry, clock.timings, workdir)
         mlflow.log_metrics(evaluation.metrics)
         mlflow.log_dict(evaluation.report.to_dict(), "conveyor/gate_report.json")
         mlflow.set_tag("conveyor.gates", "passed" if evaluation.report.passed else "failed")

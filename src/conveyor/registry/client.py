@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, NotFoundError, ServiceUnavailableError
+from conveyor.registry.seed import seed_tracking_db
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -77,7 +78,9 @@ def connect(settings: Settings) -> MlflowClient:
     _quiet_mlflow()
     if not settings.tracking_uri.startswith("sqlite:///"):
         return mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
-    with _schema_lock(settings.tracking_uri.removeprefix("sqlite:///")), mlflow_errors():
+    db_path = settings.tracking_uri.removeprefix("sqlite:///")
+    with _schema_lock(db_path), mlflow_errors():
+        seed_tracking_db(Path(db_path), settings.cache_dir)
         client = mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
         client.search_registered_models(max_results=1)  # opens (and caches) the registry store
     return client
