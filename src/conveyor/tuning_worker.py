@@ -18,12 +18,14 @@ def tune_worker(
     import mlflow
 
     data = prepare_data(spec, base_dir)
-    target = resolve_estimator(spec.model, "conveyor.yaml", base_dir)
+    target = resolve_estimator(spec.model, spec.source_file, base_dir)
     client = connect(settings)
     experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
 
     def fit(x, y, params):  # type: ignore[no-untyped-def]
-        return fit_model(spec.model, target, data.schema, x, y, params, spec.data.seed)
+        return fit_model(
+            spec.model, target, data.schema, x, y, params, spec.data.seed, spec.source_file
+        )
 
     with (
         mlflow_errors(),

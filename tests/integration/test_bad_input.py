@@ -263,3 +263,17 @@ def test_categorical_typo_is_reported(cli, tmp_path) -> None:  # type: ignore[no
     result = cli("validate", "--project", str(project))
     assert result.exit_code == 2
     assert "data.categorical" in result.stderr and "alcohool" in result.stderr
+
+
+def test_estimator_error_names_the_spec_file_given(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "other-name.yaml"
+    spec.write_text(
+        "name: wine\ntask: classification\n"
+        "data: {source: sklearn:wine, target: target}\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression, params: {no_such_param: 1}}\n"
+    )
+    result = cli("run", "--project", str(spec), "--json")
+    assert result.exit_code == 2
+    payload = result.json()
+    assert payload["file"] == str(spec)
+    assert payload["problems"][0]["where"] == "model.params"

@@ -55,7 +55,7 @@ def validate(
     spec = load_spec(project)
     base = project if project.is_dir() else project.parent
     data = prepare_data(spec, base)
-    resolve_estimator(spec.model, "conveyor.yaml", base)
+    resolve_estimator(spec.model, spec.source_file, base)
     summary = {
         "name": spec.name,
         "rows": len(data.frame),

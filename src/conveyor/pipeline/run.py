@@ -109,14 +109,16 @@ def _run(
     clock = _Clock(progress)
     with clock.step("data", f"loading and checking {spec.data.source}"):
         data = prepare_data(spec, base_dir)
-        target = resolve_estimator(spec.model, "conveyor.yaml", base_dir)
+        target = resolve_estimator(spec.model, spec.source_file, base_dir)
     with clock.step("tracking", "connecting to MLflow"):
         client = connect(settings)
         experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
         registry = ModelRegistry(client, store)
 
     def fit(x: Any, y: Any, params: dict[str, Any]) -> Any:
-        return fit_model(spec.model, target, data.schema, x, y, params, spec.data.seed)
+        return fit_model(
+            spec.model, target, data.schema, x, y, params, spec.data.seed, spec.source_file
+        )
 
     with (
         mlflow_errors(),

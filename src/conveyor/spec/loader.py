@@ -40,9 +40,11 @@ def load_spec(path: Path) -> ProjectSpec:
     if not isinstance(raw, dict):
         raise SpecError(shown, [Problem("", "expected a mapping at the top level")])
     try:
-        return ProjectSpec.model_validate(raw)
+        spec = ProjectSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(shown, [_problem(err, lines) for err in exc.errors()]) from None
+    spec._source_file = shown
+    return spec
 
 
 def spec_hash(spec: ProjectSpec) -> str:

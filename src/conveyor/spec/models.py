@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from conveyor.metrics import BOUNDED_METRICS, LOWER_IS_BETTER, metric_names
 
@@ -162,6 +162,12 @@ class ProjectSpec(_Section):
     serving: dict[str, Any] = Field(default_factory=dict)
     rollout: dict[str, Any] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)
+    _source_file: str = PrivateAttr(default="conveyor.yaml")
+
+    @property
+    def source_file(self) -> str:
+        """The file this spec was read from, for error messages."""
+        return self._source_file
 
     @model_validator(mode="after")
     def _metrics_fit_task(self) -> ProjectSpec:

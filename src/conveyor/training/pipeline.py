@@ -59,7 +59,13 @@ def resolve_estimator(model: ModelSpec, spec_file: str, base_dir: Path) -> Any:
     return fn
 
 
-def build_pipeline(schema: Schema, estimator_cls: Any, params: dict[str, Any], seed: int) -> Any:
+def build_pipeline(
+    schema: Schema,
+    estimator_cls: Any,
+    params: dict[str, Any],
+    seed: int,
+    spec_file: str = "conveyor.yaml",
+) -> Any:
     """Impute + scale numerics, one-hot categoricals, then the estimator, with a fixed seed."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -81,7 +87,7 @@ def build_pipeline(schema: Schema, estimator_cls: Any, params: dict[str, Any], s
     try:
         estimator = estimator_cls(**est_params)
     except TypeError as exc:
-        raise SpecError("conveyor.yaml", [Problem("model.params", str(exc))]) from None
+        raise SpecError(spec_file, [Problem("model.params", str(exc))]) from None
     return Pipeline([("preprocess", pre), ("estimator", estimator)])
 
 
@@ -93,17 +99,18 @@ def fit_model(
     y_train: pd.Series,
     params: dict[str, Any],
     seed: int,
+    spec_file: str = "conveyor.yaml",
 ) -> Any:
     """Fit the spec's estimator pipeline, or call the user's ``train_function``."""
     from conveyor.errors import ConveyorError
 
     if model.estimator is not None:
-        pipe = build_pipeline(schema, target, params, seed)
+        pipe = build_pipeline(schema, target, params, seed, spec_file)
         try:
             return pipe.fit(x_train, y_train)
         except (ValueError, TypeError) as exc:
             raise SpecError(
-                "conveyor.yaml", [Problem("model.params", f"training failed: {exc}")]
+                spec_file, [Problem("model.params", f"training failed: {exc}")]
             ) from None
     fitted = target(x_train, y_train, params)
     if not hasattr(fitted, "predict"):
