@@ -46,6 +46,7 @@ class DataPlane:
         self.manager = manager
         self.metrics = metrics
         self.log_writer = log_writer
+        self._class_counters: dict[tuple[str, str, str], Any] = {}
 
     async def predict(
         self,
@@ -82,14 +83,23 @@ class DataPlane:
         return Prediction(request_id, model, output, latency_ms)
 
     def _count_classes(self, model: LoadedModel, output: Output) -> None:
+        ident = model.identity
+        predictions = output.predictions
+        if not model.bundle.classification:
+            self._counter(ident.name, ident.version, "").inc(len(predictions))
+            return
+        if len(predictions) == 1:  # the common case: no numpy round trip
+            self._counter(ident.name, ident.version, str(predictions[0])).inc()
+            return
         import numpy as np
 
-        ident = model.identity
-        if not model.bundle.classification:
-            self.metrics.predictions.labels(ident.name, ident.version, "").inc(
-                len(output.predictions)
-            )
-            return
-        values, counts = np.unique(output.predictions, return_counts=True)
+        values, counts = np.unique(predictions, return_counts=True)
         for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-            self.metrics.predictions.labels(ident.name, ident.version, str(value)).inc(count)
+            self._counter(ident.name, ident.version, str(value)).inc(count)
+
+    def _counter(self, name: str, version: str, cls: str) -> Any:
+        key = (name, version, cls)
+        child = self._class_counters.get(key)
+        if child is None:
+            child = self._class_counters[key] = self.metrics.predictions.labels(name, version, cls)
+        return child

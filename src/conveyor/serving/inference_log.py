@@ -1,14 +1,14 @@
 """The inference log: every prediction written to the store in batches, off the request path.
 
 Requests hand a record to a bounded in-memory queue and return; one writer thread drains it
-in batches. A full queue drops the record and counts the drop (the server must not stall
+in batches (numpy columns are serialised there, by the store's orjson serializer). A full queue drops the record and counts the drop (the server must not stall
 because the database is slow). ``stop()`` flushes everything queued before returning.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from conveyor.store.engine import Store
 
 log = logging.getLogger(__name__)
-_STOP = object()
 
 
 @dataclass
@@ -46,13 +45,25 @@ class State(StrEnum):
 
 
 class InferenceLogWriter:
-    def __init__(self, store: Store, metrics: ServerMetrics, capacity: int, batch: int) -> None:
+    """Requests append to a deque (no lock, no wake-up); the writer thread wakes every
+    ``interval_s`` (or when a batch is full) and writes what is queued in batches."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: ServerMetrics,
+        capacity: int,
+        batch: int,
+        interval_s: float = 0.5,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.capacity = capacity
         self.batch = batch
+        self.interval_s = interval_s
         self.state = State.NEW
-        self._queue: queue.Queue[Any] = queue.Queue(capacity)
+        self._pending: collections.deque[Record] = collections.deque()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.written = 0
         self.dropped = 0
@@ -69,46 +80,33 @@ class InferenceLogWriter:
         if self._thread is None or self.state is State.STOPPED:
             return
         self.state = State.STOPPED
-        self._queue.put(_STOP)
+        self._wake.set()
         self._thread.join(timeout)
 
     def submit(self, record: Record) -> None:
         if self.state is not State.RUNNING:
             return
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
+        if len(self._pending) >= self.capacity:
             self.dropped += 1
             self.metrics.log_dropped.inc()
             return
-        self.metrics.log_queue.inc()
+        self._pending.append(record)
+        if len(self._pending) >= self.batch:
+            self._wake.set()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            items = [item]
-            while len(items) < self.batch:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            records = [r for r in items if r is not _STOP]
-            stopping = len(records) != len(items)
-            if records:
+        while True:
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            stopping = self.state is State.STOPPED
+            while self._pending:
+                records: list[Record] = []
+                while self._pending and len(records) < self.batch:
+                    records.append(self._pending.popleft())
                 self._write(records)
+            self.metrics.log_queue.set(len(self._pending))
             if stopping:
-                # drain whatever arrived after the stop marker was queued
-                rest = []
-                while True:
-                    try:
-                        extra = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if extra is not _STOP:
-                        rest.append(extra)
-                if rest:
-                    self._write(rest)
+                return
 
     def _write(self, records: list[Record]) -> None:
         rows = [
@@ -119,8 +117,8 @@ class InferenceLogWriter:
                 "version": r.version,
                 "arm": r.arm,
                 "rows": r.rows,
-                "inputs": _plain(r.inputs),
-                "outputs": _plain(r.outputs),
+                "inputs": r.inputs,
+                "outputs": r.outputs,
                 "latency_ms": r.latency_ms,
                 "status": r.status,
             }
@@ -136,9 +134,3 @@ class InferenceLogWriter:
         else:
             self.written += len(rows)
             self.metrics.log_written.inc(len(rows))
-        self.metrics.log_queue.dec(len(records))
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """numpy columns to JSON-ready lists (done here, in the writer thread, not per request)."""
-    return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in values.items()}

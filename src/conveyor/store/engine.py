@@ -38,7 +38,7 @@ class Store:
 
     def create(self) -> Store:
         """Open the engine and create missing tables; unreachable databases raise clearly."""
-        kwargs: dict[str, Any] = {"future": True}
+        kwargs: dict[str, Any] = {"future": True, "json_serializer": _json_dumps}
         if self.is_sqlite:
             path = self.url.removeprefix("sqlite:///")
             if path and path != ":memory:":
@@ -92,7 +92,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes; WAL keeps it consistent
     cur.close()
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns via orjson; numpy arrays (inference-log columns) serialise natively."""
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=_to_list).decode()
+
+
+def _to_list(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
 def _safe_url(url: str) -> str:
