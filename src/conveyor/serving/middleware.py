@@ -20,6 +20,8 @@ class RequestContext:
         self.app = app
         self.metrics = metrics
         self.model_name = model_name
+        # label lookups take a lock and build a tuple each time: keep the children
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,8 +58,15 @@ class RequestContext:
                 elapsed = time.perf_counter() - started
                 model = self.model_name()
                 version = state.get(STATE_VERSION, "")
-                self.metrics.requests.labels(path, model, version, str(status)).inc()
-                self.metrics.latency.labels(path, model).observe(elapsed)
+                key = (path, model, version, status)
+                children = self._children.get(key)
+                if children is None:
+                    children = self._children[key] = (
+                        self.metrics.requests.labels(path, model, version, str(status)),
+                        self.metrics.latency.labels(path, model),
+                    )
+                children[0].inc()
+                children[1].observe(elapsed)
                 if access.isEnabledFor(logging.INFO):
                     access.info(
                         "%s %s %d %.2fms request_id=%s",

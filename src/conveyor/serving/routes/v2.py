@@ -121,6 +121,18 @@ def tensors_to_columns(
                     )
                 ]
             )
+        if matrix.data.dtype.kind in "iuf" and all(
+            c.kind is not Kind.CATEGORICAL for c in schema.features
+        ):
+            # the common numeric case: one conversion and one finiteness check for the matrix
+            values = matrix.data.astype(np.float64, copy=False)
+            finite = np.isfinite(values)
+            if not finite.all():
+                i, j = (int(v) for v in np.argwhere(~finite)[0])
+                raise RequestError(
+                    [Problem(f"inputs[{matrix.name}][{i}][{j}]", "must be a finite number")]
+                )
+            return {n: values[:, j] for j, n in enumerate(names)}, rows
         raw = {n: matrix.data[:, j] for j, n in enumerate(names)}
     else:
         raw = {}
