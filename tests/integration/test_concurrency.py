@@ -5,73 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.integration.procs import CONVEYOR, Processes, communicate_all
 from tests.integration.test_postgres import postgres_database
 
 pytestmark = pytest.mark.integration
 
-CONVEYOR = str(Path(sys.executable).parent / "conveyor")
 RUN_DEADLINE_S = 240.0
 PROCESSES = 3
-
-
-class Processes:
-    """Subprocesses started by one test; each is stopped by its own PID when the test ends."""
-
-    def __init__(self) -> None:
-        self.started: list[subprocess.Popen[str]] = []
-
-    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            args,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        self.started.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in self.started:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.started:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # the group this Popen created
-                proc.wait(timeout=10)
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    procs = Processes()
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
-
-
-def communicate_all(
-    procs: list[subprocess.Popen[str]], deadline_s: float
-) -> list[tuple[int, str, str]]:
-    deadline = time.monotonic() + deadline_s
-    results = []
-    for proc in procs:
-        remaining = max(1.0, deadline - time.monotonic())
-        out, err = proc.communicate(timeout=remaining)
-        results.append((proc.returncode, out, err))
-    return results
 
 
 def run_concurrently(

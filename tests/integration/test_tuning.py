@@ -7,12 +7,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_concurrency import CONVEYOR, Processes, communicate_all
+from tests.integration.procs import CONVEYOR, Processes, communicate_all
 from tests.integration.test_postgres import postgres_database
 
 pytestmark = pytest.mark.integration
@@ -51,15 +51,6 @@ def tuned_project(wine_project: Callable) -> Callable[..., Path]:
         return project
 
     return make
-
-
-@pytest.fixture
-def processes() -> Iterator[Processes]:
-    procs = Processes()
-    try:
-        yield procs
-    finally:
-        procs.stop_all()
 
 
 def test_run_with_tuning_logs_trials_and_uses_the_best(

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from conveyor.errors import ServiceUnavailableError
+from conveyor.serving.lifecycle import State
 
 if TYPE_CHECKING:
     from conveyor.serving.runtime import Columns, Output, Runtime
@@ -25,12 +25,6 @@ class Overloaded(ServiceUnavailableError):
     """The batch queue is full; the client should retry after ``retry_after`` seconds."""
 
     retry_after = 1
-
-
-class State(StrEnum):
-    NEW = "new"
-    RUNNING = "running"
-    STOPPED = "stopped"
 
 
 @dataclass

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError, Problem
+from conveyor.jsonio import dumps
 from conveyor.serving.inputs import RequestError
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -27,18 +28,6 @@ class JsonResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
-
-
-def dumps(content: Any) -> bytes:
-    """orjson with numpy arrays; object arrays (string labels) go through ``tolist``."""
-    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback)
-
-
-def _fallback(value: Any) -> Any:
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

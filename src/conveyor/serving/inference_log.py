@@ -12,9 +12,9 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from conveyor.serving.lifecycle import State
 from conveyor.store.tables import inference_log
 
 if TYPE_CHECKING:
@@ -36,12 +36,6 @@ class Record:
     outputs: dict[str, Any]
     latency_ms: float
     status: int
-
-
-class State(StrEnum):
-    NEW = "new"
-    RUNNING = "running"
-    STOPPED = "stopped"
 
 
 class InferenceLogWriter:

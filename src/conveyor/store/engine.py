@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from conveyor.errors import ServiceUnavailableError
+from conveyor.jsonio import dumps
 from conveyor.store.tables import locks, metadata
 
 _CREATE_LOCK_KEY = 0x636F6E76_65796F72  # "conveyor": the advisory lock around table creation
@@ -98,16 +99,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _json_dumps(value: Any) -> str:
     """JSON columns via orjson; numpy arrays (inference-log columns) serialise natively."""
-    import orjson
-
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=_to_list).decode()
-
-
-def _to_list(value: Any) -> Any:
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+    return dumps(value).decode()
 
 
 def _safe_url(url: str) -> str:

@@ -10,10 +10,10 @@ from starlette.responses import Response
 from conveyor import __version__
 from conveyor.data.schema import Kind, Schema
 from conveyor.errors import NotFoundError, Problem
+from conveyor.jsonio import dumps
 from conveyor.serving.http import (
     STATE_VERSION,
     JsonResponse,
-    dumps,
     parse_json,
     read_body,
     request_id,
