@@ -434,13 +434,15 @@ PROCESS_ORDER = ("conveyor", "bare-onnx", "mlflow", "mlserver")
 
 
 @contextmanager
-def serve(process: str, model: Model, work: Path, main_bin: Path) -> Iterator[Server]:
+def serve(
+    process: str, model: Model, work: Path, main_bin: Path, conveyor_env: dict[str, str]
+) -> Iterator[Server]:
     """One server process on a free port, ready; stopped on exit."""
     port = free_port()
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     if process == "conveyor":
-        env = clean_env(main_bin, CONVEYOR_HOME=str(model.home))
+        env = clean_env(main_bin, CONVEYOR_HOME=str(model.home), **conveyor_env)
         cmd = [str(main_bin / "conveyor"), "serve", "wine", "--port", str(port)]
         with started(
             process, cmd, cwd=model.project, env=env, port=port, ready_path="/ready", logs=logs
@@ -751,6 +753,7 @@ def benchmark(
     warmup: int,
     concurrency: tuple[int, ...],
     progress: Callable[[str], None],
+    conveyor_env: dict[str, str] | None = None,
 ) -> tuple[list[Cell], dict[str, Any]]:
     main_bin = find_main_bin()
     if shutil.which("wrk") is None:
@@ -768,7 +771,9 @@ def benchmark(
         for process in PROCESS_ORDER:
             if any(ENDPOINTS[s].process == process for s in servers):
                 progress(f"starting {process}")
-                running[process] = stack.enter_context(serve(process, model, work, main_bin))
+                running[process] = stack.enter_context(
+                    serve(process, model, work, main_bin, conveyor_env or {})
+                )
         endpoints = [ENDPOINTS[s] for s in servers]
         for ep in endpoints:
             for n in ROWS:
@@ -802,6 +807,7 @@ def benchmark(
         "concurrency": list(concurrency),
         "rows": list(ROWS),
         "servers": servers,
+        "conveyor_env": conveyor_env or {},
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "loadavg_start": loadavg_start,
@@ -867,7 +873,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fail-on-miss", action="store_true", help="exit 1 when a measured target is missed"
     )
+    parser.add_argument(
+        "--conveyor-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a CONVEYOR_* setting for the Conveyor server (repeatable), e.g. "
+        "CONVEYOR_INFERENCE_LOG=false to measure what the inference log costs",
+    )
     args = parser.parse_args(argv)
+    conveyor_env: dict[str, str] = {}
+    for item in args.conveyor_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("CONVEYOR_"):
+            parser.error(f"--conveyor-env {item!r}: expected CONVEYOR_NAME=value")
+        conveyor_env[key] = value
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = sorted(set(servers) - set(SERVERS))
     if unknown or not servers:
@@ -895,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupted)
 
     try:
-        cells, meta = benchmark(servers, duration, args.warmup, concurrency, progress)
+        cells, meta = benchmark(servers, duration, args.warmup, concurrency, progress, conveyor_env)
     except (BenchmarkError, subprocess.TimeoutExpired) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2

@@ -92,7 +92,12 @@ class Settings(BaseSettings):
     inference_log_buffer: int = Field(
         default=100_000, ge=100, description="Records held in memory before new ones are dropped."
     )
-    inference_log_batch: int = Field(default=500, ge=1, description="Records per store write.")
+    inference_log_batch: int = Field(
+        default=2000, ge=1, description="Records per spooled segment, at most."
+    )
+    inference_log_retention_days: float = Field(
+        default=30.0, ge=0, description="Inference-log and feedback rows kept; 0 keeps all."
+    )
     ort_threads: int = Field(
         default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )

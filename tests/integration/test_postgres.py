@@ -331,3 +331,47 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
     assert time.monotonic() - start < 15
     assert "unreachable" in caught.value.message
     assert "secret" not in caught.value.message  # the password is never printed
+
+
+@pytest.mark.postgres
+def test_inference_log_spool_reaches_postgres(store: Store, tmp_path: Path) -> None:
+    import numpy as np
+
+    from conveyor.serving.inference_log import InferenceLogWriter, Record
+    from conveyor.serving.metrics import ServerMetrics
+    from conveyor.store.tables import inference_log
+
+    writer = InferenceLogWriter(store.url, tmp_path / "spool", ServerMetrics(), 1000, 4)
+    writer.start()
+    model = _model()
+    for i in range(10):
+        writer.submit(
+            Record(
+                f"{model}-{i}",
+                datetime.now(UTC),
+                model,
+                "3",
+                "candidate",
+                2,
+                {"alcohol": np.array([13.0, float(i)]), "color": np.array(["red", "w\t\n"])},
+                {"predictions": np.array([1, 2]), "probabilities": np.eye(2, 3)},
+                0.8,
+                200,
+            )
+        )
+    writer.stop()
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(inference_log).where(inference_log.c.model == model)
+        ).mappings()
+        by_id = {r["request_id"]: r for r in rows}
+        kind = conn.exec_driver_sql(
+            "select json_typeof(inputs) from inference_log where model = %(m)s limit 1",
+            {"m": model},
+        ).scalar()
+    assert len(by_id) == 10
+    row = by_id[f"{model}-7"]
+    assert row["inputs"] == {"alcohol": [13.0, 7.0], "color": ["red", "w\t\n"]}
+    assert row["outputs"]["probabilities"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    assert row["arm"] == "candidate" and row["rows"] == 2 and row["at"].tzinfo is not None
+    assert kind == "object"  # stored as JSON, not as a JSON string

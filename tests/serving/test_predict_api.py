@@ -129,3 +129,4 @@ async def test_metrics_exposition(
     assert "conveyor_request_duration_seconds_bucket" in text
     assert "conveyor_model_load_seconds" in text
     assert "conveyor_inference_log_queue_depth" in text
+    assert "conveyor_inference_log_spool_segments" in text

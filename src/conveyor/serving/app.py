@@ -45,7 +45,14 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
     manager = ModelManager(source, settings, metrics)
     writer = (
         InferenceLogWriter(
-            store, metrics, settings.inference_log_buffer, settings.inference_log_batch
+            settings.store_url,
+            settings.home / "spool" / "inference",
+            metrics,
+            settings.inference_log_buffer,
+            settings.inference_log_batch,
+            retention_days=settings.inference_log_retention_days,
+            log_level=settings.log_level,
+            log_format=settings.log_format.value,
         )
         if settings.inference_log
         else None
@@ -68,7 +75,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         finally:
             await manager.stop()  # drains queued requests first
             if writer is not None:
-                writer.stop()  # then flushes their log records
+                writer.stop()  # then spools their log records and waits for the ingester
             store.close()
 
     app = FastAPI(

@@ -64,6 +64,13 @@ class ServerMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.log_spooled = Gauge(
+            "conveyor_inference_log_spool_segments",
+            "Spooled inference-log segments not yet moved into the store (growing: the "
+            "ingester is behind or the store is down).",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.log_dropped = Counter(
             "conveyor_inference_log_dropped_total",
             "Inference-log records dropped because the buffer was full.",
@@ -71,7 +78,7 @@ class ServerMetrics:
         )
         self.log_written = Counter(
             "conveyor_inference_log_written_total",
-            "Inference-log records written to the store.",
+            "Inference-log records written to the spool.",
             registry=r,
         )
 

@@ -45,6 +45,15 @@ inference_log = sa.Table(
     sa.Index("ix_inference_model_version_at", "model", "version", "at"),
 )
 
+# spooled inference-log segments already ingested: makes ingestion exactly-once
+inference_log_segments = sa.Table(
+    "inference_log_segments",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
 feedback = sa.Table(
     "feedback",
     metadata,
