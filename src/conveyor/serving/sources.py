@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -56,9 +57,50 @@ class RegistrySource:
         return self._client
 
     def current(self) -> ModelIdentity:
+        found = self._read_local_registry()
+        if found is not None:
+            version, run_id, tags = found
+            return self._identity(version, run_id, tags)
+        return self._current_through_mlflow()
+
+    def _read_local_registry(self) -> tuple[str, str, dict[str, str]] | None:
+        """The alias read straight from the embedded SQLite registry, read-only, in a few
+        milliseconds: importing MLflow to ask it costs ~1 s on every start and refresh.
+        None when the registry is not a local SQLite file or its tables are not the ones
+        this query knows; MLflow then answers (and reports a missing alias properly)."""
+        uri = self.settings.tracking_uri
+        if not uri.startswith("sqlite:///"):
+            return None
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return None
+        import sqlite3
+
+        try:
+            with contextlib.closing(
+                sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10)
+            ) as conn:
+                row = conn.execute(
+                    "SELECT mv.version, mv.run_id FROM registered_model_aliases a "
+                    "JOIN model_versions mv ON mv.name = a.name AND mv.version = a.version "
+                    "WHERE a.name = ? AND a.alias = ?",
+                    (self.name, self.alias),
+                ).fetchone()
+                if row is None:
+                    return None
+                tags = dict(
+                    conn.execute(
+                        "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
+                        (self.name, row[0]),
+                    ).fetchall()
+                )
+        except sqlite3.Error:
+            return None
+        return str(row[0]), row[1] or "", tags
+
+    def _current_through_mlflow(self) -> ModelIdentity:
         from mlflow.exceptions import MlflowException
 
-        from conveyor.registry import tags as T
         from conveyor.registry.client import mlflow_errors
 
         client = self._registry()
@@ -69,7 +111,11 @@ class RegistrySource:
                 raise NotFoundError(
                     f"model {self.name!r} has no version with alias {self.alias!r}"
                 ) from None
-        tags = dict(mv.tags)
+        return self._identity(str(mv.version), mv.run_id or "", dict(mv.tags))
+
+    def _identity(self, version: str, run_id: str, tags: dict[str, str]) -> ModelIdentity:
+        from conveyor.registry import tags as T
+
         metrics = {
             k.removeprefix(T.METRIC_PREFIX): float(v)
             for k, v in tags.items()
@@ -77,10 +123,10 @@ class RegistrySource:
         }
         return ModelIdentity(
             name=self.name,
-            version=str(mv.version),
+            version=version,
             stage=self.alias,
             semver=tags.get(T.SEMVER, ""),
-            run_id=mv.run_id or "",
+            run_id=run_id,
             metrics=metrics,
         )
 
@@ -93,6 +139,7 @@ class RegistrySource:
         if (target / COMPLETE_MARKER).exists():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        self._registry()  # points MLflow at this registry (the alias may have been read directly)
         staging = Path(tempfile.mkdtemp(prefix=f".{identity.version}-", dir=target.parent))
         try:
             with mlflow_errors(f"model {self.name!r} has no version {identity.version}"):

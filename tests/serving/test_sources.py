@@ -1,0 +1,62 @@
+"""Which version a server loads: the embedded registry read directly agrees with MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conveyor.errors import NotFoundError
+from conveyor.serving.sources import RegistrySource
+from conveyor.settings import Settings
+from tests.serving.conftest import Registered
+
+pytestmark = pytest.mark.integration
+
+
+def test_direct_alias_read_matches_mlflow_and_follows_promotion(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    reg = wine_registered.clone(tmp_path)
+    settings = Settings(home=reg.home)
+    for alias, version in (("production", "1"), ("staging", "2")):
+        source = RegistrySource(settings, "wine", alias)
+        assert source._read_local_registry() is not None  # the fast path answered
+        fast = source.current()
+        assert fast == source._current_through_mlflow()
+        assert fast.version == version and fast.stage == alias
+        assert fast.semver and fast.run_id and fast.metrics["accuracy"] > 0.8
+    reg.conveyor("promote", "wine", "2", "--to", "production")
+    assert RegistrySource(settings, "wine", "production").current().version == "2"
+
+
+def test_unknown_alias_or_model_is_reported_by_mlflow(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    settings = Settings(home=wine_registered.clone(tmp_path).home)
+    for name, alias in (("wine", "canary"), ("no-such-model", "production")):
+        source = RegistrySource(settings, name, alias)
+        assert source._read_local_registry() is None
+        with pytest.raises(NotFoundError, match=alias):
+            source.current()
+
+
+def test_a_version_resolved_directly_downloads_from_this_registry(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    import shutil
+
+    import mlflow
+
+    reg = wine_registered.clone(tmp_path)
+    shutil.rmtree(reg.home / "cache", ignore_errors=True)
+    # whatever MLflow pointed at before in this process must not be where the model comes from
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    mlflow.set_tracking_uri(elsewhere)
+    mlflow.set_registry_uri(elsewhere)
+    source = RegistrySource(Settings(home=reg.home), "wine", "production")
+    identity = source.current()
+    path = source.fetch(identity)
+    assert path == reg.home / "cache" / "models" / "wine" / "1"
+    assert (path / "extra_files" / "model.onnx").is_file()
+    assert source.fetch(identity) == path  # cached
