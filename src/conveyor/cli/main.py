@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from conveyor.cli import models, project, serve
+from conveyor.cli import models, monitor, project, serve
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
 from conveyor.errors import ConveyorError, UserError
@@ -35,6 +35,7 @@ def build_app() -> typer.Typer:
     project.register(app)
     models.register(app)
     serve.register(app)
+    monitor.register(app)
     return app
 
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings)
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode click returns a command's typer.Exit code instead of raising
+        code = app(args=argv, standalone_mode=False)
     except ConveyorError as exc:
         report(exc, json_mode)
         return exc.exit_code
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings.log_level.upper() == "DEBUG":
             raise
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def report(exc: ConveyorError, json_mode: bool) -> None:
