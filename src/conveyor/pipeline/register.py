@@ -65,9 +65,11 @@ def git_commit(base_dir: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
-def _bundle_files(data: PreparedData, evaluation: Evaluation) -> list[str]:
+def _bundle_files(spec: ProjectSpec, data: PreparedData, evaluation: Evaluation) -> list[str]:
     out = evaluation.workdir
     files = {
+        # the version carries what production monitoring judges it by
+        "monitoring.json": spec.monitoring.model_dump_json(indent=2),
         "schema.json": data.schema.to_json(),
         "profile.json": json.dumps(evaluation.profile, indent=1),
         "gate_report.json": json.dumps(evaluation.report.to_dict(), indent=2),
@@ -105,7 +107,7 @@ def register_candidate(
             name=MODEL_ARTIFACT,
             serialization_format="cloudpickle",  # any estimator or user train_function output
             pip_requirements=pip_requirements(),
-            extra_files=_bundle_files(data, evaluation),
+            extra_files=_bundle_files(spec, data, evaluation),
             signature=signature,
         )
     model_uri = info.model_uri

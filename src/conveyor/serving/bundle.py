@@ -10,6 +10,7 @@ from typing import Any
 
 from conveyor.data.schema import Schema
 from conveyor.errors import Problem, UserError
+from conveyor.spec.models import MonitoringSpec
 
 BUNDLE_DIR = "extra_files"
 
@@ -34,6 +35,7 @@ class Bundle:
     onnx_inputs: list[str]
     identity: ModelIdentity
     profile: dict[str, Any] = field(default_factory=dict)
+    monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
@@ -63,6 +65,15 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
         metrics = dict(json.loads(metrics_file.read_text()).get("holdout", {}))
     profile_file = extra / "profile.json"
     profile = json.loads(profile_file.read_text()) if profile_file.exists() else {}
+    monitoring_file = extra / "monitoring.json"
+    try:
+        monitoring = (
+            MonitoringSpec.model_validate_json(monitoring_file.read_text())
+            if monitoring_file.exists()
+            else MonitoringSpec()  # versions registered before monitoring settings existed
+        )
+    except ValueError as exc:
+        raise UserError(str(Problem(str(monitoring_file), f"unreadable: {exc}"))) from None
     if identity is None:
         identity = ModelIdentity(name=path.name, version="local", stage="local", metrics=metrics)
     elif not identity.metrics:
@@ -74,4 +85,5 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
         onnx_inputs=json.loads(inputs_file.read_text()) if has_onnx else [],
         identity=identity,
         profile=profile,
+        monitoring=monitoring,
     )

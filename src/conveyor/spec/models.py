@@ -149,8 +149,62 @@ class RegistrySpec(_Section):
     require_approval: bool = False
 
 
+class DriftSpec(_Section):
+    """When a feature counts as drifted: a corrected test AND an effect over its threshold."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Family-wise significance level.")
+    correction: Literal["bh", "bonferroni", "none"] = "bh"
+    psi_warn: float = Field(default=0.2, ge=0)
+    psi_alert: float = Field(default=0.3, ge=0)
+    missing_warn: float = Field(default=0.05, ge=0, le=1)
+    missing_alert: float = Field(default=0.2, ge=0, le=1)
+    unseen_warn: float = Field(default=0.05, ge=0, le=1)
+    unseen_alert: float = Field(default=0.2, ge=0, le=1)
+    min_rows: int = Field(default=100, ge=1, description="Smaller windows: insufficient_data.")
+
+    @model_validator(mode="after")
+    def _warn_below_alert(self) -> DriftSpec:
+        for signal in ("psi", "missing", "unseen"):
+            if getattr(self, f"{signal}_warn") > getattr(self, f"{signal}_alert"):
+                raise ValueError(f"{signal}_warn must not exceed {signal}_alert")
+        return self
+
+
+class AlertSpec(_Section):
+    """Alert thresholds, evaluated by the server and shipped as Prometheus rules."""
+
+    prediction_psi: float = Field(default=0.3, ge=0)
+    accuracy_drop: float = Field(
+        default=0.05, ge=0, le=1, description="Online metric below the training baseline by this."
+    )
+    min_label_coverage: float = Field(
+        default=0.1, ge=0, le=1, description="Share of predictions with feedback before judging."
+    )
+    latency_p99_ms: float = Field(default=100.0, gt=0)
+    error_rate: float = Field(default=0.01, ge=0, le=1, description="Share of 5xx responses.")
+    min_requests_per_minute: float = Field(default=0.0, ge=0, description="0 disables.")
+
+
+class MonitoringSpec(_Section):
+    """What the server watches in production (carried by each registered version)."""
+
+    window_minutes: float = Field(default=60.0, gt=0, description="The window drift is judged on.")
+    interval_seconds: float = Field(default=60.0, ge=1, description="How often alerts are checked.")
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+    alerts: AlertSpec = Field(default_factory=AlertSpec)
+    webhooks: list[str] = Field(default_factory=list, description="URLs that receive alerts.")
+
+    @field_validator("webhooks")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r}: webhooks must be http(s) URLs")
+        return value
+
+
 class ProjectSpec(_Section):
-    """The whole project file. ``serving``, ``rollout`` and ``monitoring`` are reserved."""
+    """The whole project file. ``serving`` and ``rollout`` are reserved."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
     task: Task
@@ -161,7 +215,7 @@ class ProjectSpec(_Section):
     registry: RegistrySpec = Field(default_factory=RegistrySpec)
     serving: dict[str, Any] = Field(default_factory=dict)
     rollout: dict[str, Any] = Field(default_factory=dict)
-    monitoring: dict[str, Any] = Field(default_factory=dict)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     _source_file: str = PrivateAttr(default="conveyor.yaml")
 
     @property

@@ -64,3 +64,34 @@ feedback = sa.Table(
     sa.Column("label", sa.JSON, nullable=False),
     sa.UniqueConstraint("request_id", "row", name="uq_feedback_request_row"),
 )
+
+# one row per (model, version, minute, process): the live monitor's counts for that minute —
+# drift bins over the version's reference profile, requests, errors and a latency histogram —
+# so a window of any length is a merge of small rows, never a rescan of the inference log
+monitor_buckets = sa.Table(
+    "monitor_buckets",
+    metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("version", sa.String(50), primary_key=True),
+    sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("process", sa.String(100), primary_key=True),
+    sa.Column("counts", sa.JSON, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(50), nullable=False),
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # firing | resolved
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("threshold", sa.Float, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False, default=dict),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+)
