@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     inference_log_retention_days: float = Field(
         default=30.0, ge=0, description="Inference-log and feedback rows kept; 0 keeps all."
     )
+    monitoring: bool = Field(
+        default=True, description="Count drift and health per version and evaluate alerts."
+    )
+    monitor_interval_seconds: float | None = Field(
+        default=None, gt=0, description="Alert evaluation period; default the version's spec."
+    )
+    monitor_flush_seconds: float = Field(
+        default=5.0, gt=0, description="How often live counts are written to the store."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing webhook bodies (alerts, rollouts)."
+    )
     ort_threads: int = Field(
         default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from conveyor import __version__
 from conveyor.errors import ConveyorError, UserError
+from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
 from conveyor.serving.http import JsonResponse, error_response, request_id
 from conveyor.serving.inference_log import InferenceLogWriter
@@ -57,8 +58,28 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         if settings.inference_log
         else None
     )
+    watcher = (
+        Watcher(
+            store,
+            metrics,
+            lambda: [manager.current().bundle] if manager.ready else [],
+            flush_seconds=settings.monitor_flush_seconds,
+            interval_seconds=settings.monitor_interval_seconds,
+            webhook_secret=(
+                settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            ),
+        )
+        if settings.monitoring
+        else None
+    )
     state = ServerState(
-        settings, store, metrics, manager, DataPlane(manager, metrics, writer), writer
+        settings,
+        store,
+        metrics,
+        manager,
+        DataPlane(manager, metrics, writer, watcher),
+        writer,
+        watcher,
     )
 
     @contextlib.asynccontextmanager
@@ -70,10 +91,14 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         await manager.start()
         ident = manager.current().identity
         log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)
+        if watcher is not None:
+            watcher.start()
         try:
             yield
         finally:
             await manager.stop()  # drains queued requests first
+            if watcher is not None:
+                watcher.stop()  # writes the last live counts
             if writer is not None:
                 writer.stop()  # then spools their log records and waits for the ingester
             store.close()
@@ -92,7 +117,15 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
     def model_name() -> str:
         return manager.current().identity.name if manager.ready else ""
 
-    app.add_middleware(RequestContext, metrics=metrics, model_name=model_name)
+    def failed(version: str, status: int, elapsed_ms: float) -> None:
+        if watcher is None or not manager.ready:
+            return
+        model = manager.current()
+        if version and version != model.identity.version:
+            return
+        watcher.observe(model.bundle, None, None, elapsed_ms, status)
+
+    app.add_middleware(RequestContext, metrics=metrics, model_name=model_name, on_failure=failed)
     return app
 
 

@@ -17,6 +17,7 @@ from conveyor.serving.manager import LoadedModel, ModelManager
 from conveyor.serving.metrics import ServerMetrics
 
 if TYPE_CHECKING:
+    from conveyor.monitoring.watch import Watcher
     from conveyor.serving.runtime import Columns, Output
 
 
@@ -42,10 +43,12 @@ class DataPlane:
         manager: ModelManager,
         metrics: ServerMetrics,
         log_writer: InferenceLogWriter | None,
+        watcher: Watcher | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.log_writer = log_writer
+        self.watcher = watcher
         self._class_counters: dict[tuple[str, str, str], Any] = {}
 
     async def predict(
@@ -79,6 +82,8 @@ class DataPlane:
                     200,
                 )
             )
+        if self.watcher is not None:
+            self.watcher.observe(model.bundle, columns, output.predictions, latency_ms, 200)
         self._count_classes(model, output)
         return Prediction(request_id, model, output, latency_ms)
 

@@ -82,6 +82,56 @@ class ServerMetrics:
             registry=r,
         )
 
+        # model-level results of the monitor: every worker computes the same values from the
+        # store, so the most recent write is the answer
+        def gauge(name: str, doc: str, labels: list[str]) -> Gauge:
+            return Gauge(name, doc, labels, registry=r, multiprocess_mode="mostrecent")
+
+        mv = ["model", "version"]
+        self.drift_detected = gauge(
+            "conveyor_drift_detected", "1 when a feature of the window drifted.", mv
+        )
+        self.feature_drift_score = gauge(
+            "conveyor_feature_drift_score",
+            "PSI of a feature's window against the training reference.",
+            [*mv, "feature"],
+        )
+        self.feature_drift_p_value = gauge(
+            "conveyor_feature_drift_p_value",
+            "Corrected p-value of a feature's drift test (KS or chi-square).",
+            [*mv, "feature"],
+        )
+        self.feature_drifted = gauge(
+            "conveyor_feature_drifted",
+            "1 when the feature drifted (significant and PSI at the alert level).",
+            [*mv, "feature"],
+        )
+        self.prediction_psi = gauge(
+            "conveyor_prediction_psi", "PSI of the window's predictions against the holdout's.", mv
+        )
+        self.online_metric = gauge(
+            "conveyor_online_metric",
+            "Metric on labelled traffic (feedback joined to predictions) in the window.",
+            [*mv, "metric"],
+        )
+        self.baseline_metric = gauge(
+            "conveyor_baseline_metric", "The version's holdout metric at training.", [*mv, "metric"]
+        )
+        self.label_coverage = gauge(
+            "conveyor_label_coverage", "Share of the window's predicted rows with feedback.", mv
+        )
+        self.window_rows = gauge(
+            "conveyor_monitor_window_rows", "Rows in the monitored window.", mv
+        )
+        self.alerts_firing = gauge(
+            "conveyor_alerts_firing", "Conveyor's own alerts firing, by rule.", [*mv, "rule"]
+        )
+        self.monitor_dropped = Counter(
+            "conveyor_monitor_dropped_total",
+            "Observations the live monitor dropped because its buffer was full.",
+            registry=r,
+        )
+
     def exposition(self) -> bytes:
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)

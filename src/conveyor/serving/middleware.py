@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,11 +16,24 @@ from conveyor.serving.metrics import ServerMetrics
 access = logging.getLogger("conveyor.access")
 
 
+# routes that run the model: their failures count against the model version's health
+INFERENCE_ROUTES = frozenset(
+    {"/predict", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"}
+)
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics, model_name: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics,
+        model_name: Any,
+        on_failure: Callable[[str, int, float], None] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.model_name = model_name
+        self.on_failure = on_failure  # (version, status, elapsed ms) of a failed inference
         # label lookups take a lock and build a tuple each time: keep the children
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
 
@@ -67,6 +81,8 @@ class RequestContext:
                     )
                 children[0].inc()
                 children[1].observe(elapsed)
+                if status >= 400 and self.on_failure is not None and path in INFERENCE_ROUTES:
+                    self.on_failure(version, status, elapsed * 1000)
                 if access.isEnabledFor(logging.INFO):
                     access.info(
                         "%s %s %d %.2fms request_id=%s",

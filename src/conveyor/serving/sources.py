@@ -113,6 +113,21 @@ class RegistrySource:
                 ) from None
         return self._identity(str(mv.version), mv.run_id or "", dict(mv.tags))
 
+    def version(self, version: str) -> ModelIdentity:
+        """A given version of the model, whatever its aliases (``stage`` stays the alias this
+        source follows)."""
+        from mlflow.exceptions import MlflowException
+
+        from conveyor.registry.client import mlflow_errors
+
+        client = self._registry()
+        with mlflow_errors():
+            try:
+                mv = client.get_model_version(self.name, version)
+            except MlflowException:
+                raise NotFoundError(f"model {self.name!r} has no version {version}") from None
+        return self._identity(str(mv.version), mv.run_id or "", dict(mv.tags))
+
     def _identity(self, version: str, run_id: str, tags: dict[str, str]) -> ModelIdentity:
         from conveyor.registry import tags as T
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
 from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
@@ -20,3 +21,4 @@ class ServerState:
     manager: ModelManager
     dataplane: DataPlane
     log_writer: InferenceLogWriter | None
+    watcher: Watcher | None = None

@@ -1,0 +1,278 @@
+"""The server's live monitor: per-minute counts of what each model version saw, in the store.
+
+Requests call ``observe`` (an append to a deque: no numpy, no lock). ``flush``, called by the
+server's watcher thread every few seconds, folds what arrived into per-minute *buckets* — a
+``WindowCounts`` over the version's reference profile, requests, 4xx and 5xx responses and a
+latency histogram — with one vectorised update per feature per fold, and upserts this
+process's buckets into ``monitor_buckets``. A window of any length is then the merge of a few
+small rows from every worker and replica (``load_window``), never a rescan of the inference
+log.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from conveyor.store.tables import monitor_buckets
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.window import WindowCounts
+    from conveyor.store.engine import Store
+
+# upper bounds (ms) of the latency histogram; one more bucket holds everything slower
+LATENCY_BOUNDS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0)
+
+
+@dataclass
+class Bucket:
+    """What one version saw in one minute (in one process, or merged)."""
+
+    window: WindowCounts
+    requests: int = 0
+    client_errors: int = 0
+    server_errors: int = 0
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
+
+    @classmethod
+    def empty(cls, profile: Mapping[str, Any]) -> Bucket:
+        from conveyor.monitoring.window import WindowCounts
+
+        return cls(WindowCounts.from_profile(profile))
+
+    def merge(self, other: Bucket) -> None:
+        self.window.merge(other.window)
+        self.requests += other.requests
+        self.client_errors += other.client_errors
+        self.server_errors += other.server_errors
+        self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
+
+    def latency_quantile(self, q: float) -> float | None:
+        """The q-quantile in ms, interpolated within its histogram bucket (the open last
+        bucket reports its lower bound)."""
+        total = sum(self.latency)
+        if total == 0:
+            return None
+        rank = q * total
+        lower_bounds = (0.0, *LATENCY_BOUNDS_MS)
+        seen = 0
+        for i, count in enumerate(self.latency):
+            if count and seen + count >= rank:
+                if i == len(LATENCY_BOUNDS_MS):
+                    return LATENCY_BOUNDS_MS[-1]
+                low, high = lower_bounds[i], LATENCY_BOUNDS_MS[i]
+                return low + (high - low) * (rank - seen) / count
+            seen += count
+        return LATENCY_BOUNDS_MS[-1]
+
+    def to_state(self) -> dict[str, Any]:
+        features: dict[str, Any] = {}
+        for name, counter in self.window.features.items():
+            features[name] = _counter_state(counter)
+        prediction = self.window.prediction
+        return {
+            "rows": self.window.rows,
+            "features": features,
+            "prediction": _counter_state(prediction) if prediction is not None else None,
+            "requests": self.requests,
+            "client_errors": self.client_errors,
+            "server_errors": self.server_errors,
+            "latency": self.latency,
+        }
+
+    @classmethod
+    def from_state(cls, profile: Mapping[str, Any], state: Mapping[str, Any]) -> Bucket:
+        bucket = cls.empty(profile)
+        window = bucket.window
+        for name, counter in window.features.items():
+            if name in state["features"]:
+                _load_counter(counter, state["features"][name])
+        if window.prediction is not None and state.get("prediction"):
+            _load_counter(window.prediction, state["prediction"])
+        window.rows = int(state["rows"])
+        bucket.requests = int(state["requests"])
+        bucket.client_errors = int(state["client_errors"])
+        bucket.server_errors = int(state["server_errors"])
+        bucket.latency = [int(v) for v in state["latency"]]
+        return bucket
+
+
+def _counter_state(counter: Any) -> dict[str, Any]:
+    state = {
+        "counts": counter.counts.tolist(),
+        "rows": counter.rows,
+        "missing": counter.missing,
+    }
+    if hasattr(counter, "unseen"):
+        state["unseen"] = counter.unseen
+    else:
+        state["below_excess"] = counter.below_excess
+        state["above_excess"] = counter.above_excess
+    return state
+
+
+def _load_counter(counter: Any, state: Mapping[str, Any]) -> None:
+    import numpy as np
+
+    counts = np.asarray(state["counts"], dtype=np.int64)
+    if counts.shape != counter.counts.shape:
+        raise ValueError("stored counts do not fit this profile")
+    counter.counts = counts
+    counter.rows = int(state["rows"])
+    counter.missing = int(state["missing"])
+    if hasattr(counter, "unseen"):
+        counter.unseen = int(state.get("unseen", 0))
+    else:
+        counter.below_excess = float(state.get("below_excess", 0.0))
+        counter.above_excess = float(state.get("above_excess", 0.0))
+
+
+@dataclass(frozen=True)
+class Observation:
+    model: str
+    version: str
+    minute: int  # minutes since the epoch
+    profile: Mapping[str, Any]
+    columns: Mapping[str, Any] | None
+    predictions: Any
+    latency_ms: float
+    status: int
+
+
+class LiveMonitor:
+    """One per server process: observes requests, keeps this minute's buckets, persists them
+    when ``flush`` is called (by the server's watcher thread)."""
+
+    def __init__(self, store: Store, capacity: int = 200_000, dropped: Any = None) -> None:
+        self.store = store
+        self.capacity = capacity
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._pending: collections.deque[Observation] = collections.deque()
+        self._buckets: dict[tuple[str, str, int], Bucket] = {}
+        self._dropped = dropped  # a Prometheus counter, if any
+        self.dropped = 0
+
+    # ---------------------------------------------------------------- request path
+    def observe(
+        self,
+        model: str,
+        version: str,
+        profile: Mapping[str, Any],
+        columns: Mapping[str, Any] | None,
+        predictions: Any,
+        latency_ms: float,
+        status: int,
+    ) -> None:
+        """Record one request (``columns`` None: it failed before the model ran)."""
+        if len(self._pending) >= self.capacity:
+            self.dropped += 1
+            if self._dropped is not None:
+                self._dropped.inc()
+            return
+        minute = int(time.time() // 60)
+        self._pending.append(
+            Observation(model, version, minute, profile, columns, predictions, latency_ms, status)
+        )
+
+    # ---------------------------------------------------------------- background
+    def flush(self) -> None:
+        """Fold what was observed into buckets, write them, forget finished minutes."""
+        touched = self.fold()
+        if not touched:
+            return
+        now_minute = int(time.time() // 60)
+        rows = [
+            {
+                "model": model,
+                "version": version,
+                "minute": datetime.fromtimestamp(minute * 60, UTC),
+                "process": self.process,
+                "counts": self._buckets[(model, version, minute)].to_state(),
+            }
+            for model, version, minute in sorted(touched)
+        ]
+        with self.store.engine.begin() as conn:
+            conn.execute(_upsert(conn.dialect.name), rows)
+        for key in [k for k in self._buckets if k[2] < now_minute]:
+            del self._buckets[key]
+
+    def fold(self) -> set[tuple[str, str, int]]:
+        """Observations → buckets: one concatenation and one window update per group."""
+        import numpy as np
+
+        groups: dict[tuple[str, str, int], list[Observation]] = {}
+        while self._pending:
+            obs = self._pending.popleft()
+            groups.setdefault((obs.model, obs.version, obs.minute), []).append(obs)
+        for key, items in groups.items():
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = Bucket.empty(items[0].profile)
+            ok = [o for o in items if o.columns is not None]
+            if ok:
+                names = list(bucket.window.features)
+                columns = {
+                    n: np.concatenate([np.asarray(o.columns[n]).ravel() for o in ok])  # type: ignore[index]
+                    for n in names
+                    if all(n in o.columns for o in ok)  # type: ignore[operator]
+                }
+                predictions = np.concatenate([np.asarray(o.predictions).ravel() for o in ok])
+                bucket.window.update(columns, predictions)
+            latencies = np.fromiter((o.latency_ms for o in items), float, len(items))
+            at = np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), latencies, side="left")
+            for index, count in zip(*np.unique(at, return_counts=True), strict=True):
+                bucket.latency[int(index)] += int(count)
+            bucket.requests += len(items)
+            bucket.client_errors += sum(1 for o in items if 400 <= o.status < 500)
+            bucket.server_errors += sum(1 for o in items if o.status >= 500)
+        return set(groups)
+
+
+def _upsert(dialect: str) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(monitor_buckets)
+    return stmt.on_conflict_do_update(
+        index_elements=["model", "version", "minute", "process"],
+        set_={"counts": stmt.excluded.counts},
+    )
+
+
+def load_window(
+    store: Store,
+    model: str,
+    version: str,
+    profile: Mapping[str, Any],
+    minutes: float,
+    now: datetime | None = None,
+) -> tuple[Bucket, int]:
+    """The merged buckets of the last ``minutes`` (every process); and how many rows merged."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(minutes=minutes)
+    merged = Bucket.empty(profile)
+    count = 0
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(monitor_buckets.c.counts).where(
+                (monitor_buckets.c.model == model)
+                & (monitor_buckets.c.version == version)
+                & (monitor_buckets.c.minute >= since.replace(second=0, microsecond=0))
+            )
+        ).scalars()
+        for state in rows:
+            try:
+                merged.merge(Bucket.from_state(profile, state))
+            except (ValueError, KeyError, TypeError):  # written over another profile
+                continue
+            count += 1
+    return merged, count

@@ -1,0 +1,181 @@
+"""The server's watcher: live counts in, gauges and alerts out, on one background thread.
+
+Every ``flush_seconds`` the thread writes this process's live buckets to the store; every
+``interval`` (the served version's ``monitoring.interval_seconds`` unless the server
+overrides it) it assesses each served version over its window, sets the monitoring gauges,
+records alerts and posts the alert webhooks. Every worker and replica does the same from the
+same store rows, so their gauges agree and the store lock lets one of them report each
+change. A failing store or webhook is logged and retried on the next round; requests never
+wait for any of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from conveyor.monitoring.live import LiveMonitor
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.assess import Assessment
+    from conveyor.serving.bundle import Bundle
+    from conveyor.serving.metrics import ServerMetrics
+    from conveyor.store.engine import Store
+
+log = logging.getLogger(__name__)
+
+
+class Watcher:
+    def __init__(
+        self,
+        store: Store,
+        metrics: ServerMetrics,
+        served: Callable[[], list[Bundle]],
+        *,
+        flush_seconds: float = 5.0,
+        interval_seconds: float | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.served = served
+        self.flush_seconds = flush_seconds
+        self.interval_seconds = interval_seconds
+        self.webhook_secret = webhook_secret
+        self.live = LiveMonitor(store, dropped=metrics.monitor_dropped)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._published: dict[tuple[str, str], set[tuple[Any, tuple[str, ...]]]] = {}
+        self.rounds = 0
+
+    # ---------------------------------------------------------------- request path
+    def observe(
+        self,
+        bundle: Bundle,
+        columns: Mapping[str, Any] | None,
+        predictions: Any,
+        latency_ms: float,
+        status: int,
+    ) -> None:
+        ident = bundle.identity
+        self.live.observe(
+            ident.name, ident.version, bundle.profile, columns, predictions, latency_ms, status
+        )
+
+    # ---------------------------------------------------------------- background
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="conveyor-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread; what was observed since the last flush is written first."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(60)
+        self._thread = None
+
+    def interval(self) -> float:
+        if self.interval_seconds is not None:
+            return self.interval_seconds
+        served = self.served()
+        return min((b.monitoring.interval_seconds for b in served), default=60.0)
+
+    def _run(self) -> None:
+        next_round = time.monotonic() + min(self.interval(), 10.0)  # a first look soon
+        while True:
+            stopping = self._stop.wait(self.flush_seconds)
+            try:
+                self.live.flush()
+            except Exception:  # the store may be down: counts stay in memory until it is back
+                log.exception("monitor: writing live counts failed")
+            if stopping:
+                return
+            if time.monotonic() >= next_round:
+                next_round = time.monotonic() + self.interval()
+                try:
+                    self.round()
+                except Exception:
+                    log.exception("monitor: evaluation failed")
+
+    def round(self) -> list[Assessment]:
+        """Assess every served version now: gauges, alerts, webhooks."""
+        from conveyor.monitoring.alerts import AlertBook, evaluate
+        from conveyor.monitoring.assess import assess
+        from conveyor.notify import post_event
+
+        self.live.flush()
+        book = AlertBook(self.store)
+        results = []
+        served = self.served()
+        for bundle in served:
+            assessment = assess(self.store, bundle)
+            checks = evaluate(assessment, bundle.monitoring)
+            ident = bundle.identity
+            transitions = book.apply(ident.name, ident.version, checks, assessment.at)
+            firing = {a["rule"] for a in book.list(ident.name) if a["version"] == ident.version}
+            self._publish(assessment, bundle, {c.rule: c.rule in firing for c in checks})
+            for transition in transitions:
+                alert = transition.alert
+                log.warning(
+                    "alert %s: %s %s version %s: %s",
+                    "firing" if transition.event == "alert.firing" else "resolved",
+                    alert["rule"],
+                    alert["model"],
+                    alert["version"],
+                    alert["message"],
+                )
+                post_event(
+                    bundle.monitoring.webhooks,
+                    transition.event,
+                    {"alert": alert},
+                    self.webhook_secret,
+                )
+            results.append(assessment)
+        self._forget({(b.identity.name, b.identity.version) for b in served})
+        self.rounds += 1
+        return results
+
+    # ---------------------------------------------------------------- gauges
+    def _publish(self, a: Assessment, bundle: Bundle, firing: Mapping[str, bool]) -> None:
+        m = self.metrics
+        key = (a.model, a.version)
+        published = self._published.setdefault(key, set())
+
+        def put(gauge: Any, labels: tuple[str, ...], value: float) -> None:
+            gauge.labels(*labels).set(value)
+            published.add((gauge, labels))
+
+        mv = (a.model, a.version)
+        report = a.drift
+        put(m.drift_detected, mv, 1.0 if any(f.status == "drift" for f in report.features) else 0.0)
+        put(m.window_rows, mv, float(max((f.rows_cur for f in report.features), default=0)))
+        for f in report.features:
+            labels = (*mv, f.name)
+            if f.psi is not None:
+                put(m.feature_drift_score, labels, f.psi)
+            if f.p_adjusted is not None:
+                put(m.feature_drift_p_value, labels, f.p_adjusted)
+            put(m.feature_drifted, labels, 1.0 if f.status == "drift" else 0.0)
+        if report.prediction is not None and report.prediction.psi is not None:
+            put(m.prediction_psi, mv, report.prediction.psi)
+        perf = a.performance
+        for name, value in perf.online.items():
+            put(m.online_metric, (*mv, name), value)
+        for name, value in perf.baseline.items():
+            put(m.baseline_metric, (*mv, name), value)
+        if perf.coverage is not None:
+            put(m.label_coverage, mv, perf.coverage)
+        for rule, on in firing.items():
+            put(m.alerts_firing, (*mv, rule), 1.0 if on else 0.0)
+
+    def _forget(self, served: set[tuple[str, str]]) -> None:
+        """Drop the gauges of versions no longer served, so dashboards do not show ghosts."""
+        for key in [k for k in self._published if k not in served]:
+            for gauge, labels in self._published.pop(key):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)

@@ -1,0 +1,312 @@
+"""The live monitor (per-minute buckets in a real SQLite store), alert rules, the alert book
+and signed webhooks (to a real local HTTP receiver)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conveyor.data.profile import build_profile
+from conveyor.data.schema import infer_schema
+from conveyor.monitoring.alerts import AlertBook, Check, evaluate
+from conveyor.monitoring.assess import Assessment, Health, Performance
+from conveyor.monitoring.drift import compare_window
+from conveyor.monitoring.live import LATENCY_BOUNDS_MS, Bucket, LiveMonitor, load_window
+from conveyor.monitoring.window import WindowCounts
+from conveyor.notify import SIGNATURE_HEADER, post_event, sign, verify
+from conveyor.spec.models import MonitoringSpec
+from conveyor.store.engine import Store
+
+
+def frame(n: int, seed: int, shift: float = 0.0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "a": rng.normal(shift, 1.0, n),
+        "b": rng.exponential(2.0, n),
+        "colour": rng.choice(np.array(["red", "green", "blue"]), n, p=[0.5, 0.3, 0.2]),
+    }
+
+
+@pytest.fixture(scope="module")
+def profile() -> dict[str, Any]:
+    reference = frame(5000, 1)
+    df = pd.DataFrame(reference)
+    df["y"] = np.arange(len(df)) % 2
+    schema = infer_schema(df, list(reference), "y", classification=True)
+    predictions = np.random.default_rng(0).integers(0, 2, len(df))
+    return dict(json.loads(json.dumps(build_profile(df, schema, predictions, True))))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}").create()
+    yield store
+    store.close()
+
+
+def observe_rows(
+    monitor: LiveMonitor,
+    profile: dict[str, Any],
+    rows: dict[str, np.ndarray],
+    latency_ms: float = 2.0,
+    version: str = "1",
+) -> None:
+    n = len(rows["a"])
+    for i in range(n):  # one request per row, as the server sees single-row traffic
+        columns = {k: v[i : i + 1] for k, v in rows.items()}
+        monitor.observe("m", version, profile, columns, np.array([i % 2]), latency_ms, 200)
+
+
+# -- live buckets -----------------------------------------------------------------------
+
+
+def test_buckets_of_two_processes_merge_into_one_window(
+    store: Store, profile: dict[str, Any]
+) -> None:
+    rows = frame(600, 2, shift=2.0)
+    first, second = LiveMonitor(store), LiveMonitor(store)
+    observe_rows(first, profile, {k: v[:400] for k, v in rows.items()})
+    observe_rows(second, profile, {k: v[400:] for k, v in rows.items()}, latency_ms=40.0)
+    for _ in range(30):
+        second.observe("m", "1", profile, None, None, 3.0, 503)  # failed before the model ran
+    second.observe("m", "1", profile, None, None, 3.0, 422)
+    first.flush()
+    second.flush()
+    observe_rows(first, profile, {k: v[:10] for k, v in frame(10, 3).items()})
+    first.flush()  # the same minute again: the process's row is updated, not duplicated
+    bucket, merged = load_window(store, "m", "1", profile, minutes=5)
+    assert merged == 2
+    assert bucket.window.rows == 610 and bucket.requests == 641
+    assert (bucket.client_errors, bucket.server_errors) == (1, 30)
+    assert sum(bucket.latency) == 641
+    # 410 requests at 2 ms, 31 at 3 ms, 200 at 40 ms: p50 in (1, 2.5], p99 in (25, 50]
+    p50, p99 = bucket.latency_quantile(0.5), bucket.latency_quantile(0.99)
+    assert p50 is not None and 1.0 < p50 <= 2.5
+    assert p99 is not None and 25.0 < p99 <= 50.0
+    report = compare_window(profile, bucket.window)
+    assert report.drifted == ["a"]  # shifted by two standard deviations; b and colour are not
+    assert load_window(store, "m", "2", profile, minutes=5)[1] == 0
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    assert load_window(store, "m", "1", profile, minutes=5, now=later)[1] == 0
+
+
+def test_bucket_state_round_trips(profile: dict[str, Any]) -> None:
+    bucket = Bucket.empty(profile)
+    bucket.window.update(frame(50, 4), np.zeros(50, dtype=int))
+    bucket.requests, bucket.server_errors = 50, 2
+    bucket.latency[3] = 50
+    state = json.loads(json.dumps(bucket.to_state()))
+    again = Bucket.from_state(profile, state)
+    assert again.to_state() == bucket.to_state()
+    state["features"]["a"]["counts"] = [1, 2]
+    with pytest.raises(ValueError, match="profile"):
+        Bucket.from_state(profile, state)
+
+
+def test_latency_quantile_edges(profile: dict[str, Any]) -> None:
+    bucket = Bucket.empty(profile)
+    assert bucket.latency_quantile(0.99) is None
+    bucket.latency[-1] = 5  # all slower than the last bound
+    assert bucket.latency_quantile(0.5) == LATENCY_BOUNDS_MS[-1]
+
+
+def test_a_full_buffer_drops_and_counts(store: Store, profile: dict[str, Any]) -> None:
+    monitor = LiveMonitor(store, capacity=3)
+    for _ in range(5):
+        monitor.observe("m", "1", profile, None, None, 1.0, 200)
+    assert monitor.dropped == 2
+    monitor.flush()
+    assert load_window(store, "m", "1", profile, 5)[0].requests == 3
+
+
+# -- alert rules ------------------------------------------------------------------------
+
+
+def assessment(
+    profile: dict[str, Any],
+    rows: dict[str, np.ndarray] | None = None,
+    predictions: np.ndarray | None = None,
+    health: Health | None = None,
+    performance: Performance | None = None,
+) -> Assessment:
+    window = WindowCounts.from_profile(profile)
+    if rows is not None:
+        window.update(rows, predictions)
+    return Assessment(
+        "m",
+        "1",
+        datetime.now(UTC),
+        60,
+        compare_window(profile, window),
+        health or Health(0, 0.0, None, None, None, None, None),
+        performance or Performance("classification", 0, 0, None),
+    )
+
+
+def by_rule(checks: list[Check]) -> dict[str, Check]:
+    return {c.rule: c for c in checks}
+
+
+def test_rules_stay_undecided_on_an_empty_window(profile: dict[str, Any]) -> None:
+    checks = by_rule(evaluate(assessment(profile), MonitoringSpec()))
+    assert set(checks) == {
+        "data_drift",
+        "prediction_drift",
+        "accuracy_below_baseline",
+        "latency_p99",
+        "error_rate",
+    }
+    assert all(c.firing is None for c in checks.values()), checks
+
+
+def test_drift_rules(profile: dict[str, Any]) -> None:
+    healthy = by_rule(
+        evaluate(assessment(profile, frame(800, 5), np.arange(800) % 2), MonitoringSpec())
+    )
+    assert healthy["data_drift"].firing is False
+    assert healthy["prediction_drift"].firing is False
+    shifted = by_rule(
+        evaluate(
+            assessment(profile, frame(800, 5, shift=2.0), np.ones(800, dtype=int)),
+            MonitoringSpec(),
+        )
+    )
+    assert shifted["data_drift"].firing is True
+    assert list(shifted["data_drift"].details["drifted"]) == ["a"]
+    assert "a (PSI" in shifted["data_drift"].message
+    assert shifted["prediction_drift"].firing is True
+    assert shifted["prediction_drift"].value is not None and shifted["prediction_drift"].value > 0.3
+
+
+def test_accuracy_rule_needs_coverage_and_labels(profile: dict[str, Any]) -> None:
+    def check(online: float, labeled: int, predicted: int = 1000) -> Check:
+        perf = Performance(
+            "classification",
+            predicted,
+            labeled,
+            labeled / predicted,
+            {"accuracy": online},
+            {"accuracy": 0.9},
+        )
+        return by_rule(evaluate(assessment(profile, performance=perf), MonitoringSpec()))[
+            "accuracy_below_baseline"
+        ]
+
+    assert check(0.80, 500).firing is True
+    assert check(0.80, 500).threshold == pytest.approx(0.85)
+    assert check(0.86, 500).firing is False
+    assert check(0.50, 50).firing is None  # 5 % coverage, under the 10 % default
+    assert check(0.50, 20, predicted=100).firing is None  # 20 % coverage but 20 labels
+    regression = Performance("regression", 1000, 500, 0.5, {"rmse": 1.2}, {"rmse": 1.0})
+    rmse = by_rule(evaluate(assessment(profile, performance=regression), MonitoringSpec()))
+    assert rmse["accuracy_below_baseline"].firing is True  # RMSE grew by 20 % > 5 %
+
+
+def test_health_rules(profile: dict[str, Any]) -> None:
+    spec = MonitoringSpec.model_validate({"alerts": {"min_requests_per_minute": 5}})
+    slow = Health(600, 10.0, 0.0, 0.05, 2.0, 80.0, 180.0)
+    checks = by_rule(evaluate(assessment(profile, health=slow), spec))
+    assert checks["latency_p99"].firing is True and checks["error_rate"].firing is True
+    assert checks["request_volume"].firing is False
+    quiet = Health(10, 1 / 6, 0.0, 0.5, 2.0, 80.0, 180.0)
+    checks = by_rule(evaluate(assessment(profile, health=quiet), spec))
+    assert checks["latency_p99"].firing is None and checks["error_rate"].firing is None
+    assert checks["request_volume"].firing is True
+    assert "request_volume" not in by_rule(
+        evaluate(assessment(profile, health=quiet), MonitoringSpec())
+    )
+
+
+# -- the alert book ---------------------------------------------------------------------
+
+
+def check(rule: str, firing: bool | None, value: float = 1.0) -> Check:
+    return Check(rule, "warning", firing, value, 0.5, f"{rule} {value}")
+
+
+def test_alerts_open_refresh_and_resolve_once(store: Store) -> None:
+    book = AlertBook(store)
+    fired = book.apply("m", "1", [check("data_drift", True), check("latency_p99", False)])
+    assert [(t.event, t.alert["rule"]) for t in fired] == [("alert.firing", "data_drift")]
+    # a second worker judging the same window changes nothing and reports nothing
+    assert book.apply("m", "1", [check("data_drift", True, 2.0)]) == []
+    (alert,) = book.list("m")
+    assert alert["value"] == 2.0 and alert["state"] == "firing" and alert["version"] == "1"
+    assert book.apply("m", "1", [check("data_drift", None)]) == []  # undecided: unchanged
+    assert len(book.list("m")) == 1
+    resolved = book.apply("m", "1", [check("data_drift", False, 0.0)])
+    assert [(t.event, t.alert["state"]) for t in resolved] == [("alert.resolved", "resolved")]
+    assert resolved[0].alert["resolved_at"] is not None
+    assert book.list("m") == []
+    assert [a["state"] for a in book.list("m", state=None)] == ["resolved"]
+    again = book.apply("m", "1", [check("data_drift", True)])
+    assert len(again) == 1 and again[0].alert["id"] != alert["id"]  # a new episode
+    assert book.list("other") == []
+
+
+# -- signed webhooks --------------------------------------------------------------------
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    received: list[tuple[dict[str, str], bytes]] = []
+    status = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((dict(self.headers.items()), body))
+        self.send_response(Receiver.status)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.received = []
+    Receiver.status = 200
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook?token=abc"
+    server.shutdown()
+    server.server_close()
+
+
+def test_webhooks_are_signed_and_verifiable(receiver: str) -> None:
+    delivered = post_event([receiver], "alert.firing", {"alert": {"rule": "x"}}, "key")
+    assert delivered == [receiver]
+    ((headers, body),) = Receiver.received
+    assert json.loads(body) == {"event": "alert.firing", "alert": {"rule": "x"}}
+    assert headers[SIGNATURE_HEADER].startswith("sha256=")
+    assert verify("key", headers, body)
+    assert not verify("other-key", headers, body)
+    assert not verify("key", headers, body + b" ")
+    stale = {**headers, "X-Conveyor-Timestamp": "1000"}
+    stale[SIGNATURE_HEADER] = sign("key", "1000", body)
+    assert not verify("key", stale, body)  # a replay long after
+
+
+def test_failing_webhooks_are_skipped(receiver: str, caplog: pytest.LogCaptureFixture) -> None:
+    Receiver.status = 500
+    dead = "http://127.0.0.1:9/hook?token=secret-token"
+    assert post_event([dead, receiver], "alert.resolved", {}, None) == []
+    assert len(Receiver.received) == 1
+    assert SIGNATURE_HEADER not in Receiver.received[0][0]  # no secret, no signature
+    assert "secret-token" not in caplog.text and "127.0.0.1:9" in caplog.text
+
+
+def test_monitoring_spec_rejects_bad_webhooks() -> None:
+    with pytest.raises(ValueError, match="http"):
+        MonitoringSpec(webhooks=["ftp://x"])
+    with pytest.raises(ValueError, match="psi_warn"):
+        MonitoringSpec.model_validate({"drift": {"psi_warn": 0.5, "psi_alert": 0.3}})
