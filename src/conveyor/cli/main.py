@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from conveyor.cli import models, monitor, project, serve
+from conveyor.cli import deploy, models, monitor, project, serve
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
 from conveyor.errors import ConveyorError, UserError
@@ -36,6 +36,7 @@ def build_app() -> typer.Typer:
     models.register(app)
     serve.register(app)
     monitor.register(app)
+    deploy.register(app)
     return app
 
 

@@ -1,0 +1,2 @@
+"""Deployment artifacts built from a registered version: a Triton model repository
+(``triton``) and Kubernetes / KServe manifests (``k8s``, ``kserve``, ``kustomize``)."""
