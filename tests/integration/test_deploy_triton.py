@@ -112,18 +112,12 @@ def rows() -> list[dict[str, Any]]:
     ]
 
 
-def feeds(config: Any, batch: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+def feeds(pb: ModuleType, config: Any, batch: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """What Triton hands ONNX Runtime: one [N, *dims] tensor per config input, typed by it."""
     dtypes = {"TYPE_STRING": object, "TYPE_FP32": np.float32, "TYPE_FP64": np.float64}
     out = {}
     for tensor in config.input:
-        type_name = (
-            type(config)
-            .DESCRIPTOR.fields_by_name["input"]
-            .message_type.fields_by_name["data_type"]
-            .enum_type.values_by_number[tensor.data_type]
-            .name
-        )
+        type_name = pb.DataType.Name(tensor.data_type)
         values = [math.nan if r[tensor.name] is None else r[tensor.name] for r in batch]
         column = np.asarray(values, dtype=dtypes[type_name])
         out[tensor.name] = column.reshape(len(batch), *tensor.dims)
