@@ -1,16 +1,22 @@
-"""Monitoring commands: drift."""
+"""Monitoring commands: drift (any two datasets), monitor (a served version now), alerts."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
+from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, out, table
+from conveyor.errors import UserError
 
 if TYPE_CHECKING:
+    from conveyor.monitoring.alerts import Check
+    from conveyor.monitoring.assess import Assessment
     from conveyor.monitoring.drift import DriftReport, FeatureDrift
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -23,6 +29,147 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "drift": "red", "insufficient_d
 
 def register(app: typer.Typer) -> None:
     app.command("drift")(drift)
+    app.command("monitor")(monitor)
+    alerts_app = typer.Typer(help="Alerts raised by the servers' monitors.", no_args_is_help=True)
+    alerts_app.command("list")(list_alerts)
+    app.add_typer(alerts_app, name="alerts")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_MINUTES = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
+
+
+def parse_window(text: str) -> float:
+    """``90s``, ``30m``, ``1h``, ``7d`` → minutes."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise UserError(f"--window: {text!r} is not a duration like 30m, 1h or 7d")
+    return float(match.group(1)) * _MINUTES[match.group(2)]
+
+
+def monitor(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[
+        str | None, typer.Option(help="Version to look at; default the one behind --stage.")
+    ] = None,
+    stage: Annotated[str, typer.Option(help="Alias naming the version.")] = "production",
+    window: Annotated[
+        str | None,
+        typer.Option(help="How far back: 30m, 1h, 7d; default the version's monitoring window."),
+    ] = None,
+    last: Annotated[
+        int | None,
+        typer.Option(min=1, help="Instead of --window: the newest N rows (whole minutes)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Drift, online performance and service health of a served version, from the store.
+
+    Reads what the servers recorded (live counts, inference log, feedback): nothing is
+    rescanned. Exit 0: no rule fires; 4: an alert rule fires; 2: bad input.
+    """
+    from conveyor.monitoring.alerts import evaluate
+    from conveyor.monitoring.assess import assess, registered_bundle
+
+    if window is not None and last is not None:
+        raise UserError("give --window or --last, not both")
+    minutes = parse_window(window) if window is not None else None
+    cli: CliContext = ctx.obj
+    bundle = registered_bundle(cli.settings, name, version, stage)
+    assessment = assess(cli.store(), bundle, minutes, last_rows=last)
+    checks = evaluate(assessment, bundle.monitoring)
+    if json_out:
+        emit_json({**assessment.to_dict(), "checks": [dataclasses.asdict(c) for c in checks]})
+    else:
+        _print_assessment(assessment, checks)
+    if any(c.firing for c in checks):
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def _print_assessment(a: Assessment, checks: list[Check]) -> None:
+    console = out()
+    console.print(
+        f"[bold]{escape(a.model)}[/] version {escape(a.version)} — last {a.window_minutes:g} min "
+        f"(at {a.at.isoformat(timespec='seconds')})"
+    )
+    h = a.health
+    if h.requests:
+
+        def ms(value: float | None) -> str:
+            return "-" if value is None else f"{value:.1f} ms"
+
+        console.print(
+            f"health: {h.requests} requests ({h.per_minute:.1f}/min), "
+            f"5xx {h.error_rate or 0:.2%}, 4xx {h.client_error_rate or 0:.2%}, "
+            f"p50 {ms(h.p50_ms)}, p95 {ms(h.p95_ms)}, p99 {ms(h.p99_ms)}"
+        )
+    else:
+        console.print("health: [dim]no requests in the window[/]")
+    p = a.performance
+    if p.online:
+        online = ", ".join(
+            f"{k} {v:.4g}" + (f" (baseline {p.baseline[k]:.4g})" if k in p.baseline else "")
+            for k, v in p.online.items()
+        )
+        console.print(
+            f"performance: {online} on {p.labeled_rows} labelled rows "
+            f"({(p.coverage or 0):.1%} of {p.predicted_rows})"
+        )
+    else:
+        console.print(f"performance: [dim]no feedback for the {p.predicted_rows} predicted rows[/]")
+    _print(a.drift, "drift against the training reference")
+    rows = [
+        [
+            c.rule,
+            c.severity,
+            "[red]firing[/]"
+            if c.firing
+            else "[green]ok[/]"
+            if c.firing is False
+            else "[dim]n/a[/]",
+            escape(c.message),
+        ]
+        for c in checks
+    ]
+    console.print(table("alert rules", ["rule", "severity", "state", "evidence"], rows))
+
+
+def list_alerts(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option(help="Only this model's alerts.")] = None,
+    all_states: Annotated[
+        bool, typer.Option("--all", help="Resolved alerts too, not only firing ones.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Alerts the servers raised (firing ones unless --all)."""
+    from conveyor.monitoring.alerts import AlertBook
+
+    cli: CliContext = ctx.obj
+    found = AlertBook(cli.store()).list(model, None if all_states else "firing", limit)
+    if json_out:
+        emit_json({"alerts": found})
+        return
+    if not found:
+        out().print("no alerts" if all_states else "no alerts firing")
+        return
+    rows = [
+        [
+            a["id"],
+            escape(a["model"]),
+            a["version"],
+            a["rule"],
+            a["severity"],
+            "[red]firing[/]" if a["state"] == "firing" else "resolved",
+            a["started_at"],
+            escape(a["message"]),
+        ]
+        for a in found
+    ]
+    columns = ["id", "model", "version", "rule", "severity", "state", "since", "message"]
+    out().print(table("alerts", columns, rows))
 
 
 def drift(

@@ -91,14 +91,27 @@ def drift_config(spec: DriftSpec) -> DriftConfig:
 
 
 def assess(
-    store: Store, bundle: Bundle, minutes: float | None = None, now: datetime | None = None
+    store: Store,
+    bundle: Bundle,
+    minutes: float | None = None,
+    now: datetime | None = None,
+    last_rows: int | None = None,
 ) -> Assessment:
+    """The version over the last ``minutes`` (default its spec's window), or over the newest
+    minutes holding ``last_rows`` rows."""
     from conveyor.monitoring.drift import compare_window
+    from conveyor.monitoring.live import load_recent
 
     now = now or datetime.now(UTC)
-    minutes = minutes or bundle.monitoring.window_minutes
     ident = bundle.identity
-    bucket, _ = load_window(store, ident.name, ident.version, bundle.profile, minutes, now)
+    if last_rows is not None:
+        bucket, first = load_recent(store, ident.name, ident.version, bundle.profile, last_rows)
+        since = first or now
+        minutes = max((now - since).total_seconds() / 60, 1.0)
+    else:
+        minutes = minutes or bundle.monitoring.window_minutes
+        bucket, _ = load_window(store, ident.name, ident.version, bundle.profile, minutes, now)
+        since = now - timedelta(minutes=minutes)
     report = compare_window(bundle.profile, bucket.window, drift_config(bundle.monitoring.drift))
     requests = bucket.requests
     health = Health(
@@ -110,7 +123,6 @@ def assess(
         p95_ms=bucket.latency_quantile(0.95),
         p99_ms=bucket.latency_quantile(0.99),
     )
-    since = now - timedelta(minutes=minutes)
     performance = online_performance(store, bundle, since, bucket.window.rows)
     return Assessment(ident.name, ident.version, now, minutes, report, health, performance)
 

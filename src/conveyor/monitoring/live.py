@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -258,21 +258,47 @@ def load_window(
 ) -> tuple[Bucket, int]:
     """The merged buckets of the last ``minutes`` (every process); and how many rows merged."""
     now = now or datetime.now(UTC)
-    since = now - timedelta(minutes=minutes)
+    since = (now - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
     merged = Bucket.empty(profile)
     count = 0
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(monitor_buckets.c.counts).where(
-                (monitor_buckets.c.model == model)
-                & (monitor_buckets.c.version == version)
-                & (monitor_buckets.c.minute >= since.replace(second=0, microsecond=0))
-            )
-        ).scalars()
-        for state in rows:
-            try:
-                merged.merge(Bucket.from_state(profile, state))
-            except (ValueError, KeyError, TypeError):  # written over another profile
-                continue
+    for _, state in _bucket_rows(store, model, version, since):
+        if _merge(merged, profile, state):
             count += 1
     return merged, count
+
+
+def load_recent(
+    store: Store, model: str, version: str, profile: Mapping[str, Any], rows: int
+) -> tuple[Bucket, datetime | None]:
+    """The newest whole minutes holding at least ``rows`` rows (all there are, if fewer);
+    and the first minute merged."""
+    merged = Bucket.empty(profile)
+    first = None
+    for minute, state in _bucket_rows(store, model, version, None, newest_first=True):
+        if merged.window.rows >= rows and minute != first:
+            break
+        if _merge(merged, profile, state):
+            first = minute
+    if first is not None and first.tzinfo is None:
+        first = first.replace(tzinfo=UTC)
+    return merged, first
+
+
+def _bucket_rows(
+    store: Store, model: str, version: str, since: datetime | None, newest_first: bool = False
+) -> Iterator[tuple[datetime, Any]]:
+    c = monitor_buckets.c
+    query = sa.select(c.minute, c.counts).where((c.model == model) & (c.version == version))
+    if since is not None:
+        query = query.where(c.minute >= since)
+    query = query.order_by(c.minute.desc() if newest_first else c.minute)
+    with store.engine.connect() as conn:
+        yield from conn.execute(query).tuples()
+
+
+def _merge(into: Bucket, profile: Mapping[str, Any], state: Any) -> bool:
+    try:
+        into.merge(Bucket.from_state(profile, state))
+    except (ValueError, KeyError, TypeError):  # written over another profile
+        return False
+    return True

@@ -18,10 +18,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from conveyor.monitoring.alerts import AlertBook, evaluate
+from conveyor.monitoring.assess import Assessment, assess
 from conveyor.monitoring.live import LiveMonitor
+from conveyor.notify import post_event
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.assess import Assessment
     from conveyor.serving.bundle import Bundle
     from conveyor.serving.metrics import ServerMetrics
     from conveyor.store.engine import Store
@@ -48,6 +50,7 @@ class Watcher:
         self.webhook_secret = webhook_secret
         self.live = LiveMonitor(store, dropped=metrics.monitor_dropped)
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the thread's rounds and on-demand ones (tests, admin)
         self._thread: threading.Thread | None = None
         self._published: dict[tuple[str, str], set[tuple[Any, tuple[str, ...]]]] = {}
         self.rounds = 0
@@ -90,7 +93,8 @@ class Watcher:
         while True:
             stopping = self._stop.wait(self.flush_seconds)
             try:
-                self.live.flush()
+                with self._lock:
+                    self.live.flush()
             except Exception:  # the store may be down: counts stay in memory until it is back
                 log.exception("monitor: writing live counts failed")
             if stopping:
@@ -104,10 +108,10 @@ class Watcher:
 
     def round(self) -> list[Assessment]:
         """Assess every served version now: gauges, alerts, webhooks."""
-        from conveyor.monitoring.alerts import AlertBook, evaluate
-        from conveyor.monitoring.assess import assess
-        from conveyor.notify import post_event
+        with self._lock:
+            return self._round()
 
+    def _round(self) -> list[Assessment]:
         self.live.flush()
         book = AlertBook(self.store)
         results = []
