@@ -1,0 +1,117 @@
+"""A real Prometheus (Debian's binary) scrapes a real two-worker `conveyor serve` under shifted
+traffic: the drift gauges reach Prometheus through the multiprocess registry, and our rules file,
+loaded by Prometheus itself, puts the data-drift alert in pending."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serving.conftest import Registered, free_port
+from tests.serving.server import running_server, stop
+from tests.serving.test_monitoring import wine_rows
+
+pytestmark = pytest.mark.integration
+
+RULES = Path(__file__).parents[2] / "deploy" / "prometheus" / "conveyor-rules.yml"
+PROMETHEUS = shutil.which("prometheus")
+
+
+@pytest.fixture
+def prometheus_for(tmp_path: Path) -> Iterator[Callable[[int], str]]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(target_port: int) -> str:
+        assert PROMETHEUS is not None
+        shutil.copy(RULES, tmp_path / RULES.name)
+        (tmp_path / "prometheus.yml").write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files: [{RULES.name}]\n"
+            "scrape_configs:\n"
+            "  - job_name: conveyor\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+        )
+        port = free_port()
+        log = (tmp_path / "prometheus.log").open("wb")
+        procs.append(
+            subprocess.Popen(
+                [
+                    PROMETHEUS,
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in procs:
+        stop(proc)  # type: ignore[arg-type]
+
+
+def query(base: str, promql: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5)
+    r.raise_for_status()
+    return list(r.json()["data"]["result"])
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+        except httpx.TransportError:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout:.0f} s: {check.__doc__}")
+        time.sleep(0.5)
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not installed (install-test-tools.sh)")
+def test_prometheus_scrapes_drift_and_pends_the_alert(
+    wine_registered: Registered, tmp_path: Path, prometheus_for: Callable[[int], str]
+) -> None:
+    reg = wine_registered.clone(tmp_path)
+    env = {"CONVEYOR_MONITOR_INTERVAL_SECONDS": "1", "CONVEYOR_MONITOR_FLUSH_SECONDS": "0.5"}
+    with running_server(reg, "wine", "--workers", "2", env=env) as server:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for row in wine_rows(240, 3, shifted=True):
+                assert client.post("/predict", json={"instances": [row]}).status_code == 200
+        base = prometheus_for(server.port)
+
+        def drift_seen() -> list[dict[str, Any]]:
+            """Prometheus holds conveyor_drift_detected == 1 for wine version 1"""
+            return query(base, 'conveyor_drift_detected{model="wine",version="1"} == 1')
+
+        eventually(drift_seen)
+        (up,) = query(base, 'up{job="conveyor"}')
+        assert up["value"][1] == "1"
+        drifted = query(base, 'conveyor_feature_drifted{model="wine"} == 1')
+        assert {"alcohol", "proline"} <= {s["metric"]["feature"] for s in drifted}
+
+        def pending() -> list[dict[str, Any]]:
+            """the ConveyorDataDrift alert is pending (its for: has not run out)"""
+            r = httpx.get(f"{base}/api/v1/alerts", timeout=5).json()
+            return [
+                a
+                for a in r["data"]["alerts"]
+                if a["labels"]["alertname"] == "ConveyorDataDrift" and a["state"] == "pending"
+            ]
+
+        (alert,) = eventually(pending)
+        assert alert["labels"]["model"] == "wine" and alert["labels"]["severity"] == "warning"
+        rules = httpx.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        health = {r["name"]: r["health"] for g in rules for r in g["rules"]}
+        assert health and set(health.values()) == {"ok"}, health
