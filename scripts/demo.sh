@@ -31,10 +31,26 @@ conveyor models history wine
 
 step "conveyor serve wine   (in the background)"
 port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-conveyor serve wine --port "$port" --refresh-seconds 0 &
+# the monitor checks every 2 s here (a version's spec says every 60 s by default)
+CONVEYOR_MONITOR_INTERVAL_SECONDS=2 CONVEYOR_MONITOR_FLUSH_SECONDS=1 \
+    conveyor serve wine --port "$port" --refresh-seconds 0 &
 server_pid=$!
 trap 'kill -TERM "$server_pid" 2>/dev/null || true' EXIT
 python "$root/scripts/demo_client.py" "http://127.0.0.1:$port"
+
+step "traffic: first like the training data, then with a few features shifted"
+python "$root/scripts/demo_traffic.py" "http://127.0.0.1:$port" --rows 150
+python "$root/scripts/demo_traffic.py" "http://127.0.0.1:$port" --rows 350 --shift --seed 1
+
+step "conveyor alerts list   (raised by the server's monitor)"
+for _ in $(seq 1 30); do
+    if conveyor alerts list --model wine --json | grep -q '"rule": *"data_drift"'; then break; fi
+    sleep 1
+done
+conveyor alerts list --model wine
+
+step "conveyor monitor wine --window 1h"
+conveyor monitor wine --window 1h || echo "(exit $?: an alert rule fires)"
 
 step "stopping the server (SIGTERM: drains requests, flushes the inference log)"
 kill -TERM "$server_pid"

@@ -32,3 +32,11 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert '"model":{"name":"wine","version":"1","stage":"production"}' in text
     assert 'conveyor_model_info{model="wine",runtime="onnx"' in text
     assert (tmp_path / "demo" / "my-model" / "run_info.json").exists()
+    # the shifted traffic is caught by the server's monitor and shown by the CLI
+    alerts = text[text.index("== conveyor alerts list") : text.index("== conveyor monitor wine")]
+    assert "data_drift" in alerts and "firing" in alerts
+    assert "features drifted: alcohol" in alerts
+    monitor = text[text.index("== conveyor monitor wine") :]
+    assert "drift in" in monitor and "(exit 4: an alert rule fires)" in monitor
+    for feature in ("alcohol", "hue", "proline"):
+        assert f"{feature}: chi2 p_adj" in monitor

@@ -164,12 +164,14 @@ def list_alerts(
             a["severity"],
             "[red]firing[/]" if a["state"] == "firing" else "resolved",
             a["started_at"],
-            escape(a["message"]),
         ]
         for a in found
     ]
-    columns = ["id", "model", "version", "rule", "severity", "state", "since", "message"]
-    out().print(table("alerts", columns, rows))
+    columns = ["id", "model", "version", "rule", "severity", "state", "since"]
+    console = out()
+    console.print(table("alerts", columns, rows))
+    for a in found:  # messages apart: they are long and a table cell would fold them
+        console.print(f"  #{a['id']} {a['rule']}: {escape(a['message'])}", soft_wrap=True)
 
 
 def drift(
