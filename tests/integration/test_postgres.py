@@ -375,3 +375,42 @@ def test_inference_log_spool_reaches_postgres(store: Store, tmp_path: Path) -> N
     assert row["outputs"]["probabilities"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     assert row["arm"] == "candidate" and row["rows"] == 2 and row["at"].tzinfo is not None
     assert kind == "object"  # stored as JSON, not as a JSON string
+
+
+def test_live_monitor_and_alerts_on_postgres(store: Store) -> None:
+    """Two processes' per-minute buckets upsert and merge; the alert book opens and resolves
+    an alert once, on PostgreSQL's dialect (JSON counts, row locks)."""
+    import numpy as np
+
+    from conveyor.monitoring.alerts import AlertBook, Check
+    from conveyor.monitoring.live import LiveMonitor, load_window
+
+    profile = {
+        "rows": 4,
+        "features": {
+            "x": {"kind": "numeric", "bin_edges": [0.0, 1.0, 2.0], "bin_counts": [2, 2]},
+            "c": {"kind": "categorical", "category_counts": {"a": 3, "b": 1}},
+        },
+    }
+    first, second = LiveMonitor(store), LiveMonitor(store)
+    for monitor, values in ((first, [0.5, 1.5, 3.0]), (second, [0.2])):
+        for value in values:
+            columns = {"x": np.array([value]), "c": np.array(["a"])}
+            monitor.observe("pg-model", "1", profile, columns, None, 4.0, 200)
+        monitor.observe("pg-model", "1", profile, None, None, 1.0, 500)
+        monitor.flush()
+    first.observe(
+        "pg-model", "1", profile, {"x": np.array([1.0]), "c": np.array(["z"])}, None, 4.0, 200
+    )
+    first.flush()  # the same minute: first's row is updated
+    bucket, merged = load_window(store, "pg-model", "1", profile, minutes=5)
+    assert merged == 2
+    assert (bucket.window.rows, bucket.requests, bucket.server_errors) == (5, 7, 2)
+    assert bucket.window.samples()["c"].unseen == 1
+    book = AlertBook(store)
+    firing = Check("error_rate", "critical", True, 2 / 7, 0.01, "2 of 7")
+    assert [t.event for t in book.apply("pg-model", "1", [firing])] == ["alert.firing"]
+    assert book.apply("pg-model", "1", [firing]) == []
+    healthy = Check("error_rate", "critical", False, 0.0, 0.01, "0 of 7")
+    assert [t.event for t in book.apply("pg-model", "1", [healthy])] == ["alert.resolved"]
+    assert book.list("pg-model") == []
