@@ -377,6 +377,7 @@ def test_inference_log_spool_reaches_postgres(store: Store, tmp_path: Path) -> N
     assert kind == "object"  # stored as JSON, not as a JSON string
 
 
+@pytest.mark.postgres
 def test_live_monitor_and_alerts_on_postgres(store: Store) -> None:
     """Two processes' per-minute buckets upsert and merge; the alert book opens and resolves
     an alert once, on PostgreSQL's dialect (JSON counts, row locks)."""
