@@ -487,7 +487,7 @@ def _rollout() -> list[dict[str, Any]]:
             "Which step of its rollout plan each model is at.",
             [(f"max by (model) (conveyor_rollout_step{{{MODEL}}})", "{{model}}")],
             size=(6, 8),
-            custom={"drawStyle": "line", "lineInterpolation": "stepAfter"},
+            custom={"lineInterpolation": "stepAfter"},
         ),
         _panel(
             "stat",
