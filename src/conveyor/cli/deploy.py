@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
     )
     export.command("triton")(export_triton)
     app.add_typer(export, name="export")
+    k8s = typer.Typer(help="Kubernetes manifests for a registered model.", no_args_is_help=True)
+    k8s.command("render")(k8s_render)
+    app.add_typer(k8s, name="k8s")
 
 
 def export_triton(
@@ -47,3 +50,59 @@ def export_triton(
         return
     out().print(f"[green]exported {name} version {version}[/] to {result.model_dir}")
     out().print(f"  {result.config_path}\n  {result.onnx_path}")
+
+
+def k8s_render(
+    name: Annotated[str, typer.Argument(help="Registered model.")],
+    version: Annotated[str, typer.Option("--version", help="Registered version to deploy.")],
+    image: Annotated[str, typer.Option(help="Conveyor image with its tag, e.g. the git SHA.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for base/ and overlays/.")],
+    namespace: Annotated[str, typer.Option(help="Production namespace.")] = "conveyor",
+    replicas_min: Annotated[int, typer.Option(help="HPA minimum.")] = 2,
+    replicas_max: Annotated[int, typer.Option(help="HPA maximum.")] = 10,
+    cpu_target: Annotated[int, typer.Option(help="HPA CPU utilisation target, %.")] = 70,
+    tracking_uri: Annotated[
+        str, typer.Option(help="MLflow the pods load the model from.")
+    ] = "http://mlflow:5000",
+    kserve: Annotated[bool, typer.Option("--kserve", help="Also write kserve/.")] = False,
+    storage_uri: Annotated[
+        str, typer.Option(help="With --kserve: the uploaded `conveyor export triton` output.")
+    ] = "",
+    canary_percent: Annotated[
+        int, typer.Option(help="With --kserve: canaryTrafficPercent of an update.")
+    ] = 10,
+    force: Annotated[bool, typer.Option(help="Overwrite files in a non-empty --out.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a kustomize base (Deployment, Service, HPA, PDB, controller, ServiceMonitor,
+    PrometheusRule...) and staging/production overlays; no cluster is contacted."""
+    from conveyor.deploy.k8s import RenderOptions
+    from conveyor.deploy.kustomize import KServeOptions, render
+    from conveyor.errors import UserError
+
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise UserError(f"--out {out_dir} is not empty; pass --force to overwrite its files")
+    options = RenderOptions(
+        name=name,
+        version=version,
+        image=image,
+        namespace=namespace,
+        replicas_min=replicas_min,
+        replicas_max=replicas_max,
+        cpu_target=cpu_target,
+        tracking_uri=tracking_uri,
+    )
+    kserve_options = KServeOptions(storage_uri, canary_percent) if kserve else None
+    files = render(options, out_dir, kserve_options)
+    if json_out:
+        emit_json(
+            {"model_uri": options.model_uri, "image": image, "files": [str(f) for f in files]}
+        )
+        return
+    out().print(f"[green]rendered {options.model_uri}[/] ({image}) into {out_dir}")
+    out().print(
+        f"next: kubectl -n {namespace} create secret generic {options.app}-secrets "
+        "--from-literal=CONVEYOR_STORE_URL=postgresql+psycopg://...\n"
+        f"      kubectl apply -k {out_dir / 'overlays' / 'production'}",
+        soft_wrap=True,
+    )

@@ -1,0 +1,135 @@
+"""Write the manifests as a kustomize tree::
+
+    DIR/base/                 every object, kustomization.yaml listing them
+    DIR/overlays/staging/     follows the "staging" alias, in NAMESPACE-staging, 1..3 replicas
+    DIR/overlays/production/  follows "production" with the requested replicas
+    DIR/kserve/               (--kserve) the same model as KServe InferenceServices
+
+``kubectl apply -k DIR/overlays/production`` deploys it. Files are rewritten whole each time;
+the same options give the same bytes.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conveyor.deploy import k8s, kserve
+from conveyor.deploy.yamlio import dump_all
+from conveyor.errors import UserError
+
+KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+
+
+@dataclass(frozen=True)
+class KServeOptions:
+    storage_uri: str
+    canary_percent: int = 10
+
+
+def render(
+    options: k8s.RenderOptions, out: Path, kserve_options: KServeOptions | None = None
+) -> list[Path]:
+    """Write the tree under ``out``; returns the files written, sorted."""
+    options.check()
+    if kserve_options is not None and not 0 <= kserve_options.canary_percent <= 100:
+        raise UserError(f"--canary-percent {kserve_options.canary_percent}: from 0 to 100")
+    files = tree(options, kserve_options)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory")
+    written = []
+    for relative, text in files.items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+        written.append(path)
+    return sorted(written)
+
+
+def tree(o: k8s.RenderOptions, kserve_options: KServeOptions | None = None) -> dict[str, str]:
+    """Relative path -> file text."""
+    header = _header(o, kserve_options)
+    files: dict[str, str] = {}
+    objects = k8s.core_objects(o)
+    for name, obj in objects.items():
+        files[f"base/{name}"] = dump_all([obj], header)
+    files["base/kustomization.yaml"] = dump_all(
+        [{**KUSTOMIZATION, "resources": list(objects)}], header
+    )
+    for env, stage, minimum, maximum in (
+        ("staging", "staging", 1, min(3, o.replicas_max)),
+        ("production", "production", o.replicas_min, o.replicas_max),
+    ):
+        files |= {
+            f"overlays/{env}/{k}": v
+            for k, v in overlay(o, env, stage, minimum, maximum, header).items()
+        }
+    if kserve_options is not None:
+        services = {
+            "inferenceservice.yaml": kserve.custom_predictor(o, kserve_options.canary_percent),
+            "inferenceservice-onnx.yaml": kserve.onnx_predictor(
+                o, kserve_options.storage_uri, kserve_options.canary_percent
+            ),
+        }
+        shared = {
+            k: objects[k] for k in ("namespace.yaml", "serviceaccount.yaml", "configmap.yaml")
+        }
+        for name, obj in {**shared, **services}.items():
+            files[f"kserve/{name}"] = dump_all([obj], header)
+        files["kserve/kustomization.yaml"] = dump_all(
+            [{**KUSTOMIZATION, "resources": [*shared, *services]}], header
+        )
+    return files
+
+
+def overlay(
+    o: k8s.RenderOptions, env: str, stage: str, minimum: int, maximum: int, header: str
+) -> dict[str, str]:
+    """An overlay: its namespace (kustomize renames the Namespace object too), an environment
+    label, the alias to follow, the replicas."""
+    namespace = o.namespace if env == "production" else f"{o.namespace}-{env}"
+    patches: dict[str, dict[str, Any]] = {
+        "configmap-patch.yaml": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": o.app, "namespace": o.namespace},
+            "data": {"CONVEYOR_MODEL_STAGE": stage},
+        },
+        "hpa-patch.yaml": {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": o.app, "namespace": o.namespace},
+            "spec": {"minReplicas": minimum, "maxReplicas": maximum},
+        },
+    }
+    kustomization = {
+        **KUSTOMIZATION,
+        "namespace": namespace,
+        "resources": ["../../base"],
+        "labels": [{"pairs": {"conveyor.dev/environment": env}, "includeSelectors": False}],
+        "patches": [
+            {"path": "configmap-patch.yaml"},
+            {"path": "hpa-patch.yaml"},
+        ],
+    }
+    files = {"kustomization.yaml": dump_all([kustomization], header)}
+    for name, doc in patches.items():
+        files[name] = dump_all([doc], header)
+    return files
+
+
+def _header(o: k8s.RenderOptions, kserve_options: KServeOptions | None) -> str:
+    args = [
+        "conveyor", "k8s", "render", o.name, "--version", o.version, "--image", o.image,
+        "--namespace", o.namespace, "--replicas-min", str(o.replicas_min),
+        "--replicas-max", str(o.replicas_max), "--cpu-target", str(o.cpu_target),
+        "--tracking-uri", o.tracking_uri,
+    ]  # fmt: skip
+    if kserve_options is not None:
+        args += ["--kserve", "--storage-uri", kserve_options.storage_uri]
+    return (
+        f"Generated by: {shlex.join(args)}\n"
+        f"Model {o.model_uri}, image {o.image}. Edit by rendering again."
+    )
