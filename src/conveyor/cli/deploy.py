@@ -77,7 +77,7 @@ def k8s_render(
     """Write a kustomize base (Deployment, Service, HPA, PDB, controller, ServiceMonitor,
     PrometheusRule...) and staging/production overlays; no cluster is contacted."""
     from conveyor.deploy.k8s import RenderOptions
-    from conveyor.deploy.kustomize import KServeOptions, render
+    from conveyor.deploy.kustomize import OVERLAYS, KServeOptions, render
     from conveyor.errors import UserError
 
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
@@ -96,7 +96,13 @@ def k8s_render(
     files = render(options, out_dir, kserve_options)
     if json_out:
         emit_json(
-            {"model_uri": options.model_uri, "image": image, "files": [str(f) for f in files]}
+            {
+                "model_uri": options.model_uri,
+                "image": image,
+                "app": options.app,
+                "namespaces": {env: options.overlay_namespace(env) for env in OVERLAYS},
+                "files": [str(f) for f in files],
+            }
         )
         return
     out().print(f"[green]rendered {options.model_uri}[/] ({image}) into {out_dir}")

@@ -81,6 +81,10 @@ class RenderOptions:
     def model_uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
 
+    def overlay_namespace(self, env: str) -> str:
+        """Production keeps ``namespace``; other environments get ``namespace-env``."""
+        return self.namespace if env == "production" else f"{self.namespace}-{env}"
+
 
 def slug(text: str) -> str:
     """``text`` as a DNS-1123 label fragment: lower case, runs of other characters as '-'."""

@@ -20,6 +20,7 @@ from conveyor.deploy import k8s, kserve
 from conveyor.deploy.yamlio import dump_all
 from conveyor.errors import UserError
 
+OVERLAYS = ("staging", "production")
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
 
 
@@ -89,7 +90,7 @@ def overlay(
 ) -> dict[str, str]:
     """An overlay: its namespace (kustomize renames the Namespace object too), an environment
     label, the alias to follow, the replicas."""
-    namespace = o.namespace if env == "production" else f"{o.namespace}-{env}"
+    namespace = o.overlay_namespace(env)
     patches: dict[str, dict[str, Any]] = {
         "configmap-patch.yaml": {
             "apiVersion": "v1",
