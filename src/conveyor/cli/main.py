@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli import deploy, models, monitor, project, serve
+from conveyor.cli import report as report_command  # main.report prints errors
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
 from conveyor.errors import ConveyorError, UserError
@@ -37,6 +38,7 @@ def build_app() -> typer.Typer:
     serve.register(app)
     monitor.register(app)
     deploy.register(app)
+    report_command.register(app)
     return app
 
 

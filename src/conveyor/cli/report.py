@@ -1,0 +1,66 @@
+"""`conveyor report`: a served version's monitoring report as one self-contained HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from conveyor.cli.context import CliContext
+from conveyor.cli.output import emit_json, out
+from conveyor.errors import UserError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[
+        str | None, typer.Option(help="Version to report on; default the one behind --stage.")
+    ] = None,
+    stage: Annotated[str, typer.Option(help="Alias naming the version.")] = "production",
+    window_minutes: Annotated[
+        float | None,
+        typer.Option(help="How far back, in minutes; default the version's monitoring window."),
+    ] = None,
+    hours: Annotated[float | None, typer.Option(help="Instead of --window-minutes.")] = None,
+    out_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The HTML file (or a directory for it); missing directories are created. "
+            "Default: report-NAME-vVERSION.html here.",
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Write an HTML report of a served version: drift per feature with the distributions
+    that moved, traffic, latency, errors and online accuracy over the window, firing alerts.
+
+    One file with inline plots: it opens anywhere without a network. Exit 2: bad input.
+    """
+    from conveyor.monitoring.report import write_report
+
+    if window_minutes is not None and hours is not None:
+        raise UserError("give --window-minutes or --hours, not both")
+    minutes = hours * 60 if hours is not None else window_minutes
+    if minutes is not None and minutes <= 0:
+        raise UserError(f"the window must be longer than zero, got {minutes:g} minutes")
+    cli: CliContext = ctx.obj
+    written = write_report(cli.settings, cli.store(), name, version, stage, minutes, out_path)
+    if json_out:
+        emit_json(written.to_dict())
+        return
+    summary = written.to_dict()
+    firing = len(written.alerts)
+    out().print(
+        f"report of {escape(name)} version {escape(written.assessment.version)}: drift "
+        f"{summary['drift_status']}, {firing} alert(s) firing",
+        soft_wrap=True,
+    )
+    out().print(f"written to {escape(str(written.path))}", soft_wrap=True)

@@ -1,0 +1,713 @@
+"""The monitoring report of a served version: one self-contained HTML file.
+
+``render_report`` turns plain data (an ``Assessment``, a ``History``, the reference profile,
+firing alerts) into HTML with inline CSS and inline SVG plots drawn by matplotlib: nothing is
+fetched when the file is opened, so it can be mailed, attached to a ticket or archived.
+Every value from data is escaped (feature names can hold anything), and so is the ``$`` that
+matplotlib would read as mathtext. A window too small to judge says so in words instead of
+drawing plots of nothing. ``write_report`` gathers the data from the registry and the store.
+
+Each plot is an ``<svg data-plot="KIND">`` inside a ``<figure>``; distribution figures also
+carry ``data-feature``. Kinds: psi, distribution, requests, latency, errors, performance,
+coverage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import UserError
+from conveyor.monitoring.drift import Status
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from conveyor.monitoring.assess import Assessment
+    from conveyor.monitoring.drift import FeatureDrift
+    from conveyor.monitoring.history import Alert, History
+    from conveyor.monitoring.samples import CategoryCounts, NumericBins, NumericReference
+    from conveyor.settings import Settings
+    from conveyor.spec.models import AlertSpec
+    from conveyor.store.engine import Store
+
+REFERENCE, CURRENT, BASELINE = "#8a9bb0", "#d9480f", "#495057"
+STATUS_COLOUR = {
+    "ok": "#2b8a3e",
+    "warn": "#e67700",
+    "drift": "#c92a2a",
+    "insufficient_data": "#868e96",
+}
+ORDER = {Status.DRIFT: 0, Status.WARN: 1, Status.INSUFFICIENT_DATA: 2, Status.OK: 3}
+MAX_PSI_BARS = 40
+MAX_CATEGORIES = 12
+LABEL_CHARS = 28
+
+
+# ---------------------------------------------------------------- gathering and writing
+@dataclass(frozen=True)
+class WrittenReport:
+    """Where the report went and what it said."""
+
+    path: Path
+    assessment: Assessment
+    alerts: tuple[Alert, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        drift = self.assessment.drift
+        return {
+            "path": str(self.path),
+            "model": self.assessment.model,
+            "version": self.assessment.version,
+            "window_minutes": self.assessment.window_minutes,
+            "drift_status": drift.status.value,
+            "drifted": drift.drifted,
+            "warned": drift.warned,
+            "alerts_firing": [a.rule for a in self.alerts],
+        }
+
+
+def write_report(
+    settings: Settings,
+    store: Store,
+    name: str,
+    version: str | None = None,
+    stage: str = "production",
+    minutes: float | None = None,
+    out: Path | None = None,
+    now: datetime | None = None,
+) -> WrittenReport:
+    """Report on a registered version (default: the one behind ``stage``) over the last
+    ``minutes`` (default: its monitoring window); write it to ``out`` (a file or a directory)."""
+    from conveyor.monitoring.assess import assess, registered_bundle
+    from conveyor.monitoring.history import firing_alerts, load_history
+
+    bundle = registered_bundle(settings, name, version, stage)
+    ident = bundle.identity
+    path = _target(out, f"report-{_slug(ident.name)}-v{_slug(ident.version)}.html")
+    now = now or datetime.now(UTC)
+    minutes = minutes or bundle.monitoring.window_minutes
+    assessment = assess(store, bundle, minutes, now)
+    history = load_history(store, bundle, minutes, now)
+    alerts = tuple(firing_alerts(store, ident.name))
+    html = render_report(
+        assessment, history, bundle.profile, alerts=alerts, limits=bundle.monitoring.alerts
+    )
+    _write(path, html)
+    return WrittenReport(path, assessment, alerts)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def _target(out: Path | None, default: str) -> Path:
+    """The file to write; a missing directory is created, an unusable one is a clear error."""
+    path = Path(default) if out is None else out.expanduser()
+    if path.is_dir():
+        path = path / default
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create directory {path.parent} for the report: {exc.strerror}"
+        ) from None
+    return path.resolve()
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically: a reader never sees half a report (the file gets the umask's mode)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UserError(f"cannot write the report to {path}: {exc.strerror}") from None
+
+
+# ---------------------------------------------------------------- the page
+def render_report(
+    assessment: Assessment,
+    history: History,
+    profile: Mapping[str, Any],
+    *,
+    alerts: Sequence[Alert] = (),
+    limits: AlertSpec | None = None,
+    generated_at: datetime | None = None,
+) -> str:
+    """The whole report as one HTML document (inline CSS and SVG, no scripts). ``limits``:
+    the version's alert thresholds, drawn as reference lines (default: the defaults)."""
+    from conveyor.spec.models import AlertSpec
+
+    generated_at = generated_at or datetime.now(UTC)
+    ident = f"{assessment.model} v{assessment.version}"
+    with _plotting() as svg:
+        body = [
+            _header(assessment, history, alerts, generated_at),
+            _summary(assessment, history),
+            _alerts(alerts),
+            _drift(assessment, svg),
+            _distributions(assessment, history, profile, svg),
+            _timeline(history, limits or AlertSpec(), svg),
+            _footer(assessment),
+        ]
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Monitoring report: {escape(ident)}</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>\n"
+    )
+
+
+def _badge(status: str, text: str | None = None) -> str:
+    label = text or status.replace("_", " ")
+    return f'<span class="badge {escape(status)}">{escape(label)}</span>'
+
+
+def _num(value: float | None, fmt: str = ".3f", suffix: str = "") -> str:
+    return "—" if value is None else f"{value:{fmt}}{suffix}"
+
+
+def _p(value: float | None) -> str:
+    return "&lt; 1e-16" if value is not None and value < 1e-16 else _num(value, ".2g")
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _header(a: Assessment, h: History, alerts: Sequence[Alert], generated: datetime) -> str:
+    drift = a.drift.status.value
+    badges = [_badge(drift, f"drift: {drift.replace('_', ' ')}")]
+    if alerts:
+        noun = "alert" if len(alerts) == 1 else "alerts"
+        badges.append(_badge("drift", f"{len(alerts)} {noun} firing"))
+    else:
+        badges.append(_badge("ok", "no alerts firing"))
+    if not h.requests:
+        badges.append(_badge("insufficient_data", "no traffic"))
+    window = f"last {a.window_minutes:g} min: {_when(h.start)} → {_when(h.end)}"
+    return (
+        f"<header><h1>{escape(a.model)} <small>version {escape(a.version)}</small></h1>"
+        f'<p class="meta">Window {escape(window)} · generated {escape(_when(generated))}</p>'
+        f'<p class="badges">{"".join(badges)}</p></header>'
+    )
+
+
+def _summary(a: Assessment, h: History) -> str:
+    health, perf = a.health, a.performance
+    metric = h.metric
+    online, baseline = perf.online.get(metric), perf.baseline.get(metric)
+    cards = [
+        ("requests", f"{health.requests:,}", f"{health.per_minute:.1f} / min"),
+        (
+            "latency p50 / p99",
+            f"{_num(health.p50_ms, '.1f')} / {_num(health.p99_ms, '.1f')} ms",
+            "",
+        ),
+        (
+            "server errors",
+            _num(health.error_rate, ".2%"),
+            f"client errors {_num(health.client_error_rate, '.2%')}",
+        ),
+        (f"online {metric}", _num(online), f"training {_num(baseline)}"),
+        (
+            "label coverage",
+            _num(perf.coverage, ".1%"),
+            f"{perf.labeled_rows:,} of {perf.predicted_rows:,} rows",
+        ),
+    ]
+    items = "".join(
+        f'<div class="card"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div>'
+        f'<div class="s">{escape(s)}</div></div>'
+        for k, v, s in cards
+    )
+    return f'<section id="summary" class="cards">{items}</section>'
+
+
+def _alerts(alerts: Sequence[Alert]) -> str:
+    if not alerts:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(a.rule)}</td><td>{_badge(_severity(a.severity), a.severity)}</td>"
+        f"<td>{escape(a.version)}</td><td>{escape(_when(a.started_at))}</td>"
+        f"<td>{escape(_num(a.value, '.4g'))} / {escape(_num(a.threshold, '.4g'))}</td>"
+        f"<td>{escape(a.message)}</td></tr>"
+        for a in alerts
+    )
+    return (
+        '<section id="alerts"><h2>Firing alerts</h2><table><thead><tr><th>rule</th>'
+        "<th>severity</th><th>version</th><th>since</th><th>value / threshold</th>"
+        f"<th>message</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _severity(severity: str) -> str:
+    return "drift" if severity.lower() in ("critical", "page", "error") else "warn"
+
+
+def _ordered(a: Assessment) -> list[FeatureDrift]:
+    return sorted(a.drift.all, key=lambda f: (ORDER[f.status], -(f.psi or 0.0)))
+
+
+def _notice(title: str, html: str) -> str:
+    """A boxed explanation; ``html`` is markup (callers escape what comes from data)."""
+    return f'<div class="notice"><strong>{escape(title)}</strong> {html}</div>'
+
+
+def _drift(a: Assessment, svg: _Svg) -> str:
+    report, config = a.drift, a.drift.config
+    rows = max((f.rows_cur for f in report.all), default=0)
+    parts = ['<section id="drift"><h2>Drift against the training data</h2>']
+    if report.status is Status.INSUFFICIENT_DATA:
+        parts.append(
+            _notice(
+                "Insufficient data to judge drift.",
+                f"The window holds {rows:,} rows; a verdict needs at least {config.min_rows:,}. "
+                "The statistics below are shown as they are; no distributions are drawn.",
+            )
+        )
+    else:
+        features = [f for f in _ordered(a) if f.psi is not None]
+        if features:
+            parts.append(_psi_figure(features, a, svg))
+    parts.append(_drift_table(a))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _drift_table(a: Assessment) -> str:
+    def share(ref: float, cur: float) -> str:
+        return f"{ref:.1%} → {cur:.1%}" if ref or cur else "—"
+
+    rows = []
+    for f in _ordered(a):
+        name = escape(f.name)
+        if f is a.drift.prediction:
+            name = f'{name} <span class="tag">model output</span>'
+        rows.append(
+            f'<tr class="{escape(f.status.value)}"><td class="name">{name}</td>'
+            f"<td>{escape(f.kind)}</td><td>{_badge(f.status.value)}</td>"
+            f"<td>{escape(f.test or '—')}</td><td>{_p(f.p_adjusted)}</td>"
+            f"<td>{_num(f.psi)}</td><td>{_num(f.distance)}</td>"
+            f"<td>{share(f.missing_share_ref, f.missing_share_cur)}</td>"
+            f"<td>{_num(f.unseen_share, '.1%')}</td><td>{f.rows_cur:,}</td>"
+            f'<td class="why">{escape("; ".join(f.reasons))}</td></tr>'
+        )
+    head = (
+        "<th>feature</th><th>kind</th><th>status</th><th>test</th><th>p adj</th><th>PSI</th>"
+        "<th>distance</th><th>missing ref → now</th><th>unseen</th><th>rows</th><th>why</th>"
+    )
+    return (
+        f'<table class="drift"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _distributions(a: Assessment, h: History, profile: Mapping[str, Any], svg: _Svg) -> str:
+    from conveyor.monitoring.samples import (
+        CategoryCounts,
+        NumericBins,
+        NumericReference,
+        reference_from_profile,
+    )
+
+    if a.drift.status is Status.INSUFFICIENT_DATA:
+        return ""
+    figures = []
+    rows = int(profile.get("rows", 0))
+    features: Mapping[str, Any] = profile.get("features", {})
+    for f in _ordered(a):
+        is_prediction = f is a.drift.prediction
+        if f.rows_cur == 0 or (not is_prediction and f.status not in (Status.DRIFT, Status.WARN)):
+            continue
+        entry = profile.get("prediction") if is_prediction else features.get(f.name)
+        counter = h.window.prediction if is_prediction else h.window.features.get(f.name)
+        if not entry or counter is None:
+            continue
+        reference = reference_from_profile(entry, 0 if is_prediction else rows)
+        current = counter.snapshot()
+        label = "the model's predictions" if is_prediction else f"feature {f.name}"
+        if isinstance(reference, NumericReference) and isinstance(current, NumericBins):
+            plot = svg.numeric(reference, current)
+            how = "density over the reference's quantile bins; shaded: outside the reference range"
+        elif isinstance(reference, CategoryCounts) and isinstance(current, CategoryCounts):
+            plot = svg.categorical(reference, current)
+            how = "share of values per category; categories the reference never saw are 'unseen'"
+        else:
+            continue
+        missing = ""
+        if f.missing_share_ref or f.missing_share_cur:
+            missing = (
+                f" Missing: {f.missing_share_ref:.1%} in training, {f.missing_share_cur:.1%} now."
+            )
+        caption = (
+            f"<strong>{escape(label)}</strong> {_badge(f.status.value)} — reference (training) "
+            f"vs the window: {escape(how)}. PSI {_num(f.psi)}.{escape(missing)}"
+        )
+        figures.append(_figure(plot, caption, feature=f.name))
+    if not figures:
+        return ""
+    return (
+        '<section id="distributions"><h2>Distributions: training vs the window</h2>'
+        f'<div class="grid">{"".join(figures)}</div></section>'
+    )
+
+
+def _timeline(h: History, limits: AlertSpec, svg: _Svg) -> str:
+    head = f'<section id="timeline"><h2>Over the window <small>({h.step_minutes} min steps)</small></h2>'
+    if not h.requests:
+        text = (
+            "No requests were recorded for this version in the window. The server's live "
+            "monitor writes per-minute counts while <code>conveyor serve</code> handles traffic."
+        )
+        return head + _notice("No traffic.", text) + "</section>"
+    steps, red = h.steps, STATUS_COLOUR["drift"]
+    p50, p99 = [s.p50_ms for s in steps], [s.p99_ms for s in steps]
+    server = [s.error_rate for s in steps]
+    client = [s.client_errors / s.requests if s.requests else None for s in steps]
+    latency = svg.series(
+        h, "latency", "ms", [(p50, "p50", REFERENCE), (p99, "p99", CURRENT)],
+        [(limits.latency_p99_ms, f"p99 alert {limits.latency_p99_ms:g} ms", red)],
+    )  # fmt: skip
+    errors = svg.series(
+        h, "errors", "share of requests", [(server, "5xx", red), (client, "4xx", STATUS_COLOUR["warn"])],
+        [(limits.error_rate, f"5xx alert {limits.error_rate:.1%}", red)], percent=True,
+    )  # fmt: skip
+    figures = [
+        _figure(svg.requests(h), "Requests per minute."),
+        _figure(latency, "Latency p50 and p99 (ms), from the servers' latency histograms."),
+        _figure(errors, "Error rates: server errors (5xx) and client errors (4xx)."),
+    ]
+    if not h.labeled:
+        grid = f'<div class="grid">{"".join(figures)}</div>'
+        text = (
+            "Online accuracy and label coverage need labels: POST them to "
+            "<code>/feedback</code> with the request id of the prediction."
+        )
+        return head + grid + _notice("No feedback yet.", text) + "</section>"
+    refs: list[tuple[float, str, str]] = []
+    if h.baseline is not None:
+        refs.append((h.baseline, f"training {h.baseline:.3f}", BASELINE))
+        if h.metric == "accuracy":
+            floor = h.baseline - limits.accuracy_drop
+            refs.append((floor, f"alert below {floor:.3f}", red))
+    metric = [s.metric for s in steps]
+    performance = svg.series(h, "performance", h.metric, [(metric, "online", CURRENT)], refs)
+    least = limits.min_label_coverage
+    coverage = svg.series(
+        h, "coverage", "labelled rows", [([s.coverage for s in steps], None, REFERENCE)],
+        [(least, f"judged from {least:.0%}", red)], percent=True,
+    )  # fmt: skip
+    name = "accuracy" if h.metric == "accuracy" else "mean absolute error"
+    figures += [
+        _figure(performance, f"Online {name} from feedback (by when the prediction was made) against the training holdout."),
+        _figure(coverage, "Label coverage: the share of predicted rows with feedback."),
+    ]  # fmt: skip
+    return head + f'<div class="grid">{"".join(figures)}</div></section>'
+
+
+def _figure(svg: str, caption: str, feature: str | None = None) -> str:
+    attr = f' data-feature="{escape(feature)}"' if feature is not None else ""
+    return f'<figure class="plot"{attr}>{svg}<figcaption>{caption}</figcaption></figure>'
+
+
+def _psi_figure(features: list[FeatureDrift], a: Assessment, svg: _Svg) -> str:
+    shown = features[:MAX_PSI_BARS]
+    more = (
+        f" The {len(shown)} most severe of {len(features)} are shown."
+        if len(features) > len(shown)
+        else ""
+    )
+    config = a.drift.config
+    caption = (
+        f"PSI per feature (bins of the reference), coloured by status; dashed lines: warn at "
+        f"{config.psi_warn:g}, alert at {config.psi_alert:g}. A change needs a significant "
+        f"test as well as the PSI to count.{more}"
+    )
+    return _figure(svg.psi(shown, config.psi_warn, config.psi_alert), escape(caption))
+
+
+def _footer(a: Assessment) -> str:
+    c = a.drift.config
+    text = (
+        f"{a.drift.tests} tests, {c.correction}-corrected at alpha {c.alpha:g}; PSI warn "
+        f"{c.psi_warn:g} / alert {c.psi_alert:g}; missing share warn {c.missing_warn:.0%} / "
+        f"alert {c.missing_alert:.0%}; unseen share warn {c.unseen_warn:.0%} / alert "
+        f"{c.unseen_alert:.0%}; at least {c.min_rows} rows to judge."
+    )
+    return f"<footer>Drift settings: {escape(text)}</footer>"
+
+
+# ---------------------------------------------------------------- plots
+@contextlib.contextmanager
+def _plotting() -> Iterator[_Svg]:
+    import matplotlib
+
+    style = {
+        "svg.fonttype": "none",  # text stays text: smaller files, selectable, searchable
+        "font.family": "sans-serif",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.color": "#e9ecef",
+        "axes.axisbelow": True,
+        "legend.frameon": False,
+    }
+    with matplotlib.rc_context(style):  # type: ignore[arg-type]  # keys are rcParams names
+        yield _Svg()
+
+
+def _text(value: str) -> str:
+    """A data string as a matplotlib label: one line, bounded, ``$`` not mathtext."""
+    flat = " ".join(value.split())
+    if len(flat) > LABEL_CHARS:
+        flat = flat[: LABEL_CHARS - 1] + "…"
+    return flat.replace("$", r"\$")
+
+
+class _Svg:
+    """Draws each plot kind as an inline ``<svg>`` with document-unique ids."""
+
+    def __init__(self) -> None:
+        self._serial = itertools.count(1)
+
+    def _figure(self, width: float = 6.0, height: float = 2.6) -> tuple[Figure, Axes]:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(width, height), layout="constrained")
+        return fig, fig.subplots()
+
+    def _svg(self, fig: Figure, plot: str) -> str:
+        import io
+
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        text = buffer.getvalue()
+        text = text[text.index("<svg") :]
+        text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
+        prefix = f"{plot}{next(self._serial)}-"  # matplotlib's "figure_1", "axes_1"... repeat
+        text = re.sub(r'\bid="', f'id="{prefix}', text)
+        text = re.sub(r"url\(#", f"url(#{prefix}", text)
+        text = re.sub(r'href="#', f'href="#{prefix}', text)
+        return text.replace("<svg ", f'<svg data-plot="{plot}" role="img" ', 1)
+
+    def psi(self, features: list[FeatureDrift], warn: float, alert: float) -> str:
+        fig, ax = self._figure(width=11.0, height=1.0 + 0.22 * len(features))
+        names = [_text(f.name) for f in features]
+        values = [f.psi or 0.0 for f in features]
+        colours = [STATUS_COLOUR[f.status.value] for f in features]
+        ax.barh(range(len(features)), values, color=colours, height=0.7)
+        ax.set_yticks(range(len(features)), names)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        for x, colour, label in (
+            (warn, STATUS_COLOUR["warn"], "warn"),
+            (alert, STATUS_COLOUR["drift"], "alert"),
+        ):
+            ax.axvline(x, color=colour, linestyle="--", linewidth=1.2, label=f"{label} {x:g}")
+        ax.legend(loc="lower right")
+        ax.set_xlim(0, max([*values, alert]) * 1.15 or 1.0)
+        ax.set_xlabel("PSI")
+        return self._svg(fig, "psi")
+
+    def numeric(self, reference: NumericReference, current: NumericBins) -> str:
+        import numpy as np
+
+        fig, ax = self._figure(width=5.0)
+        edges = reference.bins.edges
+        ref_counts = reference.bins.counts[1:-1].astype(float) if edges.size >= 2 else np.zeros(0)
+        widths = np.diff(edges) if edges.size >= 2 else np.zeros(0)
+        present = current.counts.sum()
+        if widths.size == 0 or (widths <= 0).any():  # one reference value: below / at / above
+            return self._single_value(fig, ax, reference, current)
+        ax.stairs(
+            ref_counts / max(ref_counts.sum(), 1) / widths,
+            edges,
+            fill=True,
+            color=REFERENCE,
+            alpha=0.55,
+            label="training",
+        )
+        if present:
+            inner = current.counts[1:-1] / present / widths
+            ax.stairs(inner, edges, color=CURRENT, linewidth=2, label="window")
+            span = edges[-1] - edges[0]
+            for side, count, excess in (
+                (-1, current.counts[0], current.below_excess),
+                (1, current.counts[-1], current.above_excess),
+            ):
+                if not count:
+                    continue
+                width = min(max(2 * excess / count, widths.mean()), span)
+                start = edges[0] - width if side < 0 else edges[-1]
+                ax.axvspan(start, start + width, color="#f1f3f5", zorder=0)
+                ax.stairs(
+                    [count / present / width],
+                    [start, start + width],
+                    color=CURRENT,
+                    linewidth=2,
+                    linestyle=":",
+                )
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no values in the window",
+                transform=ax.transAxes,
+                ha="center",
+                color=CURRENT,
+            )
+        ax.set_ylabel("density")
+        ax.legend(loc="upper right")
+        return self._svg(fig, "distribution")
+
+    def _single_value(
+        self, fig: Figure, ax: Axes, reference: NumericReference, current: NumericBins
+    ) -> str:
+        value = float(reference.bins.edges[0]) if reference.bins.edges.size else float("nan")
+        labels = [f"< {value:g}", f"= {value:g}", f"> {value:g}"]
+        ref = reference.bins.counts.astype(float)
+        cur = current.counts.astype(float)
+        if ref.size != 3 or cur.size != 3:  # no reference values at all: nothing to compare
+            ax.text(0.5, 0.5, "the reference has no values", transform=ax.transAxes, ha="center")
+            ax.set_axis_off()
+            return self._svg(fig, "distribution")
+        return self._bars(fig, ax, labels, ref / max(ref.sum(), 1), cur / max(cur.sum(), 1))
+
+    def categorical(self, reference: CategoryCounts, current: CategoryCounts) -> str:
+        ref_total = max(sum(reference.counts.values()), 1)
+        cur_total = max(current.present, 1)
+        shares = {
+            c: (n / ref_total, current.counts.get(c, 0) / cur_total)
+            for c, n in reference.counts.items()
+        }
+        top = sorted(shares, key=lambda c: -max(shares[c]))[:MAX_CATEGORIES]
+        labels = [_text(c) for c in top]
+        ref = [shares[c][0] for c in top]
+        cur = [shares[c][1] for c in top]
+        rest = [c for c in shares if c not in top]
+        if rest:
+            labels.append(f"{len(rest)} others")
+            ref.append(sum(shares[c][0] for c in rest))
+            cur.append(sum(shares[c][1] for c in rest))
+        labels.append("unseen")
+        ref.append(0.0)
+        cur.append(current.unseen / cur_total)
+        fig, ax = self._figure(width=5.0, height=0.9 + 0.3 * len(labels))
+        return self._bars(fig, ax, labels, ref, cur)
+
+    def _bars(self, fig: Figure, ax: Axes, labels: list[str], ref: Any, cur: Any) -> str:
+        import numpy as np
+
+        y = np.arange(len(labels))
+        ax.barh(y - 0.2, ref, height=0.4, color=REFERENCE, label="training")
+        ax.barh(y + 0.2, cur, height=0.4, color=CURRENT, label="window")
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        ax.xaxis.set_major_formatter("{x:.0%}")
+        ax.set_xlabel("share of values")
+        ax.legend(loc="lower right")
+        return self._svg(fig, "distribution")
+
+    def requests(self, h: History) -> str:
+        fig, ax = self._figure(width=5.0, height=2.3)
+        x = _times(h, 0.0)
+        per_minute = [s.requests / h.step_minutes for s in h.steps]
+        ax.bar(x, per_minute, width=h.step_minutes / 1440 * 0.9, align="edge", color=REFERENCE)
+        ax.set_ylabel("requests / min")
+        _time_axis(ax, h)
+        return self._svg(fig, "requests")
+
+    def series(
+        self,
+        h: History,
+        plot: str,
+        ylabel: str,
+        lines: Sequence[tuple[Sequence[float | None], str | None, str]],
+        refs: Sequence[tuple[float, str, str]] = (),
+        percent: bool = False,
+    ) -> str:
+        """Values per step as lines (gaps where a step has none), reference lines across."""
+        import numpy as np
+
+        fig, ax = self._figure(width=5.0, height=2.3)
+        x = _times(h, 0.5)
+        marker = "o" if len(x) <= 60 else None
+        for values, label, colour in lines:
+            y = np.array([np.nan if v is None else v for v in values], dtype=float)
+            ax.plot(x, y, color=colour, marker=marker, markersize=3, label=label)
+        for value, label, colour in refs:
+            ax.axhline(value, color=colour, linestyle="--", linewidth=1.1, label=label)
+        if percent:
+            from matplotlib.ticker import PercentFormatter
+
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(ylabel)
+        _time_axis(ax, h)
+        if any(label for _, label, _ in lines) or refs:
+            ax.legend(loc="best", fontsize=8)
+        return self._svg(fig, plot)
+
+
+def _times(h: History, offset: float) -> list[float]:
+    """Step starts (plus ``offset`` steps) as matplotlib date numbers."""
+    from matplotlib.dates import date2num
+
+    step = timedelta(minutes=h.step_minutes)
+    return [float(date2num(s.start + step * offset)) for s in h.steps]  # type: ignore[no-untyped-call]
+
+
+def _time_axis(ax: Axes, h: History) -> None:
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(tz=UTC, maxticks=7)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
+    end = h.start + timedelta(minutes=h.step_minutes * len(h.steps))
+    ax.set_xlim(_times(h, 0.0)[0], float(mdates.date2num(end)))  # type: ignore[no-untyped-call]
+    ax.set_xlabel("UTC")
+
+
+CSS = """
+:root{--ok:#2b8a3e;--warn:#e67700;--drift:#c92a2a;--na:#868e96;--ink:#212529;--soft:#f8f9fa}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:#fff}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{margin:0 0 4px;font-size:26px}h1 small,h2 small{font-weight:400;color:#6c757d}
+h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid #dee2e6;padding-bottom:4px}
+.meta{margin:0;color:#6c757d}.badges{margin:10px 0 0}
+.badge{display:inline-block;padding:2px 10px;border-radius:999px;color:#fff;font-size:12px;font-weight:600;margin-right:6px;background:var(--na)}
+.badge.ok{background:var(--ok)}.badge.warn{background:var(--warn)}.badge.drift{background:var(--drift)}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin-top:20px}
+.card{background:var(--soft);border-radius:8px;padding:10px 14px}
+.card .k{color:#6c757d;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+.card .v{font-size:22px;font-weight:600}.card .s{color:#6c757d;font-size:12px}
+table{border-collapse:collapse;width:100%;font-size:13px;margin-top:8px}
+th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e9ecef;vertical-align:top}
+th{background:var(--soft);font-weight:600}
+table.drift td{white-space:nowrap}table.drift td.name,table.drift td.why{white-space:normal}
+td.name{font-weight:600;word-break:break-word}td.why{color:#495057;font-size:12px}
+tr.drift td.name{color:var(--drift)}tr.warn td.name{color:var(--warn)}
+.tag{font-size:11px;font-weight:400;color:#6c757d;border:1px solid #ced4da;border-radius:4px;padding:0 4px}
+.notice{background:#fff9db;border-left:4px solid #fab005;padding:10px 14px;margin:10px 0;border-radius:4px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:16px}
+figure.plot{margin:8px 0;background:#fff;border:1px solid #e9ecef;border-radius:8px;padding:8px}
+figure.plot svg{width:100%;height:auto;display:block}
+figcaption{color:#495057;font-size:12px;margin-top:4px}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f1f3f5;padding:1px 4px;border-radius:3px}
+footer{margin-top:32px;color:#6c757d;font-size:12px}
+"""
