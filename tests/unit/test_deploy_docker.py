@@ -147,7 +147,7 @@ def test_health_probe_passes_on_200_and_fails_otherwise(
 ) -> None:
     port = health_server.server_address[1]
     assert probe(port) == 0
-    _Health.status = 503  # /health answers 503 while the model is not loaded
+    _Health.status = 503  # any non-200 answer is unhealthy
     assert probe(port) != 0
     health_server.shutdown()
     health_server.server_close()

@@ -362,3 +362,22 @@ def test_kustomize_builds_each_overlay(
     built = tmp_path / "built.yaml"
     built.write_text(yaml.safe_dump_all(core))
     kubernetes_validate([str(built)], K8S_VERSIONS[0])
+
+
+def test_example_trees_under_deploy_are_the_renderers_output(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """deploy/k8s and deploy/kserve are `conveyor k8s render` output for an example model
+    (their header says with which arguments); rendering again must give the same files."""
+    out = tmp_path / "k8s"
+    args = ["wine", "--version", "1", "--image", "ghcr.io/your-org/conveyor:0.1.0"]
+    kserve = ["--kserve", "--storage-uri", "s3://models/triton/wine/1"]
+    assert cli("k8s", "render", *args, *kserve, "--out", str(out)).exit_code == 0
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+
+    def files(root: Path) -> dict[str, str]:
+        return {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.yaml")}
+
+    expected = {k: v for k, v in files(out).items() if not k.startswith("kserve/")}
+    assert files(deploy / "k8s") == expected
+    assert files(deploy / "kserve") == files(out / "kserve")
