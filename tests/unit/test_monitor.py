@@ -310,3 +310,29 @@ def test_monitoring_spec_rejects_bad_webhooks() -> None:
         MonitoringSpec(webhooks=["ftp://x"])
     with pytest.raises(ValueError, match="psi_warn"):
         MonitoringSpec.model_validate({"drift": {"psi_warn": 0.5, "psi_alert": 0.3}})
+
+
+def test_live_binning_equals_the_sorted_binning() -> None:
+    """The live counters bin without sorting; they must count exactly as ``bin_sorted``,
+    values on the edges and beyond the range included."""
+    from conveyor.monitoring.samples import bin_sorted
+    from conveyor.monitoring.window import CategoryCounter, NumericCounter
+
+    rng = np.random.default_rng(7)
+    edges = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    values = np.concatenate([rng.normal(0, 1, 5000), edges, [np.nan, np.inf, -np.inf]])
+    counter = NumericCounter(edges, np.zeros(edges.size + 1, dtype=np.int64))
+    counter.add(values[:3000])
+    counter.add(values[3000:])
+    counts, below, above = bin_sorted(np.sort(values[np.isfinite(values)]), edges)
+    assert counter.counts.tolist() == counts.tolist()
+    assert counter.below_excess == pytest.approx(below) and counter.above_excess == pytest.approx(
+        above
+    )
+    assert (counter.rows, counter.missing) == (values.size, 3)
+    classes = CategoryCounter(np.array(["0", "1", "2"]), np.zeros(3, dtype=np.int64))
+    classes.add(np.array([2, 0, 0, 7, 1, 0]))  # integer class ids, one never seen
+    assert (classes.counts.tolist(), classes.unseen) == ([3, 1, 1], 1)
+    flags = CategoryCounter(np.array(["False", "True"]), np.zeros(2, dtype=np.int64))
+    flags.add(np.array([True, True, False]))
+    assert flags.counts.tolist() == [1, 2]

@@ -136,32 +136,58 @@ def _load_counter(counter: Any, state: Mapping[str, Any]) -> None:
         counter.above_excess = float(state.get("above_excess", 0.0))
 
 
-@dataclass(frozen=True)
-class Observation:
-    model: str
-    version: str
-    minute: int  # minutes since the epoch
-    profile: Mapping[str, Any]
-    columns: Mapping[str, Any] | None
-    predictions: Any
-    latency_ms: float
-    status: int
+Key = tuple[str, str, int]  # model, version, minute since the epoch
 
 
 class LiveMonitor:
-    """One per server process: observes requests, keeps this minute's buckets, persists them
-    when ``flush`` is called (by the server's watcher thread)."""
+    """One per server process: observes traffic, keeps this minute's buckets, persists them
+    when ``flush`` is called (by the server's watcher thread).
+
+    Two streams, both plain tuple appends: ``observe_rows`` once per model call (the
+    micro-batcher's merged batch: what the model saw and predicted) and ``observe_request``
+    once per request (latency and status, also for requests that failed before the model
+    ran). Batches keep the fold cheap: under load one entry covers many requests."""
 
     def __init__(self, store: Store, capacity: int = 200_000, dropped: Any = None) -> None:
         self.store = store
         self.capacity = capacity
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._pending: collections.deque[Observation] = collections.deque()
-        self._buckets: dict[tuple[str, str, int], Bucket] = {}
+        self._rows: collections.deque[tuple[Key, Mapping[str, Any], Mapping[str, Any], Any]] = (
+            collections.deque()
+        )
+        self._requests: collections.deque[tuple[Key, Mapping[str, Any], float, int]] = (
+            collections.deque()
+        )
+        self._buckets: dict[Key, Bucket] = {}
         self._dropped = dropped  # a Prometheus counter, if any
         self.dropped = 0
 
     # ---------------------------------------------------------------- request path
+    def observe_rows(
+        self,
+        model: str,
+        version: str,
+        profile: Mapping[str, Any],
+        columns: Mapping[str, Any],
+        predictions: Any,
+    ) -> None:
+        """What the model saw and predicted in one call (one array per feature)."""
+        if len(self._rows) >= self.capacity:
+            self._drop()
+            return
+        self._rows.append(((model, version, int(time.time() // 60)), profile, columns, predictions))
+
+    def observe_request(
+        self, model: str, version: str, profile: Mapping[str, Any], latency_ms: float, status: int
+    ) -> None:
+        """One request's latency and status."""
+        if len(self._requests) >= self.capacity:
+            self._drop()
+            return
+        self._requests.append(
+            ((model, version, int(time.time() // 60)), profile, latency_ms, status)
+        )
+
     def observe(
         self,
         model: str,
@@ -172,16 +198,15 @@ class LiveMonitor:
         latency_ms: float,
         status: int,
     ) -> None:
-        """Record one request (``columns`` None: it failed before the model ran)."""
-        if len(self._pending) >= self.capacity:
-            self.dropped += 1
-            if self._dropped is not None:
-                self._dropped.inc()
-            return
-        minute = int(time.time() // 60)
-        self._pending.append(
-            Observation(model, version, minute, profile, columns, predictions, latency_ms, status)
-        )
+        """Both at once, for one request (``columns`` None: it failed before the model ran)."""
+        if columns is not None:
+            self.observe_rows(model, version, profile, columns, predictions)
+        self.observe_request(model, version, profile, latency_ms, status)
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if self._dropped is not None:
+            self._dropped.inc()
 
     # ---------------------------------------------------------------- background
     def flush(self) -> None:
@@ -205,36 +230,45 @@ class LiveMonitor:
         for key in [k for k in self._buckets if k[2] < now_minute]:
             del self._buckets[key]
 
-    def fold(self) -> set[tuple[str, str, int]]:
-        """Observations → buckets: one concatenation and one window update per group."""
+    def fold(self) -> set[Key]:
+        """Observations → buckets: one concatenation and one window update per feature and
+        bucket, one histogram update per bucket."""
         import numpy as np
 
-        groups: dict[tuple[str, str, int], list[Observation]] = {}
-        while self._pending:
-            obs = self._pending.popleft()
-            groups.setdefault((obs.model, obs.version, obs.minute), []).append(obs)
-        for key, items in groups.items():
+        rows: dict[Key, list[tuple[Mapping[str, Any], Any]]] = {}
+        requests: dict[Key, list[tuple[float, int]]] = {}
+        profiles: dict[Key, Mapping[str, Any]] = {}
+        while self._rows:
+            key, profile, columns, predictions = self._rows.popleft()
+            rows.setdefault(key, []).append((columns, predictions))
+            profiles[key] = profile
+        while self._requests:
+            key, profile, latency, status = self._requests.popleft()
+            requests.setdefault(key, []).append((latency, status))
+            profiles[key] = profile
+        for key, profile in profiles.items():
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = self._buckets[key] = Bucket.empty(items[0].profile)
-            ok = [o for o in items if o.columns is not None]
-            if ok:
-                names = list(bucket.window.features)
-                columns = {
-                    n: np.concatenate([np.asarray(o.columns[n]).ravel() for o in ok])  # type: ignore[index]
-                    for n in names
-                    if all(n in o.columns for o in ok)  # type: ignore[operator]
-                }
-                predictions = np.concatenate([np.asarray(o.predictions).ravel() for o in ok])
+                bucket = self._buckets[key] = Bucket.empty(profile)
+            batches = rows.get(key)
+            if batches:
+                names = [n for n in bucket.window.features if all(n in c for c, _ in batches)]
+                columns = {n: np.concatenate([c[n] for c, _ in batches], axis=None) for n in names}
+                predictions = np.concatenate([p for _, p in batches], axis=None)
                 bucket.window.update(columns, predictions)
-            latencies = np.fromiter((o.latency_ms for o in items), float, len(items))
-            at = np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), latencies, side="left")
-            for index, count in zip(*np.unique(at, return_counts=True), strict=True):
-                bucket.latency[int(index)] += int(count)
-            bucket.requests += len(items)
-            bucket.client_errors += sum(1 for o in items if 400 <= o.status < 500)
-            bucket.server_errors += sum(1 for o in items if o.status >= 500)
-        return set(groups)
+            seen = requests.get(key)
+            if seen:
+                latencies = np.fromiter((lat for lat, _ in seen), float, len(seen))
+                codes = np.fromiter((code for _, code in seen), np.int32, len(seen))
+                at = np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), latencies, side="left")
+                histogram = np.bincount(at, minlength=len(bucket.latency))
+                bucket.latency = [
+                    a + int(b) for a, b in zip(bucket.latency, histogram, strict=True)
+                ]
+                bucket.requests += len(seen)
+                bucket.client_errors += int(((codes >= 400) & (codes < 500)).sum())
+                bucket.server_errors += int((codes >= 500).sum())
+        return set(profiles)
 
 
 def _upsert(dialect: str) -> Any:

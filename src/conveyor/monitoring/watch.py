@@ -56,18 +56,19 @@ class Watcher:
         self.rounds = 0
 
     # ---------------------------------------------------------------- request path
-    def observe(
-        self,
-        bundle: Bundle,
-        columns: Mapping[str, Any] | None,
-        predictions: Any,
-        latency_ms: float,
-        status: int,
-    ) -> None:
+    def rows_observer(self, bundle: Bundle) -> Callable[[Mapping[str, Any], Any], None]:
+        """For a version's micro-batcher: what each model call saw and predicted."""
+        ident, profile, live = bundle.identity, bundle.profile, self.live
+
+        def observe(columns: Mapping[str, Any], predictions: Any) -> None:
+            live.observe_rows(ident.name, ident.version, profile, columns, predictions)
+
+        return observe
+
+    def request(self, bundle: Bundle, latency_ms: float, status: int) -> None:
+        """One request's latency and status (a failure, too, before the model ran)."""
         ident = bundle.identity
-        self.live.observe(
-            ident.name, ident.version, bundle.profile, columns, predictions, latency_ms, status
-        )
+        self.live.observe_request(ident.name, ident.version, bundle.profile, latency_ms, status)
 
     # ---------------------------------------------------------------- background
     def start(self) -> None:

@@ -22,7 +22,6 @@ from conveyor.monitoring.samples import (
     NumericBins,
     NumericReference,
     as_strings,
-    bin_sorted,
     missing_mask,
     reference_from_profile,
 )
@@ -44,12 +43,18 @@ class NumericCounter:
         import numpy as np
 
         array = np.asarray(values, dtype=float).ravel()
-        present = np.sort(array[np.isfinite(array)])
+        present = array[np.isfinite(array)]
         if self.edges.size:
-            counts, below, above = bin_sorted(present, self.edges)
-            self.counts += counts
-            self.below_excess += below
-            self.above_excess += above
+            # what ``bin_sorted`` counts, without sorting: the live path bins every row served
+            lo, hi = self.edges[0], self.edges[-1]
+            below, above = present < lo, present > hi
+            inside = present[~(below | above)]
+            at = np.searchsorted(self.edges[1:-1], inside, side="right")
+            self.counts[1:-1] += np.bincount(at, minlength=self.edges.size - 1)
+            self.counts[0] += int(below.sum())
+            self.counts[-1] += int(above.sum())
+            self.below_excess += float((lo - present[below]).sum())
+            self.above_excess += float((present[above] - hi).sum())
         else:  # the reference had no values: no bins, just how many values arrived
             self.counts[0] += present.size
         self.rows += array.size
@@ -86,14 +91,21 @@ class CategoryCounter:
 
         array = np.asarray(values).ravel()
         missing = missing_mask(array)
-        labels = as_strings(array[~missing])
+        present = array[~missing]
+        if present.dtype.kind in "biu":  # class ids and flags: count first, name the few
+            present, weights = np.unique(present, return_counts=True)
+        else:
+            weights = np.ones(present.size, dtype=np.int64)
+        labels = as_strings(present)
         if self.categories.size and labels.size:
             at = np.minimum(np.searchsorted(self.categories, labels), self.categories.size - 1)
             known = self.categories[at] == labels
-            self.counts += np.bincount(at[known], minlength=self.categories.size)
-            self.unseen += int(labels.size - known.sum())
+            self.counts += np.bincount(
+                at[known], weights=weights[known], minlength=self.categories.size
+            ).astype(np.int64)
+            self.unseen += int(weights[~known].sum())
         else:
-            self.unseen += int(labels.size)
+            self.unseen += int(weights.sum())
         self.rows += array.size
         self.missing += int(missing.sum())
 

@@ -43,21 +43,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
     source = source or source_from_settings(settings)
     metrics = ServerMetrics(settings.prometheus_multiproc_dir)
     store = Store(settings.store_url)
-    manager = ModelManager(source, settings, metrics)
-    writer = (
-        InferenceLogWriter(
-            settings.store_url,
-            settings.home / "spool" / "inference",
-            metrics,
-            settings.inference_log_buffer,
-            settings.inference_log_batch,
-            retention_days=settings.inference_log_retention_days,
-            log_level=settings.log_level,
-            log_format=settings.log_format.value,
-        )
-        if settings.inference_log
-        else None
-    )
+    # the watcher asks the manager what is served; the manager feeds it each model call
     watcher = (
         Watcher(
             store,
@@ -70,6 +56,21 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
             ),
         )
         if settings.monitoring
+        else None
+    )
+    manager = ModelManager(source, settings, metrics, watcher)
+    writer = (
+        InferenceLogWriter(
+            settings.store_url,
+            settings.home / "spool" / "inference",
+            metrics,
+            settings.inference_log_buffer,
+            settings.inference_log_batch,
+            retention_days=settings.inference_log_retention_days,
+            log_level=settings.log_level,
+            log_format=settings.log_format.value,
+        )
+        if settings.inference_log
         else None
     )
     state = ServerState(
@@ -123,7 +124,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         model = manager.current()
         if version and version != model.identity.version:
             return
-        watcher.observe(model.bundle, None, None, elapsed_ms, status)
+        watcher.request(model.bundle, elapsed_ms, status)
 
     app.add_middleware(RequestContext, metrics=metrics, model_name=model_name, on_failure=failed)
     return app

@@ -18,6 +18,8 @@ from conveyor.errors import ServiceUnavailableError
 from conveyor.serving.lifecycle import State
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from conveyor.serving.runtime import Columns, Output, Runtime
 
 
@@ -44,12 +46,14 @@ class MicroBatcher:
         max_wait_s: float = 0.0,
         max_queue: int = 2048,
         on_batch: Callable[[int], None] | None = None,
+        observe: Callable[[Columns, np.ndarray], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.max_rows = max_rows
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
         self.on_batch = on_batch
+        self.observe = observe  # (columns, predictions) of every successful model call
         self.state = State.NEW
         self._queue: asyncio.Queue[_Item] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -117,16 +121,18 @@ class MicroBatcher:
             self.on_batch(rows)
         try:
             if len(batch) == 1:
-                output = self.runtime.predict(batch[0].columns, rows)
+                merged = batch[0].columns
             else:
                 names = batch[0].columns.keys()
                 merged = {n: np.concatenate([b.columns[n] for b in batch]) for n in names}
-                output = self.runtime.predict(merged, rows)
+            output = self.runtime.predict(merged, rows)
         except Exception as exc:  # a runtime failure fails this batch, never the loop
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        if self.observe is not None:
+            self.observe(merged, output.predictions)
         start = 0
         from conveyor.serving.runtime import Output
 

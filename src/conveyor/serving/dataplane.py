@@ -83,7 +83,7 @@ class DataPlane:
                 )
             )
         if self.watcher is not None:
-            self.watcher.observe(model.bundle, columns, output.predictions, latency_ms, 200)
+            self.watcher.request(model.bundle, latency_ms, 200)
         self._count_classes(model, output)
         return Prediction(request_id, model, output, latency_ms)
 

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from conveyor.errors import NotFoundError, ServiceUnavailableError
 from conveyor.serving.batcher import MicroBatcher
@@ -20,6 +21,9 @@ from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.runtime import Runtime, open_runtime
 from conveyor.serving.sources import ModelSource
 from conveyor.settings import Settings
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,17 @@ class State(StrEnum):
 
 
 class ModelManager:
-    def __init__(self, source: ModelSource, settings: Settings, metrics: ServerMetrics) -> None:
+    def __init__(
+        self,
+        source: ModelSource,
+        settings: Settings,
+        metrics: ServerMetrics,
+        watcher: Watcher | None = None,
+    ) -> None:
         self.source = source
         self.settings = settings
         self.metrics = metrics
+        self.watcher = watcher  # sees what each model call saw and predicted
         self.state = State.NEW
         self._current: LoadedModel | None = None
         self._refresh_task: asyncio.Task[None] | None = None
@@ -129,6 +140,7 @@ class ModelManager:
             max_wait_s=self.settings.max_batch_wait_ms / 1000,
             max_queue=self.settings.max_queue,
             on_batch=self.metrics.batch_rows.labels(name).observe,
+            observe=None if self.watcher is None else self.watcher.rows_observer(bundle),
         )
         await batcher.start()
         return LoadedModel(bundle, runtime, batcher, time.perf_counter() - start)
