@@ -52,6 +52,9 @@ conveyor alerts list --model wine
 step "conveyor monitor wine --window 1h"
 conveyor monitor wine --window 1h || echo "(exit $?: an alert rule fires)"
 
+step "conveyor report wine   (self-contained HTML with plots)"
+conveyor report wine --out "$work/reports/"
+
 step "stopping the server (SIGTERM: drains requests, flushes the inference log)"
 kill -TERM "$server_pid"
 wait "$server_pid" || true

@@ -36,7 +36,11 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     alerts = text[text.index("== conveyor alerts list") : text.index("== conveyor monitor wine")]
     assert "data_drift" in alerts and "firing" in alerts
     assert "features drifted: alcohol" in alerts
-    monitor = text[text.index("== conveyor monitor wine") :]
+    monitor = text[text.index("== conveyor monitor wine") : text.index("== conveyor report wine")]
     assert "drift in" in monitor and "(exit 4: an alert rule fires)" in monitor
     for feature in ("alcohol", "hue", "proline"):
         assert f"{feature}: chi2 p_adj" in monitor
+    (report,) = (tmp_path / "demo" / "reports").glob("*.html")
+    assert str(report) in text  # its path is printed
+    html = report.read_text()
+    assert html.count("<svg") >= 5 and "alcohol" in html

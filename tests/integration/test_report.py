@@ -136,7 +136,10 @@ def test_report_is_written_and_its_path_printed(run: Cli, served: Served) -> Non
     out = served.root / "fresh" / "dir" / "r.html"
     done = run("report", "wine", "--out", str(out))
     assert done.exit_code == 0, done.stderr
-    assert str(out) in done.stdout and "drift drift" in done.stdout
+    assert str(out) in done.stdout and "drift status drift" in done.stdout
+    folder = served.root / "not-yet"  # no suffix: a directory to make, the file goes inside
+    again = run("report", "wine", "--out", str(folder))
+    assert again.exit_code == 0 and (folder / "report-wine-v1.html").is_file(), again.stdout
     html = out.read_text()
     assert "<script" not in html and "<link" not in html and "url(http" not in html
     assert re.findall(r'(?:src|href)="(?!#)', html) == []  # nothing to fetch
@@ -147,7 +150,7 @@ def test_report_is_written_and_its_path_printed(run: Cli, served: Served) -> Non
 def test_json_and_a_directory_as_out(run: Cli, served: Served) -> None:
     folder = served.root / "as-dir"
     folder.mkdir()
-    done = run("report", "wine", "--version", "1", "--hours", "2", "--out", str(folder), "--json")
+    done = run("report", "wine", "--version", "1", "--window", "2h", "--out", str(folder), "--json")
     assert done.exit_code == 0, done.stderr
     written = done.json()
     assert written["path"] == str(folder / "report-wine-v1.html")
@@ -161,8 +164,8 @@ def test_json_and_a_directory_as_out(run: Cli, served: Served) -> None:
     [
         (["report", "nosuchmodel"], "'nosuchmodel'"),
         (["report", "wine", "--version", "42"], "no version 42"),
-        (["report", "wine", "--hours", "1", "--window-minutes", "5"], "not both"),
-        (["report", "wine", "--hours", "0"], "longer than zero"),
+        (["report", "wine", "--window", "soon"], "not a duration"),
+        (["report", "wine", "--window", "0h"], "not a duration"),
         (["report", "wine", "--out", "{file}/sub/r.html"], "cannot create directory"),
     ],
 )

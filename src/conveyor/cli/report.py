@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli.context import CliContext
+from conveyor.cli.monitor import parse_window
 from conveyor.cli.output import emit_json, out
-from conveyor.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -24,11 +24,10 @@ def report(
         str | None, typer.Option(help="Version to report on; default the one behind --stage.")
     ] = None,
     stage: Annotated[str, typer.Option(help="Alias naming the version.")] = "production",
-    window_minutes: Annotated[
-        float | None,
-        typer.Option(help="How far back, in minutes; default the version's monitoring window."),
+    window: Annotated[
+        str | None,
+        typer.Option(help="How far back: 30m, 1h, 7d; default the version's monitoring window."),
     ] = None,
-    hours: Annotated[float | None, typer.Option(help="Instead of --window-minutes.")] = None,
     out_path: Annotated[
         Path | None,
         typer.Option(
@@ -46,11 +45,7 @@ def report(
     """
     from conveyor.monitoring.report import write_report
 
-    if window_minutes is not None and hours is not None:
-        raise UserError("give --window-minutes or --hours, not both")
-    minutes = hours * 60 if hours is not None else window_minutes
-    if minutes is not None and minutes <= 0:
-        raise UserError(f"the window must be longer than zero, got {minutes:g} minutes")
+    minutes = parse_window(window) if window is not None else None
     cli: CliContext = ctx.obj
     written = write_report(cli.settings, cli.store(), name, version, stage, minutes, out_path)
     if json_out:
@@ -59,8 +54,8 @@ def report(
     summary = written.to_dict()
     firing = len(written.alerts)
     out().print(
-        f"report of {escape(name)} version {escape(written.assessment.version)}: drift "
-        f"{summary['drift_status']}, {firing} alert(s) firing",
+        f"report of {escape(name)} version {escape(written.assessment.version)}: "
+        f"drift status {summary['drift_status']}, {firing} alert(s) firing",
         soft_wrap=True,
     )
     out().print(f"written to {escape(str(written.path))}", soft_wrap=True)

@@ -113,7 +113,7 @@ def _slug(text: str) -> str:
 def _target(out: Path | None, default: str) -> Path:
     """The file to write; a missing directory is created, an unusable one is a clear error."""
     path = Path(default) if out is None else out.expanduser()
-    if path.is_dir():
+    if path.is_dir() or not path.suffix:  # a directory, existing or to be made
         path = path / default
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
