@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.deploy.k8s import (
-    PORT,
-    RenderOptions,
+from conveyor.deploy.k8s import PORT, RenderOptions, labels, meta
+from conveyor.deploy.pods import (
     container_security,
     env_sources,
-    labels,
-    meta,
     pod_security,
     resources,
     serve_command,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor.deploy import k8s, kserve
+from conveyor.deploy import k8s, kserve, workloads
 from conveyor.deploy.yamlio import dump_all
 from conveyor.errors import UserError
 
@@ -53,7 +53,7 @@ def tree(o: k8s.RenderOptions, kserve_options: KServeOptions | None = None) -> d
     """Relative path -> file text."""
     header = _header(o, kserve_options)
     files: dict[str, str] = {}
-    objects = k8s.core_objects(o)
+    objects = workloads.core_objects(o)
     for name, obj in objects.items():
         files[f"base/{name}"] = dump_all([obj], header)
     files["base/kustomization.yaml"] = dump_all(
