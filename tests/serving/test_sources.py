@@ -26,6 +26,11 @@ def test_direct_alias_read_matches_mlflow_and_follows_promotion(
         assert fast == source._current_through_mlflow()
         assert fast.version == version and fast.stage == alias
         assert fast.semver and fast.run_id and fast.metrics["accuracy"] > 0.8
+        assert source._read_local_registry(version=version) is not None
+        assert source.version(version) == fast  # a version by number: the same identity
+    assert RegistrySource(settings, "wine", "production")._read_local_registry(version="9") is None
+    with pytest.raises(NotFoundError, match="no version 9"):
+        RegistrySource(settings, "wine", "production").version("9")  # MLflow says so
     reg.conveyor("promote", "wine", "2", "--to", "production")
     assert RegistrySource(settings, "wine", "production").current().version == "2"
 

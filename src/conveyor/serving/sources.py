@@ -59,15 +59,17 @@ class RegistrySource:
     def current(self) -> ModelIdentity:
         found = self._read_local_registry()
         if found is not None:
-            version, run_id, tags = found
-            return self._identity(version, run_id, tags)
+            return self._identity(*found)
         return self._current_through_mlflow()
 
-    def _read_local_registry(self) -> tuple[str, str, dict[str, str]] | None:
-        """The alias read straight from the embedded SQLite registry, read-only, in a few
-        milliseconds: importing MLflow to ask it costs ~1 s on every start and refresh.
-        None when the registry is not a local SQLite file or its tables are not the ones
-        this query knows; MLflow then answers (and reports a missing alias properly)."""
+    def _read_local_registry(
+        self, version: str | None = None
+    ) -> tuple[str, str, dict[str, str]] | None:
+        """The version behind this source's alias (or ``version`` itself) read straight from the
+        embedded SQLite registry, read-only, in a few milliseconds: importing MLflow to ask it
+        costs ~1 s on every start and refresh. None when the registry is not a local SQLite
+        file, the version is not there, or its tables are not the ones this query knows;
+        MLflow then answers (and reports a missing alias or version properly)."""
         uri = self.settings.tracking_uri
         if not uri.startswith("sqlite:///"):
             return None
@@ -76,16 +78,21 @@ class RegistrySource:
             return None
         import sqlite3
 
+        if version is None:
+            query = (
+                "SELECT mv.version, mv.run_id FROM registered_model_aliases a "
+                "JOIN model_versions mv ON mv.name = a.name AND mv.version = a.version "
+                "WHERE a.name = ? AND a.alias = ?"
+            )
+            params: tuple[str, ...] = (self.name, self.alias)
+        else:
+            query = "SELECT version, run_id FROM model_versions WHERE name = ? AND version = ?"
+            params = (self.name, str(version))
         try:
             with contextlib.closing(
                 sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10)
             ) as conn:
-                row = conn.execute(
-                    "SELECT mv.version, mv.run_id FROM registered_model_aliases a "
-                    "JOIN model_versions mv ON mv.name = a.name AND mv.version = a.version "
-                    "WHERE a.name = ? AND a.alias = ?",
-                    (self.name, self.alias),
-                ).fetchone()
+                row = conn.execute(query, params).fetchone()
                 if row is None:
                     return None
                 tags = dict(
@@ -116,6 +123,9 @@ class RegistrySource:
     def version(self, version: str) -> ModelIdentity:
         """A given version of the model, whatever its aliases (``stage`` stays the alias this
         source follows)."""
+        found = self._read_local_registry(version=version)
+        if found is not None:
+            return self._identity(*found)
         from mlflow.exceptions import MlflowException
 
         from conveyor.registry.client import mlflow_errors
