@@ -65,3 +65,17 @@ def test_a_version_resolved_directly_downloads_from_this_registry(
     assert path == reg.home / "cache" / "models" / "wine" / "1"
     assert (path / "extra_files" / "model.onnx").is_file()
     assert source.fetch(identity) == path  # cached
+
+
+def test_serve_follows_the_stage_from_the_environment(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    """Containers set CONVEYOR_MODEL_STAGE; `conveyor serve` without --stage must honour it."""
+    import httpx
+
+    from tests.serving.server import running_server
+
+    reg = wine_registered.clone(tmp_path)
+    with running_server(reg, "wine", env={"CONVEYOR_MODEL_STAGE": "staging"}) as server:
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+    assert (info["version"], info["stage"]) == ("2", "staging")

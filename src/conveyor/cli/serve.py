@@ -21,8 +21,12 @@ def serve(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Registered model to serve.")] = None,
     stage: Annotated[
-        str, typer.Option(help="Alias to follow: production or staging.")
-    ] = "production",
+        str | None,
+        typer.Option(
+            help="Alias to follow: production or staging "
+            "(default CONVEYOR_MODEL_STAGE, else production)."
+        ),
+    ] = None,
     model_path: Annotated[
         Path | None, typer.Option(help="Serve a local model directory instead.")
     ] = None,
@@ -44,7 +48,9 @@ def serve(
     cli: CliContext = ctx.obj
     if model_path is not None and not model_path.exists():
         raise UserError(f"--model-path {model_path}: no such directory")
-    update: dict[str, object] = {"model_stage": stage}
+    update: dict[str, object] = {}
+    if stage is not None:
+        update["model_stage"] = stage
     if name is not None:
         update["model_name"] = name
     if model_path is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -94,14 +95,17 @@ def _schema_lock(db_path: str) -> Iterator[None]:
     processes starting at once would run them concurrently and fail ("duplicate column name",
     "table _alembic_tmp_... already exists"). The first creates the schema; the others wait.
     """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no cross-process lock
-        yield
-        return
-    with open(f"{db_path}.init-lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
-        yield
+    with open(f"{db_path}.init-lock", "a+b") as lock_file:
+        if sys.platform == "win32":
+            import msvcrt
+
+            lock_file.seek(0)
+            msvcrt.locking(lock_file.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s
+        else:
+            import fcntl
+
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield  # the lock goes with the file when it is closed
 
 
 def _quiet_mlflow() -> None:
