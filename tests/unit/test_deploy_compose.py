@@ -173,6 +173,12 @@ def test_addresses_in_the_monitoring_files_are_services_of_the_stack() -> None:
         if not t.startswith("localhost")
     ]
     targets += [
+        f"{name}:{sd['port']}"
+        for job in prometheus["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
+    ]
+    targets += [
         t
         for am in prometheus["alerting"]["alertmanagers"]
         for sc in am["static_configs"]
