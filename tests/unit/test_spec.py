@@ -111,3 +111,14 @@ def test_spec_hash_ignores_formatting(tmp_path: Path) -> None:
         )
     )
     assert spec_hash(a) == spec_hash(b)
+
+
+def test_the_readme_project_file_is_valid(tmp_path: Path) -> None:
+    """The documented project file loads as written (the docs cannot drift from the spec)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("## The project file", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "conveyor.yaml").write_text(block)
+    spec = load_spec(tmp_path / "conveyor.yaml")
+    assert spec.monitoring.drift.psi_alert == 0.3
+    assert spec.monitoring.webhooks == ["https://hooks.example.com/conveyor"]
+    assert spec.gates.slices["high_alcohol"]["accuracy"] == 0.8
