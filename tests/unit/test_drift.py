@@ -28,8 +28,10 @@ from conveyor.monitoring.drift import assess, conclude, current_sample, referenc
 from conveyor.monitoring.samples import (
     CategoryCounts,
     NumericBins,
+    as_strings,
     bin_sorted,
     category_counts,
+    missing_mask,
     numeric_sample,
 )
 
@@ -470,3 +472,28 @@ def test_summaries_of_raw_values() -> None:
     assert counts.counts == {"a": 1, "b": 2} and counts.missing == 2
     flags = category_counts(np.array([True, False, True]))
     assert flags.counts == {"False": 1, "True": 2}  # labels as the profile writes them
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["b", None, "a", "b", float("nan"), "é", "", "a"],  # text as pandas holds it
+        ["1", 1, 1.0, True, None],  # mixed objects keep one label per str(value)
+        [3, 1, 3, None],
+        [None, float("nan")],
+        [],
+    ],
+)
+def test_object_columns_are_counted_as_their_labels(values: list[Any]) -> None:
+    # object columns of text take a hash count, not np.unique's sort: same labels, same order
+    array = np.array(values, dtype=object)
+    missing = missing_mask(array)
+    labels, counts = np.unique(as_strings(array[~missing]), return_counts=True)
+    got = category_counts(array)
+    assert list(got.counts.items()) == list(zip(labels.tolist(), counts.tolist(), strict=True))
+    assert (got.rows, got.missing) == (array.size, int(missing.sum()))
+
+
+def test_a_pandas_string_column_with_na_is_counted() -> None:
+    counts = category_counts(pd.Series(["a", None, "b", "a"], dtype="string"))
+    assert counts.counts == {"a": 2, "b": 1} and (counts.rows, counts.missing) == (4, 1)
