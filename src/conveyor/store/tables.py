@@ -95,3 +95,58 @@ alerts = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# one row per rollout of a candidate version against the production champion. `active_model`
+# holds the model's name while the rollout is unfinished and NULL afterwards: its unique
+# constraint (NULLs never collide) lets the database refuse a second active rollout of a model.
+# `revision` grows with every change; writers compare-and-set it, so a stale controller or a
+# concurrent command cannot overwrite a newer state. `pending` names registry work still owed
+# after a transition committed (tagging a rolled-back candidate rejected), retried by the leader.
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("active_model", sa.String(200), nullable=True, unique=True),
+    sa.Column("candidate_version", sa.String(50), nullable=False),
+    sa.Column("champion_version", sa.String(50), nullable=False),
+    sa.Column("strategy", sa.String(20), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False, default=0),
+    sa.Column("weights", sa.JSON, nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False, default=0),
+    sa.Column("actor", sa.String(200), nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("pending", sa.String(20), nullable=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("step_started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# every transition and every analysis of a rollout, with the evidence behind it
+rollout_events = sa.Table(
+    "rollout_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rollout_id", sa.Integer, nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # transition | analysis
+    sa.Column("from_state", sa.String(20), nullable=True),
+    sa.Column("to_state", sa.String(20), nullable=True),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.String(20), nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("evidence", sa.JSON, nullable=False, default=dict),
+)
+
+# leader election: a named lease held by one holder until it expires unless renewed
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
