@@ -1,0 +1,111 @@
+"""Rollout strategies: each turns the spec into a plan, the list of steps the controller walks.
+
+A step says what share of requests the candidate answers, whether the arm that does not
+answer gets a copy (mirrored traffic, paired with the answer by request id) and how a request
+picks its arm. The controller and the router know nothing else about strategies, so a new one
+is a class with ``name`` and ``plan`` added to ``default_strategies``. The four are a few lines
+each, so they share this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from conveyor.errors import UserError
+
+if TYPE_CHECKING:
+    from conveyor.spec.models import RolloutSpec
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan.
+
+    ``weight``: percent of requests the candidate answers. ``mirror``: the other arm gets a
+    copy of each request, its answer only logged. ``assign_by``: ``request_id`` (a hash of the
+    request id), ``random``, or a sticky key, ``header:<Name>`` / ``field:<column>``.
+    """
+
+    label: str
+    weight: float
+    mirror: bool = False
+    assign_by: str = "request_id"
+
+
+class Strategy(Protocol):
+    name: str
+
+    def plan(self, spec: RolloutSpec) -> list[Step]: ...
+
+
+class Canary:
+    """The candidate answers a growing share of requests, analysed at every step."""
+
+    name = "canary"
+
+    def plan(self, spec: RolloutSpec) -> list[Step]:
+        return [Step(f"{w:g}%", w, assign_by=spec.assignment) for w in spec.steps]
+
+
+class BlueGreen:
+    """The candidate first gets a mirrored copy of all traffic; when it passes, all traffic
+    switches at once while the champion, still loaded, gets the copy (so switching back is a
+    weight flip); a passing second step promotes."""
+
+    name = "blue_green"
+
+    def plan(self, spec: RolloutSpec) -> list[Step]:
+        return [Step("mirror", 0.0, mirror=True), Step("switched", 100.0, mirror=True)]
+
+
+class Shadow:
+    """Only production answers; the candidate gets a copy of every request."""
+
+    name = "shadow"
+
+    def plan(self, spec: RolloutSpec) -> list[Step]:
+        return [Step("shadow", 0.0, mirror=True)]
+
+
+class ABTest:
+    """A fixed split; each key (user, session) always lands on the same arm."""
+
+    name = "ab"
+
+    def plan(self, spec: RolloutSpec) -> list[Step]:
+        split = spec.ab.split
+        return [Step(f"A/B {100 - split:g}/{split:g}", split, assign_by=spec.ab.sticky_key)]
+
+
+class Strategies:
+    """An explicit registry of strategies by name: duplicates are refused, unknown names
+    answered with the valid ones."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Strategy] = {}
+
+    def register(self, strategy: Strategy) -> None:
+        if strategy.name in self._by_name:
+            raise ValueError(f"a rollout strategy named {strategy.name!r} is registered already")
+        self._by_name[strategy.name] = strategy
+
+    def get(self, name: str) -> Strategy:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            valid = ", ".join(sorted(self._by_name))
+            raise UserError(f"unknown rollout strategy {name!r}; use one of {valid}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def plan(self, spec: RolloutSpec) -> list[Step]:
+        return self.get(spec.strategy).plan(spec)
+
+
+def default_strategies() -> Strategies:
+    strategies = Strategies()
+    for strategy in (Canary(), BlueGreen(), Shadow(), ABTest()):
+        strategies.register(strategy)
+    return strategies
