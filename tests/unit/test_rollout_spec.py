@@ -38,6 +38,7 @@ def test_defaults_are_a_canary_with_analysis(tmp_path: Path) -> None:
     assert spec.auto_promote is True
     assert spec.analysis.min_requests == 200
     assert spec.analysis.on_inconclusive == "rollback"
+    assert spec.analysis.require_labels is False
     assert spec.ab.split == 50
     assert spec.ab.sticky_key == "header:X-User"
     assert spec.webhooks == []

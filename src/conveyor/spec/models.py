@@ -242,6 +242,11 @@ class AnalysisSpec(_Section):
     min_requests: int = Field(default=200, ge=1, description="Requests per arm before judging.")
     min_pairs: int = Field(default=200, ge=1, description="Paired requests before judging.")
     min_labels: int = Field(default=100, ge=1, description="Labelled rows per arm before judging.")
+    require_labels: bool = Field(
+        default=False,
+        description="Wait for enough feedback before passing a step; false judges online "
+        "accuracy only once labels arrive.",
+    )
     max_wait_seconds: float = Field(
         default=1800.0,
         ge=0,
