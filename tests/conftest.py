@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,37 @@ class CliResult:
 
     def json(self) -> Any:
         return json.loads(self.stdout)
+
+
+@dataclass
+class WebhookReceiver:
+    """A real local HTTP endpoint that records what is POSTed to it (headers, body)."""
+
+    url: str = ""
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    status: int = 200  # what it answers
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    hook = WebhookReceiver()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hook.received.append((dict(self.headers.items()), body))
+            self.send_response(hook.status)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hook?token=abc"
+    yield hook
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

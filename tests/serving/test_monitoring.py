@@ -4,11 +4,8 @@ gauges and alerts, feedback turned into online accuracy, signed alert webhooks, 
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from conveyor.monitoring.watch import Watcher
 from conveyor.notify import verify
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.spec.models import MonitoringSpec
+from tests.conftest import WebhookReceiver
 from tests.serving.conftest import BIN, Registered
 
 ROWS = 240
@@ -61,29 +59,6 @@ async def send(client: httpx.AsyncClient, rows: list[dict[str, float]]) -> list[
     return answers
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers.items()), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.received = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/alerts"
-    server.shutdown()
-    server.server_close()
-
-
 def cli(reg: Registered, store_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = reg.env() | {"CONVEYOR_STORE_URL": store_url}
     return subprocess.run(
@@ -96,7 +71,9 @@ def cli(reg: Registered, store_url: str, *args: str) -> subprocess.CompletedProc
 
 
 async def test_shifted_traffic_and_wrong_labels_raise_alerts(
-    wine_client: httpx.AsyncClient, wine_registered: Registered, receiver: str
+    wine_client: httpx.AsyncClient,
+    wine_registered: Registered,
+    webhook_receiver: WebhookReceiver,
 ) -> None:
     state = wine_client.app.state.conveyor  # type: ignore[attr-defined]
     answers = await send(wine_client, wine_rows(ROWS, 1, shifted=True))
@@ -112,7 +89,7 @@ async def test_shifted_traffic_and_wrong_labels_raise_alerts(
 
     # a second server process with a webhook sees the same store rows: it reports the alerts
     bundle = state.manager.current().bundle
-    hooked = replace(bundle, monitoring=MonitoringSpec(webhooks=[receiver]))
+    hooked = replace(bundle, monitoring=MonitoringSpec(webhooks=[webhook_receiver.url]))
     other = Watcher(state.store, ServerMetrics(), lambda: [hooked], webhook_secret="hmac-key")
     state.watcher.live.flush()
     (assessment,) = other.round()
@@ -121,14 +98,16 @@ async def test_shifted_traffic_and_wrong_labels_raise_alerts(
     assert assessment.performance.labeled_rows == ROWS
     assert assessment.performance.online["accuracy"] == 0.0
     assert {"alcohol", "proline"} <= set(assessment.drift.drifted)
-    events = {json.loads(body)["alert"]["rule"]: headers for headers, body in Receiver.received}
+    events = {
+        json.loads(body)["alert"]["rule"]: headers for headers, body in webhook_receiver.received
+    }
     assert {"data_drift", "accuracy_below_baseline"} <= set(events)
-    assert all(verify("hmac-key", h, b) for h, b in Receiver.received)
+    assert all(verify("hmac-key", h, b) for h, b in webhook_receiver.received)
 
     # this process's own round finds them open: nothing new to report, gauges set
-    before = len(Receiver.received)
+    before = len(webhook_receiver.received)
     state.watcher.round()
-    assert len(Receiver.received) == before
+    assert len(webhook_receiver.received) == before
     metrics = samples((await wine_client.get("/metrics")).text)
     assert gauge(metrics, "conveyor_drift_detected") == 1.0
     assert gauge(metrics, "conveyor_feature_drifted", feature="alcohol") == 1.0

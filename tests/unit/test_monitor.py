@@ -3,9 +3,7 @@ and signed webhooks (to a real local HTTP receiver)."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from conveyor.monitoring.window import WindowCounts
 from conveyor.notify import SIGNATURE_HEADER, post_event, sign, verify
 from conveyor.spec.models import MonitoringSpec
 from conveyor.store.engine import Store
+from tests.conftest import WebhookReceiver
 
 
 def frame(n: int, seed: int, shift: float = 0.0) -> dict[str, np.ndarray]:
@@ -256,36 +255,11 @@ def test_alerts_open_refresh_and_resolve_once(store: Store) -> None:
 # -- signed webhooks --------------------------------------------------------------------
 
 
-class Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
-    status = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers.items()), body))
-        self.send_response(Receiver.status)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.received = []
-    Receiver.status = 200
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook?token=abc"
-    server.shutdown()
-    server.server_close()
-
-
-def test_webhooks_are_signed_and_verifiable(receiver: str) -> None:
-    delivered = post_event([receiver], "alert.firing", {"alert": {"rule": "x"}}, "key")
-    assert delivered == [receiver]
-    ((headers, body),) = Receiver.received
+def test_webhooks_are_signed_and_verifiable(webhook_receiver: WebhookReceiver) -> None:
+    url = webhook_receiver.url
+    delivered = post_event([url], "alert.firing", {"alert": {"rule": "x"}}, "key")
+    assert delivered == [url]
+    ((headers, body),) = webhook_receiver.received
     assert json.loads(body) == {"event": "alert.firing", "alert": {"rule": "x"}}
     assert headers[SIGNATURE_HEADER].startswith("sha256=")
     assert verify("key", headers, body)
@@ -296,12 +270,14 @@ def test_webhooks_are_signed_and_verifiable(receiver: str) -> None:
     assert not verify("key", stale, body)  # a replay long after
 
 
-def test_failing_webhooks_are_skipped(receiver: str, caplog: pytest.LogCaptureFixture) -> None:
-    Receiver.status = 500
+def test_failing_webhooks_are_skipped(
+    webhook_receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    webhook_receiver.status = 500
     dead = "http://127.0.0.1:9/hook?token=secret-token"
-    assert post_event([dead, receiver], "alert.resolved", {}, None) == []
-    assert len(Receiver.received) == 1
-    assert SIGNATURE_HEADER not in Receiver.received[0][0]  # no secret, no signature
+    assert post_event([dead, webhook_receiver.url], "alert.resolved", {}, None) == []
+    assert len(webhook_receiver.received) == 1
+    assert SIGNATURE_HEADER not in webhook_receiver.received[0][0]  # no secret, no signature
     assert "secret-token" not in caplog.text and "127.0.0.1:9" in caplog.text
 
 

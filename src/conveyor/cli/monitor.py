@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     from conveyor.monitoring.drift import DriftReport, FeatureDrift
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+# the options of every command that looks at a served version over a window
+ModelArg = Annotated[str, typer.Argument(help="Registered model name.")]
+VersionOpt = Annotated[
+    str | None, typer.Option(help="Version to look at; default the one behind --stage.")
+]
+StageOpt = Annotated[str, typer.Option(help="Alias naming the version.")]
+WindowOpt = Annotated[
+    str | None,
+    typer.Option(help="How far back: 30m, 1h, 7d; default the version's monitoring window."),
+]
 
 # `conveyor drift` exits 4 when a feature or the predictions drifted: a result, not an error,
 # and apart from 1 (failure), 2 (bad input) and 3 (quality gates failed).
@@ -49,15 +59,10 @@ def parse_window(text: str) -> float:
 
 def monitor(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
-    version: Annotated[
-        str | None, typer.Option(help="Version to look at; default the one behind --stage.")
-    ] = None,
-    stage: Annotated[str, typer.Option(help="Alias naming the version.")] = "production",
-    window: Annotated[
-        str | None,
-        typer.Option(help="How far back: 30m, 1h, 7d; default the version's monitoring window."),
-    ] = None,
+    name: ModelArg,
+    version: VersionOpt = None,
+    stage: StageOpt = "production",
+    window: WindowOpt = None,
     last: Annotated[
         int | None,
         typer.Option(min=1, help="Instead of --window: the newest N rows (whole minutes)."),

@@ -9,7 +9,14 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.monitor import parse_window
+from conveyor.cli.monitor import (
+    JsonOpt,
+    ModelArg,
+    StageOpt,
+    VersionOpt,
+    WindowOpt,
+    parse_window,
+)
 from conveyor.cli.output import emit_json, out
 
 
@@ -19,15 +26,10 @@ def register(app: typer.Typer) -> None:
 
 def report(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Registered model name.")],
-    version: Annotated[
-        str | None, typer.Option(help="Version to report on; default the one behind --stage.")
-    ] = None,
-    stage: Annotated[str, typer.Option(help="Alias naming the version.")] = "production",
-    window: Annotated[
-        str | None,
-        typer.Option(help="How far back: 30m, 1h, 7d; default the version's monitoring window."),
-    ] = None,
+    name: ModelArg,
+    version: VersionOpt = None,
+    stage: StageOpt = "production",
+    window: WindowOpt = None,
     out_path: Annotated[
         Path | None,
         typer.Option(
@@ -36,7 +38,7 @@ def report(
             "Default: report-NAME-vVERSION.html here.",
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Write an HTML report of a served version: drift per feature with the distributions
     that moved, traffic, latency, errors and online accuracy over the window, firing alerts.

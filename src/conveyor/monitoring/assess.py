@@ -7,6 +7,7 @@ schedule (gauges and alerts); ``conveyor monitor`` runs the same code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -127,14 +128,14 @@ def assess(
     return Assessment(ident.name, ident.version, now, minutes, report, health, performance)
 
 
-def online_performance(
-    store: Store, bundle: Bundle, since: datetime, predicted_rows: int
-) -> Performance:
-    """Feedback joined to the window's logged predictions by request id and row."""
+def labelled_predictions(
+    store: Store, bundle: Bundle, since: datetime
+) -> Iterator[tuple[datetime, Any, Any]]:
+    """(time of the prediction, label, prediction) of every logged row since ``since`` that
+    feedback labelled: feedback joined to the inference log by request id and row."""
     ident = bundle.identity
-    classification = bundle.classification
     query = (
-        sa.select(feedback.c.row, feedback.c.label, inference_log.c.outputs)
+        sa.select(inference_log.c.at, feedback.c.row, feedback.c.label, inference_log.c.outputs)
         .join(inference_log, inference_log.c.request_id == feedback.c.request_id)
         .where(
             (inference_log.c.model == ident.name)
@@ -143,17 +144,26 @@ def online_performance(
             & (inference_log.c.status == 200)
         )
     )
-    truth: list[Any] = []
-    predicted: list[Any] = []
     with store.engine.connect() as conn:
-        for row, label, outputs in conn.execute(query):
+        for at, row, label, outputs in conn.execute(query):
             values = (outputs or {}).get("predictions") or []
             if 0 <= row < len(values):
-                truth.append(label)
-                predicted.append(values[row])
+                yield at, label, values[row]
+
+
+def online_performance(
+    store: Store, bundle: Bundle, since: datetime, predicted_rows: int
+) -> Performance:
+    """The task's metrics on the window's labelled predictions, next to the holdout's."""
+    classification = bundle.classification
+    truth: list[Any] = []
+    predicted: list[Any] = []
+    for _, label, prediction in labelled_predictions(store, bundle, since):
+        truth.append(label)
+        predicted.append(prediction)
     task = "classification" if classification else "regression"
     names = ("accuracy", "f1_macro") if classification else ("mae", "rmse")
-    baseline = {k: v for k, v in ident.metrics.items() if k in names}
+    baseline = {k: v for k, v in bundle.identity.metrics.items() if k in names}
     online = _metrics(truth, predicted, classification) if truth else {}
     coverage = len(truth) / predicted_rows if predicted_rows else None
     return Performance(task, predicted_rows, len(truth), coverage, online, baseline)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from conveyor.monitoring.assess import labelled_predictions
 from conveyor.monitoring.live import Bucket
-from conveyor.store.tables import feedback, inference_log, monitor_buckets
+from conveyor.store.tables import monitor_buckets
 
 if TYPE_CHECKING:
     from conveyor.monitoring.window import WindowCounts
@@ -148,24 +149,11 @@ def _labels(
     store: Store, bundle: Bundle, since: datetime, start: datetime, step: int, count: int
 ) -> list[list[tuple[Any, Any]]]:
     """(label, prediction) pairs per step of the prediction, as ``online_performance`` joins them."""
-    ident = bundle.identity
-    query = (
-        sa.select(inference_log.c.at, feedback.c.row, feedback.c.label, inference_log.c.outputs)
-        .join(inference_log, inference_log.c.request_id == feedback.c.request_id)
-        .where(
-            (inference_log.c.model == ident.name)
-            & (inference_log.c.version == ident.version)
-            & (inference_log.c.at >= since)
-            & (inference_log.c.status == 200)
-        )
-    )
     pairs: list[list[tuple[Any, Any]]] = [[] for _ in range(count)]
-    with store.engine.connect() as conn:
-        for at, row, label, outputs in conn.execute(query):
-            values = (outputs or {}).get("predictions") or []
-            index = _index(_utc(at), start, step, count)
-            if index is not None and 0 <= row < len(values):
-                pairs[index].append((label, values[row]))
+    for at, label, prediction in labelled_predictions(store, bundle, since):
+        index = _index(_utc(at), start, step, count)
+        if index is not None:
+            pairs[index].append((label, prediction))
     return pairs
 
 
