@@ -368,5 +368,7 @@ def _reasons(checks: Sequence[CheckResult]) -> str:
 def _too_few(what: str, champion: int, candidate: int, minimum: int) -> str:
     if min(champion, candidate) >= minimum:
         return ""
+    if champion == candidate:
+        return f"{champion} {what} on each arm, fewer than {minimum}"
     arm, n = ("champion", champion) if champion < candidate else ("candidate", candidate)
     return f"{n} {what} on the {arm}, fewer than {minimum}"

@@ -1,0 +1,467 @@
+"""The rollout controller: people's commands and the leader's ``tick``.
+
+Commands (start, pause, resume, promote, rollback, abort) may come from any process; each is a
+compare-and-set on the stored rollout, so two of them cannot both apply. ``tick`` is called
+by a leader loop in every server (or ``conveyor controller``); only the holder of the store's
+lease acts, and each of its writes checks the lease again in the same transaction, so a
+leader that stalled past its lease cannot act on stale reads.
+
+A tick walks each unfinished rollout one move forward: a pending rollout gets its first
+step's weights; a progressing step is analysed on the evidence of its window — a failing
+check rolls back at once, otherwise the step's end decides (advance, promote, roll back,
+pause, or wait for evidence up to ``max_wait_seconds``). State lives only in the store, so a
+new controller (a restart, another replica) continues at the same step.
+
+The registry moves only at the end, in an order that leaves traffic safe at every point:
+
+- promote: the row goes to ``promoting`` first, then ``ModelRegistry.promote`` moves
+  ``production`` (the previous version becomes ``archived``, still addressable), then the row
+  is ``succeeded``. A crash in between leaves ``promoting``, which the leader finishes (the
+  alias check makes it idempotent); a refused promotion (approval) goes back to ``paused``.
+- roll back: the row goes to ``rolled_back`` with all traffic on the champion first, then the
+  candidate is tagged ``conveyor.stage=rejected`` with the reason; if that fails (MLflow down)
+  the row keeps ``pending = "reject"`` and the leader retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ApprovalRequiredError, ConveyorError, UserError
+from conveyor.registry import tags as T
+from conveyor.rollout.analysis import Decision, StepVerdict, Verdict, analyse, decide
+from conveyor.rollout.errors import NoActiveRolloutError
+from conveyor.rollout.lease import Lease
+from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
+from conveyor.rollout.router import Arm
+from conveyor.rollout.state import Rollout, State, target
+from conveyor.rollout.strategies import Step, Strategies, default_strategies
+
+if TYPE_CHECKING:
+    from conveyor.registry.stages import ModelRegistry, VersionInfo
+    from conveyor.rollout.evidence import EvidenceProvider
+    from conveyor.spec.models import RolloutSpec
+    from conveyor.store.engine import Store
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "rollout-controller"
+REJECTED_REASON = "conveyor.rejected_reason"
+REJECTED_BY_ROLLOUT = "conveyor.rejected_by_rollout"
+
+# a notifier gets the rollout's webhook URLs, the event name and its payload
+Notifier = Callable[[Sequence[str], str, Mapping[str, Any]], object]
+
+EVENTS = {
+    "start": "rollout.started",
+    "begin": "rollout.progressing",
+    "advance": "rollout.step",
+    "pause": "rollout.paused",
+    "resume": "rollout.resumed",
+    "promote": "rollout.promoting",
+    "refuse": "rollout.paused",
+    "succeed": "rollout.succeeded",
+    "rollback": "rollout.rolled_back",
+    "abort": "rollout.aborted",
+}
+_IDLE = {Arm.PRODUCTION.value: 100.0, Arm.CANDIDATE.value: 0.0}
+
+
+def webhook_notifier(secret: str | None) -> Notifier:
+    """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set."""
+    from conveyor.notify import post_event
+
+    def notify(urls: Sequence[str], event: str, payload: Mapping[str, Any]) -> object:
+        return post_event(urls, event, payload, secret=secret)
+
+    return notify
+
+
+class Controller:
+    """Drives the rollouts stored in ``store``; ``holder`` names this process in the lease."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: ModelRegistry,
+        *,
+        holder: str,
+        lease_ttl: timedelta = timedelta(seconds=30),
+        notify: Notifier | None = None,
+        strategies: Strategies | None = None,
+    ) -> None:
+        self.records = RolloutRecords(store)
+        self.registry = registry
+        self.lease = Lease(store, LEASE_NAME, holder, lease_ttl)
+        self.actor = f"controller@{holder}"
+        self.notify = notify
+        self.strategies = strategies or default_strategies()
+
+    # -- reading -------------------------------------------------------------------------
+    def status(self, model: str) -> Rollout | None:
+        """The model's active rollout, else its latest finished one, else None."""
+        return self.records.active_for(model) or self.records.latest(model)
+
+    def plan(self, rollout: Rollout) -> list[Step]:
+        return self.strategies.plan(rollout.spec)
+
+    # -- commands ------------------------------------------------------------------------
+    def start(
+        self,
+        model: str,
+        candidate: str,
+        spec: RolloutSpec,
+        *,
+        actor: str,
+        reason: str = "",
+        now: datetime | None = None,
+    ) -> Rollout:
+        """A pending rollout of ``candidate`` against the current production version."""
+        self.strategies.plan(spec)  # an unknown strategy is refused before anything is read
+        info = self.registry.get(model, candidate)
+        champion = self.registry.by_alias(model, T.PRODUCTION)
+        if champion is None:
+            raise UserError(
+                f"{model} has no production version to roll out against; promote one first: "
+                f"conveyor promote {model} <version> --to production"
+            )
+        if champion.version == info.version:
+            raise UserError(f"{model} version {candidate} is already in production")
+        _check_candidate(info)
+        rollout = self.records.create(
+            model=model,
+            candidate=info.version,
+            champion=champion.version,
+            spec=spec,
+            weights=dict(_IDLE),
+            actor=actor,
+            reason=reason,
+            now=_utc(now),
+        )
+        self._notify(rollout, "start", reason)
+        return rollout
+
+    def pause(
+        self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
+    ) -> Rollout:
+        return self._command(model, "pause", actor, reason, _utc(now))
+
+    def resume(
+        self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
+    ) -> Rollout:
+        """Continue the current step; its clock (and its evidence window) starts again."""
+        at = _utc(now)
+        return self._command(model, "resume", actor, reason, at, step_started_at=at)
+
+    def abort(
+        self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
+    ) -> Rollout:
+        """Stop without judging the candidate: all traffic back on production."""
+        return self._command(model, "abort", actor, reason, _utc(now), weights=dict(_IDLE))
+
+    def rollback(
+        self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
+    ) -> Rollout:
+        """Stop and reject the candidate: all traffic back on production."""
+        rollout = self._command(
+            model, "rollback", actor, reason, _utc(now), weights=dict(_IDLE), pending="reject"
+        )
+        return self._settle(rollout, actor)
+
+    def promote(
+        self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
+    ) -> Rollout:
+        """Promote now, skipping the remaining steps."""
+        at = _utc(now)
+        rollout = self._command(model, "promote", actor, reason, at)
+        try:
+            return self._finish_promotion(rollout, actor, reason, at)
+        except RevisionConflict:  # the leader finished it meanwhile
+            return self.records.get(rollout.id)
+
+    # -- the leader ----------------------------------------------------------------------
+    def tick(self, now: datetime | None, evidence: EvidenceProvider) -> list[Rollout]:
+        """One pass of the leader: returns the rollouts it changed ([] when not the leader).
+
+        Raises ``ServiceUnavailableError`` when the store cannot be reached for the lease;
+        any other failure is logged per rollout and retried on the next tick.
+        """
+        at = _utc(now)
+        if not self.lease.acquire(at):
+            return []
+
+        def fence(conn: Any) -> bool:
+            return self.lease.held(conn, at)
+
+        changed: list[Rollout] = []
+        try:
+            for rollout in self.records.owed():
+                self._try(self._settle, (rollout, self.actor), rollout, changed)
+            for rollout in self.records.active():
+                self._try(self._advance, (rollout, evidence, at, fence), rollout, changed)
+        except LeaseLost as exc:
+            log.warning("rollout controller %s: %s; stepping down", self.lease.holder, exc)
+        return changed
+
+    def release(self) -> None:
+        """Give up the lease (on shutdown) so another controller takes over at once."""
+        self.lease.release()
+
+    # -- internals -----------------------------------------------------------------------
+    def _try(
+        self,
+        move: Callable[..., Rollout | None],
+        args: tuple[Any, ...],
+        rollout: Rollout,
+        changed: list[Rollout],
+    ) -> None:
+        try:
+            moved = move(*args)
+        except RevisionConflict:
+            return  # a command changed it meanwhile; the next tick sees the new state
+        except ConveyorError as exc:
+            log.warning("rollout #%d of %s: %s", rollout.id, rollout.model, exc.message)
+            return
+        if moved is not None:
+            changed.append(moved)
+
+    def _advance(
+        self, rollout: Rollout, evidence: EvidenceProvider, now: datetime, fence: Any
+    ) -> Rollout | None:
+        plan = self.plan(rollout)
+        if rollout.state is State.PENDING:
+            return self._move(
+                rollout,
+                "begin",
+                f"step 1 of {len(plan)}: {plan[0].label}",
+                now,
+                fence=fence,
+                step=0,
+                weights=_weights(plan[0]),
+                step_started_at=now,
+            )
+        if rollout.state is State.PROMOTING:
+            if now - rollout.updated_at < self.lease.ttl:
+                return None  # the process that started the promotion is finishing it
+            return self._finish_promotion(rollout, self.actor, rollout.reason, now, fence)
+        if rollout.state is not State.PROGRESSING:
+            return None
+        spec = rollout.spec
+        started = rollout.step_started_at or rollout.updated_at
+        ends = started + timedelta(seconds=spec.step_seconds)
+        try:
+            data = evidence(rollout, started, now)
+        except Exception:
+            log.exception("rollout #%d of %s: evidence unavailable", rollout.id, rollout.model)
+            return None
+        checks = analyse(data, spec.analysis)
+        if now < ends:
+            failed = [c for c in checks if c.verdict is Verdict.FAIL]
+            if not failed:
+                return None
+            reasons = "; ".join(f"{c.name}: {c.reason}" for c in failed)
+            verdict = StepVerdict(Decision.FAIL, f"failed before the step ended: {reasons}", checks)
+        else:
+            verdict = decide(checks, (now - ends).total_seconds(), spec.analysis)
+        return self._act(rollout, plan, verdict, now, fence)
+
+    def _act(
+        self, rollout: Rollout, plan: list[Step], verdict: StepVerdict, now: datetime, fence: Any
+    ) -> Rollout | None:
+        step = rollout.step
+        label = f"step {step + 1} of {len(plan)} ({plan[step].label})"
+        if verdict.decision is Decision.WAIT:
+            self.records.record_analysis(rollout, verdict, actor=self.actor, now=now, fence=fence)
+            return None
+        if verdict.decision is Decision.FAIL:
+            failed = self._move(
+                rollout,
+                "rollback",
+                f"{label} failed: {verdict.reason}",
+                now,
+                fence=fence,
+                analysis=verdict,
+                weights=dict(_IDLE),
+                pending="reject",
+            )
+            return self._settle(failed, self.actor)
+        if verdict.decision is Decision.PAUSE:
+            return self._move(
+                rollout, "pause", f"{label}: {verdict.reason}", now, fence=fence, analysis=verdict
+            )
+        if step + 1 < len(plan):
+            nxt = plan[step + 1]
+            return self._move(
+                rollout,
+                "advance",
+                f"{label} passed ({verdict.reason}); step {step + 2}: {nxt.label}",
+                now,
+                fence=fence,
+                analysis=verdict,
+                step=step + 1,
+                weights=_weights(nxt),
+                step_started_at=now,
+            )
+        reason = f"{label}, the last, passed: {verdict.reason}"
+        if not rollout.spec.auto_promote:
+            return self._move(
+                rollout, "pause", f"{reason}; promote by hand", now, fence=fence, analysis=verdict
+            )
+        promoting = self._move(rollout, "promote", reason, now, fence=fence, analysis=verdict)
+        return self._finish_promotion(promoting, self.actor, reason, now, fence)
+
+    def _finish_promotion(
+        self, rollout: Rollout, actor: str, reason: str, now: datetime, fence: Any = None
+    ) -> Rollout:
+        """Move ``production`` to the candidate (unless it is there already), then succeed.
+
+        A registry refusal (approval, rejection) pauses the rollout; an unreachable MLflow
+        raises and leaves it ``promoting`` for the leader to finish.
+        """
+        model, version = rollout.model, rollout.candidate
+        current = self.registry.by_alias(model, T.PRODUCTION)
+        if current is None or current.version != version:
+            try:
+                self.registry.promote(model, version, T.PRODUCTION, actor, reason or "rollout")
+            except UserError as exc:
+                return self._move(
+                    rollout, "refuse", f"promotion refused: {exc.message}", now, actor, fence
+                )
+        return self._move(
+            rollout,
+            "succeed",
+            f"{model} version {version} is production ({reason})" if reason else "",
+            now,
+            actor,
+            fence,
+            weights=dict(_IDLE),
+        )
+
+    def _settle(self, rollout: Rollout, actor: str) -> Rollout:
+        """Tag a rolled-back candidate rejected, once. Traffic is already back on the
+        champion, so a failure here (MLflow unreachable) is logged and retried by the leader."""
+        if rollout.pending != "reject":
+            return rollout
+        try:
+            self._reject(rollout, actor, rollout.reason or "rolled back")
+            self.records.settle(rollout)
+        except ConveyorError as exc:
+            log.warning(
+                "rollout #%d of %s rolled back; tagging version %s rejected failed, will retry: %s",
+                rollout.id,
+                rollout.model,
+                rollout.candidate,
+                exc.message,
+            )
+            return rollout
+        return self.records.get(rollout.id)
+
+    def _reject(self, rollout: Rollout, actor: str, reason: str) -> None:
+        from conveyor.registry.client import mlflow_errors
+        from conveyor.store.audit import AuditEvent
+
+        registry, model, version = self.registry, rollout.model, rollout.candidate
+        info = registry.get(model, version)
+        with registry.store.locked(f"model:{model}") as conn, mlflow_errors():
+            client = registry.client
+            client.set_model_version_tag(model, version, T.STAGE, T.REJECTED)
+            client.set_model_version_tag(model, version, REJECTED_REASON, reason[:5000])
+            client.set_model_version_tag(model, version, REJECTED_BY_ROLLOUT, str(rollout.id))
+            if info.stage != T.REJECTED:
+                registry.audit.record(
+                    AuditEvent(
+                        model,
+                        version,
+                        "reject",
+                        actor,
+                        info.stage,
+                        T.REJECTED,
+                        reason,
+                        details={"rollout": rollout.id},
+                    ),
+                    conn,
+                )
+
+    def _command(
+        self, model: str, command: str, actor: str, reason: str, now: datetime, **changes: Any
+    ) -> Rollout:
+        """Apply a person's command to the model's active rollout, re-reading on a conflict."""
+        for _ in range(5):
+            rollout = self.records.active_for(model)
+            if rollout is None:
+                raise NoActiveRolloutError(model, command)
+            target(model, rollout.state, command)  # a clear error naming the current state
+            try:
+                return self._move(rollout, command, reason, now, actor, **changes)
+            except RevisionConflict:
+                continue
+        raise ConveyorError(f"the rollout of {model!r} kept changing; try {command} again")
+
+    def _move(
+        self,
+        rollout: Rollout,
+        command: str,
+        reason: str,
+        now: datetime,
+        actor: str | None = None,
+        fence: Any = None,
+        **changes: Any,
+    ) -> Rollout:
+        moved = self.records.transition(
+            rollout,
+            command,
+            actor=actor or self.actor,
+            reason=reason,
+            now=now,
+            fence=fence,
+            **changes,
+        )
+        self._notify(moved, command, reason)
+        return moved
+
+    def _notify(self, rollout: Rollout, command: str, reason: str) -> None:
+        urls = rollout.spec.webhooks
+        if self.notify is None or not urls:
+            return
+        payload = {
+            "model": rollout.model,
+            "rollout": rollout.id,
+            "candidate": rollout.candidate,
+            "champion": rollout.champion,
+            "strategy": rollout.strategy,
+            "state": rollout.state.value,
+            "step": rollout.step,
+            "weights": rollout.weights,
+            "reason": reason,
+        }
+        try:
+            self.notify(urls, EVENTS[command], payload)
+        except Exception:  # a notification never undoes or blocks a committed transition
+            log.exception("rollout #%d: webhook for %s failed", rollout.id, command)
+
+
+def _check_candidate(info: VersionInfo) -> None:
+    where = f"{info.name} version {info.version}"
+    if info.stage == T.REJECTED:
+        raise UserError(f"{where} was rejected; register a new version instead")
+    gates = info.tags.get(T.GATES)
+    if gates is None:
+        raise UserError(f"{where} has no gate report ({T.GATES}); register it with conveyor run")
+    if "failed" in gates:
+        raise UserError(f"{where} failed its quality gates ({gates})")
+    if info.tags.get(T.REQUIRE_APPROVAL) == "true" and T.APPROVED_BY not in info.tags:
+        raise ApprovalRequiredError(
+            f"{where} needs approval before it can roll out to production: "
+            f"conveyor approve {info.name} {info.version} --by <name> --reason <why>"
+        )
+
+
+def _weights(step: Step) -> dict[str, float]:
+    return {Arm.PRODUCTION.value: 100.0 - step.weight, Arm.CANDIDATE.value: step.weight}
+
+
+def _utc(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else now.astimezone(UTC)
