@@ -1,5 +1,5 @@
 """The rollout controller's store on a real PostgreSQL: the lease (two holders, expiry, a race
-of many), and one active rollout per model. Runs when CONVEYOR_TEST_POSTGRES_URL is set (see
+of many), one active rollout per model (also when starts race) and compare-and-set transitions. Runs when CONVEYOR_TEST_POSTGRES_URL is set (see
 tests/integration/test_postgres.py); skipped otherwise."""
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from conveyor.rollout.errors import RolloutConflictError
 from conveyor.rollout.lease import Lease
+from conveyor.rollout.records import RevisionConflict, RolloutRecords
+from conveyor.rollout.state import Rollout, State
+from conveyor.spec.models import RolloutSpec
 from conveyor.store.engine import Store
 from tests.integration.test_postgres import postgres_database
 
@@ -96,3 +100,57 @@ def test_held_fences_inside_a_transaction(store: Store) -> None:
         assert a.held(conn, T0 + timedelta(seconds=5))
         assert not b.held(conn, T0 + timedelta(seconds=5))
         assert not a.held(conn, T0 + timedelta(seconds=31))
+
+
+def new_rollout(records: RolloutRecords, model: str, candidate: str = "2") -> Rollout:
+    return records.create(
+        model=model,
+        candidate=candidate,
+        champion="1",
+        spec=RolloutSpec(),
+        weights={"production": 100.0, "candidate": 0.0},
+        actor="ci",
+        reason="",
+        now=T0,
+    )
+
+
+def test_one_active_rollout_per_model_even_when_starts_race(pg_url: str) -> None:
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    stores = [Store(pg_url).create() for _ in range(5)]
+    try:
+        barrier = threading.Barrier(len(stores))
+        outcomes: list[str] = []
+
+        def attempt(store: Store, candidate: str) -> None:
+            barrier.wait()
+            try:
+                new_rollout(RolloutRecords(store), model, candidate)
+                outcomes.append("started")
+            except RolloutConflictError:
+                outcomes.append("refused")
+
+        threads = [
+            threading.Thread(target=attempt, args=(s, str(i + 2))) for i, s in enumerate(stores)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert sorted(outcomes) == ["refused"] * 4 + ["started"]
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_transitions_compare_and_set_and_free_the_model_when_finished(store: Store) -> None:
+    records = RolloutRecords(store)
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    first = new_rollout(records, model)
+    begun = records.transition(first, "begin", actor="a", reason="", now=T0, step_started_at=T0)
+    with pytest.raises(RevisionConflict):  # a second writer that read the same revision
+        records.transition(first, "abort", actor="b", reason="", now=T0)
+    ended = records.transition(begun, "abort", actor="b", reason="stop", now=T0)
+    assert (ended.state, ended.ended_at, records.active_for(model)) == (State.ABORTED, T0, None)
+    assert [e.to_state for e in records.events(first.id)] == ["pending", "progressing", "aborted"]
+    assert new_rollout(records, model, "3").candidate == "3"  # the model is free again
