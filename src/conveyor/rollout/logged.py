@@ -1,0 +1,157 @@
+"""Evidence from the store: each arm's calls in the inference log, and the feedback on them.
+
+The contract with the server: every call of a version — the one that answered and, for
+mirrored traffic, the copy — is one ``inference_log`` row under that version, with the
+request's id (so answer and copy pair up), its latency and its HTTP status (5xx counts as an
+error; only 200s carry predictions). Feedback joins by request id and row, as in monitoring.
+The most recent ``max_requests`` calls of each version in the window are read, so a busy
+window costs a bounded query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from conveyor.rollout.errors import store_errors
+from conveyor.rollout.evidence import ArmEvidence, Evidence, Pairs, TaskName
+from conveyor.store.tables import feedback, inference_log
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.engine import Connection
+
+    from conveyor.rollout.state import Rollout
+    from conveyor.store.engine import Store
+
+
+@dataclass
+class _Arm:
+    requests: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
+    by_key: dict[tuple[str, int], Any] = field(default_factory=dict)  # (request id, row)
+    inputs: dict[str, list[Any]] = field(default_factory=dict)
+    labels: list[Any] = field(default_factory=list)
+    labelled: list[Any] = field(default_factory=list)
+
+    def evidence(self, version: str) -> ArmEvidence:
+        return ArmEvidence(
+            version,
+            self.requests,
+            self.errors,
+            self.latencies,
+            self.predictions,
+            self.labels,
+            self.labelled,
+            self.inputs,
+        )
+
+
+class InferenceLogEvidence:
+    """An ``EvidenceProvider`` reading the inference log and feedback of a rollout's window.
+
+    ``task`` is the model's (its bundle knows); ``pairs`` says whether to pair the arms'
+    predictions by request id (the steps with mirrored traffic); ``inputs`` whether to read
+    the feature values for the input-drift check.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        task: TaskName,
+        *,
+        max_requests: int = 20_000,
+        inputs: bool = True,
+    ) -> None:
+        self.store = store
+        self.task = task
+        self.max_requests = max_requests
+        self.inputs = inputs
+
+    def __call__(self, rollout: Rollout, since: datetime, until: datetime) -> Evidence:
+        with (
+            store_errors(f"read the evidence of {rollout.model!r}"),
+            self.store.engine.connect() as conn,
+        ):
+            champion = self._arm(conn, rollout.model, rollout.champion, since, until)
+            candidate = self._arm(conn, rollout.model, rollout.candidate, since, until)
+        shared = sorted(champion.by_key.keys() & candidate.by_key.keys())
+        pairs = None
+        if shared:
+            pairs = Pairs(
+                [champion.by_key[k] for k in shared], [candidate.by_key[k] for k in shared]
+            )
+        return Evidence(
+            self.task,
+            champion.evidence(rollout.champion),
+            candidate.evidence(rollout.candidate),
+            pairs,
+        )
+
+    def _arm(
+        self, conn: Connection, model: str, version: str, since: datetime, until: datetime
+    ) -> _Arm:
+        log = inference_log.c
+        window = (
+            (log.model == model) & (log.version == version) & (log.at >= since) & (log.at < until)
+        )
+        columns = [log.id, log.request_id, log.status, log.latency_ms, log.outputs]
+        if self.inputs:
+            columns.append(log.inputs)
+        recent = sa.select(*columns).where(window).order_by(log.at.desc()).limit(self.max_requests)
+        arm = _Arm()
+        oldest: int | None = None
+        for row in conn.execute(recent).mappings():
+            oldest = row["id"] if oldest is None else min(oldest, row["id"])
+            arm.requests += 1
+            if row["status"] >= 500:
+                arm.errors += 1
+                continue
+            arm.latencies.append(float(row["latency_ms"]))
+            if row["status"] != 200:
+                continue
+            predictions = _predictions(row["outputs"])
+            arm.predictions.extend(predictions)
+            for i, value in enumerate(predictions):
+                arm.by_key[(row["request_id"], i)] = value
+            if self.inputs:
+                _extend(arm.inputs, row["inputs"] or {}, len(predictions))
+        if oldest is not None:
+            self._labels(conn, arm, window & (log.id >= oldest) & (log.status == 200))
+        return arm
+
+    def _labels(self, conn: Connection, arm: _Arm, window: Any) -> None:
+        query = (
+            sa.select(feedback.c.request_id, feedback.c.row, feedback.c.label)
+            .join(inference_log, inference_log.c.request_id == feedback.c.request_id)
+            .where(window)
+        )
+        for request_id, row, label in conn.execute(query):
+            predicted = arm.by_key.get((request_id, row))
+            if predicted is not None:
+                arm.labels.append(label)
+                arm.labelled.append(predicted)
+
+
+def _predictions(outputs: Any) -> list[Any]:
+    values = (outputs or {}).get("predictions") or []
+    return list(values) if isinstance(values, list) else [values]
+
+
+def _extend(columns: dict[str, list[Any]], inputs: dict[str, Any], rows: int) -> None:
+    """Append a request's feature columns, each padded or cut to its number of rows."""
+    for name, values in inputs.items():
+        listed = values if isinstance(values, list) else [values]
+        column = columns.setdefault(name, [])
+        column.extend(_fit(listed, rows))
+
+
+def _fit(values: Iterable[Any], rows: int) -> list[Any]:
+    fitted = list(values)[:rows]
+    return fitted + [None] * (rows - len(fitted))
