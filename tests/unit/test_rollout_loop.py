@@ -49,13 +49,9 @@ def holder(loop: LeaderLoop) -> str | None:
     return info.holder if info else None
 
 
-def loop(store: Store, holder: str) -> LeaderLoop:
-    controller = Controller(
-        store,
-        NoRegistry(),
-        holder=holder,
-        lease_ttl=timedelta(seconds=30),  # type: ignore[arg-type]
-    )
+def loop(store: Store, name: str) -> LeaderLoop:
+    registry: Any = NoRegistry()
+    controller = Controller(store, registry, holder=name, lease_ttl=timedelta(seconds=30))
     return LeaderLoop(controller, nothing_yet, interval=0.02)
 
 
