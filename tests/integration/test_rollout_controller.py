@@ -34,15 +34,17 @@ from conveyor.errors import (
 from conveyor.registry import tags as T
 from conveyor.registry.client import connect
 from conveyor.registry.stages import ModelRegistry
-from conveyor.rollout.controller import REJECTED_REASON, Controller, webhook_notifier
+from conveyor.rollout.controller import Controller
 from conveyor.rollout.errors import (
     IllegalTransitionError,
     NoActiveRolloutError,
     RolloutConflictError,
 )
 from conveyor.rollout.evidence import ArmEvidence, Evidence, Pairs
+from conveyor.rollout.outcome import REJECTED_REASON
 from conveyor.rollout.router import Arm, Route, Router, RouteTable
 from conveyor.rollout.state import Rollout, State
+from conveyor.rollout.webhooks import webhook_notifier
 from conveyor.settings import Settings
 from conveyor.spec.models import AnalysisSpec, RolloutSpec
 from conveyor.store import AuditLog, Store

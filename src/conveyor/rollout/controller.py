@@ -26,22 +26,24 @@ The registry moves only at the end, in an order that leaves traffic safe at ever
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ApprovalRequiredError, ConveyorError, UserError
+from conveyor.errors import ConveyorError, UserError
 from conveyor.registry import tags as T
 from conveyor.rollout.analysis import Decision, StepVerdict, Verdict, analyse, decide
 from conveyor.rollout.errors import NoActiveRolloutError
 from conveyor.rollout.lease import Lease
+from conveyor.rollout.outcome import check_candidate, promote_candidate, reject_candidate
 from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
 from conveyor.rollout.router import Arm
 from conveyor.rollout.state import Rollout, State, target
 from conveyor.rollout.strategies import Step, Strategies, default_strategies
+from conveyor.rollout.webhooks import EVENTS, Notifier, payload
 
 if TYPE_CHECKING:
-    from conveyor.registry.stages import ModelRegistry, VersionInfo
+    from conveyor.registry.stages import ModelRegistry
     from conveyor.rollout.evidence import EvidenceProvider
     from conveyor.spec.models import RolloutSpec
     from conveyor.store.engine import Store
@@ -49,35 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "rollout-controller"
-REJECTED_REASON = "conveyor.rejected_reason"
-REJECTED_BY_ROLLOUT = "conveyor.rejected_by_rollout"
 
-# a notifier gets the rollout's webhook URLs, the event name and its payload
-Notifier = Callable[[Sequence[str], str, Mapping[str, Any]], object]
-
-EVENTS = {
-    "start": "rollout.started",
-    "begin": "rollout.progressing",
-    "advance": "rollout.step",
-    "pause": "rollout.paused",
-    "resume": "rollout.resumed",
-    "promote": "rollout.promoting",
-    "refuse": "rollout.paused",
-    "succeed": "rollout.succeeded",
-    "rollback": "rollout.rolled_back",
-    "abort": "rollout.aborted",
-}
 _IDLE = {Arm.PRODUCTION.value: 100.0, Arm.CANDIDATE.value: 0.0}
-
-
-def webhook_notifier(secret: str | None) -> Notifier:
-    """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set."""
-    from conveyor.notify import post_event
-
-    def notify(urls: Sequence[str], event: str, payload: Mapping[str, Any]) -> object:
-        return post_event(urls, event, payload, secret=secret)
-
-    return notify
 
 
 class Controller:
@@ -130,7 +105,7 @@ class Controller:
             )
         if champion.version == info.version:
             raise UserError(f"{model} version {candidate} is already in production")
-        _check_candidate(info)
+        check_candidate(info)
         rollout = self.records.create(
             model=model,
             candidate=info.version,
@@ -322,14 +297,12 @@ class Controller:
         raises and leaves it ``promoting`` for the leader to finish.
         """
         model, version = rollout.model, rollout.candidate
-        current = self.registry.by_alias(model, T.PRODUCTION)
-        if current is None or current.version != version:
-            try:
-                self.registry.promote(model, version, T.PRODUCTION, actor, reason or "rollout")
-            except UserError as exc:
-                return self._move(
-                    rollout, "refuse", f"promotion refused: {exc.message}", now, actor, fence
-                )
+        try:
+            promote_candidate(self.registry, rollout, actor, reason or "rollout")
+        except UserError as exc:
+            return self._move(
+                rollout, "refuse", f"promotion refused: {exc.message}", now, actor, fence
+            )
         return self._move(
             rollout,
             "succeed",
@@ -346,7 +319,7 @@ class Controller:
         if rollout.pending != "reject":
             return rollout
         try:
-            self._reject(rollout, actor, rollout.reason or "rolled back")
+            reject_candidate(self.registry, rollout, actor, rollout.reason or "rolled back")
             self.records.settle(rollout)
         except ConveyorError as exc:
             log.warning(
@@ -358,32 +331,6 @@ class Controller:
             )
             return rollout
         return self.records.get(rollout.id)
-
-    def _reject(self, rollout: Rollout, actor: str, reason: str) -> None:
-        from conveyor.registry.client import mlflow_errors
-        from conveyor.store.audit import AuditEvent
-
-        registry, model, version = self.registry, rollout.model, rollout.candidate
-        info = registry.get(model, version)
-        with registry.store.locked(f"model:{model}") as conn, mlflow_errors():
-            client = registry.client
-            client.set_model_version_tag(model, version, T.STAGE, T.REJECTED)
-            client.set_model_version_tag(model, version, REJECTED_REASON, reason[:5000])
-            client.set_model_version_tag(model, version, REJECTED_BY_ROLLOUT, str(rollout.id))
-            if info.stage != T.REJECTED:
-                registry.audit.record(
-                    AuditEvent(
-                        model,
-                        version,
-                        "reject",
-                        actor,
-                        info.stage,
-                        T.REJECTED,
-                        reason,
-                        details={"rollout": rollout.id},
-                    ),
-                    conn,
-                )
 
     def _command(
         self, model: str, command: str, actor: str, reason: str, now: datetime, **changes: Any
@@ -423,40 +370,12 @@ class Controller:
         return moved
 
     def _notify(self, rollout: Rollout, command: str, reason: str) -> None:
-        urls = rollout.spec.webhooks
-        if self.notify is None or not urls:
+        if self.notify is None or not rollout.spec.webhooks:
             return
-        payload = {
-            "model": rollout.model,
-            "rollout": rollout.id,
-            "candidate": rollout.candidate,
-            "champion": rollout.champion,
-            "strategy": rollout.strategy,
-            "state": rollout.state.value,
-            "step": rollout.step,
-            "weights": rollout.weights,
-            "reason": reason,
-        }
         try:
-            self.notify(urls, EVENTS[command], payload)
+            self.notify(rollout.spec.webhooks, EVENTS[command], payload(rollout, reason))
         except Exception:  # a notification never undoes or blocks a committed transition
             log.exception("rollout #%d: webhook for %s failed", rollout.id, command)
-
-
-def _check_candidate(info: VersionInfo) -> None:
-    where = f"{info.name} version {info.version}"
-    if info.stage == T.REJECTED:
-        raise UserError(f"{where} was rejected; register a new version instead")
-    gates = info.tags.get(T.GATES)
-    if gates is None:
-        raise UserError(f"{where} has no gate report ({T.GATES}); register it with conveyor run")
-    if "failed" in gates:
-        raise UserError(f"{where} failed its quality gates ({gates})")
-    if info.tags.get(T.REQUIRE_APPROVAL) == "true" and T.APPROVED_BY not in info.tags:
-        raise ApprovalRequiredError(
-            f"{where} needs approval before it can roll out to production: "
-            f"conveyor approve {info.name} {info.version} --by <name> --reason <why>"
-        )
 
 
 def _weights(step: Step) -> dict[str, float]:

@@ -1,0 +1,70 @@
+"""How a rollout's outcome reaches the registry, through ``ModelRegistry``: who may roll out,
+promotion of the candidate, and rejection of a rolled-back one (with its reason)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conveyor.errors import ApprovalRequiredError, UserError
+from conveyor.registry import tags as T
+
+if TYPE_CHECKING:
+    from conveyor.registry.stages import ModelRegistry, VersionInfo
+    from conveyor.rollout.state import Rollout
+
+REJECTED_REASON = "conveyor.rejected_reason"
+REJECTED_BY_ROLLOUT = "conveyor.rejected_by_rollout"
+
+
+def check_candidate(info: VersionInfo) -> None:
+    """Refuse a version that may not roll out: rejected, without passing gates, unapproved."""
+    where = f"{info.name} version {info.version}"
+    if info.stage == T.REJECTED:
+        raise UserError(f"{where} was rejected; register a new version instead")
+    gates = info.tags.get(T.GATES)
+    if gates is None:
+        raise UserError(f"{where} has no gate report ({T.GATES}); register it with conveyor run")
+    if "failed" in gates:
+        raise UserError(f"{where} failed its quality gates ({gates})")
+    if info.tags.get(T.REQUIRE_APPROVAL) == "true" and T.APPROVED_BY not in info.tags:
+        raise ApprovalRequiredError(
+            f"{where} needs approval before it can roll out to production: "
+            f"conveyor approve {info.name} {info.version} --by <name> --reason <why>"
+        )
+
+
+def promote_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reason: str) -> None:
+    """Point ``production`` at the candidate unless it is there already (a retried promotion
+    after a crash); the version it replaces becomes ``archived``."""
+    current = registry.by_alias(rollout.model, T.PRODUCTION)
+    if current is None or current.version != rollout.candidate:
+        registry.promote(rollout.model, rollout.candidate, T.PRODUCTION, actor, reason)
+
+
+def reject_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reason: str) -> None:
+    """Tag the candidate ``conveyor.stage=rejected`` with the reason, and audit it once, under
+    the registry's store lock for the model (as every stage change)."""
+    from conveyor.registry.client import mlflow_errors
+    from conveyor.store.audit import AuditEvent
+
+    model, version = rollout.model, rollout.candidate
+    info = registry.get(model, version)
+    with registry.store.locked(f"model:{model}") as conn, mlflow_errors():
+        client = registry.client
+        client.set_model_version_tag(model, version, T.STAGE, T.REJECTED)
+        client.set_model_version_tag(model, version, REJECTED_REASON, reason[:5000])
+        client.set_model_version_tag(model, version, REJECTED_BY_ROLLOUT, str(rollout.id))
+        if info.stage != T.REJECTED:
+            registry.audit.record(
+                AuditEvent(
+                    model,
+                    version,
+                    "reject",
+                    actor,
+                    info.stage,
+                    T.REJECTED,
+                    reason,
+                    details={"rollout": rollout.id},
+                ),
+                conn,
+            )

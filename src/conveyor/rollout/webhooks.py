@@ -1,0 +1,50 @@
+"""Rollout events for webhooks: their names, payloads, and a notifier over ``post_event``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.rollout.state import Rollout
+
+# a notifier gets the rollout's webhook URLs, the event name and its payload
+Notifier = Callable[[Sequence[str], str, Mapping[str, Any]], object]
+
+# the event each controller command sends
+EVENTS = {
+    "start": "rollout.started",
+    "begin": "rollout.progressing",
+    "advance": "rollout.step",
+    "pause": "rollout.paused",
+    "resume": "rollout.resumed",
+    "promote": "rollout.promoting",
+    "refuse": "rollout.paused",
+    "succeed": "rollout.succeeded",
+    "rollback": "rollout.rolled_back",
+    "abort": "rollout.aborted",
+}
+
+
+def payload(rollout: Rollout, reason: str) -> dict[str, Any]:
+    return {
+        "model": rollout.model,
+        "rollout": rollout.id,
+        "candidate": rollout.candidate,
+        "champion": rollout.champion,
+        "strategy": rollout.strategy,
+        "state": rollout.state.value,
+        "step": rollout.step,
+        "weights": rollout.weights,
+        "reason": reason,
+    }
+
+
+def webhook_notifier(secret: str | None) -> Notifier:
+    """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set."""
+    from conveyor.notify import post_event
+
+    def notify(urls: Sequence[str], event: str, body: Mapping[str, Any]) -> object:
+        return post_event(urls, event, body, secret=secret)
+
+    return notify
