@@ -497,3 +497,19 @@ def test_object_columns_are_counted_as_their_labels(values: list[Any]) -> None:
 def test_a_pandas_string_column_with_na_is_counted() -> None:
     counts = category_counts(pd.Series(["a", None, "b", "a"], dtype="string"))
     assert counts.counts == {"a": 2, "b": 1} and (counts.rows, counts.missing) == (4, 1)
+
+
+def test_a_small_reference_still_supports_a_test() -> None:
+    """A holdout of a few dozen predictions is a small but fully known reference: the window
+    needs min_rows values, the reference only MIN_REFERENCE."""
+    from conveyor.monitoring.drift import MIN_REFERENCE
+
+    rng = np.random.default_rng(3)
+    reference = {"p": rng.choice(np.array(["0", "1", "2"]), 45, p=[0.3, 0.4, 0.3])}
+    shifted = {"p": rng.choice(np.array(["0", "1", "2"]), 400, p=[0.65, 0.0, 0.35])}
+    (drift,) = compare_arrays(reference, shifted).features
+    assert drift.status is Status.DRIFT and drift.p_adjusted is not None
+    tiny = {"p": reference["p"][: MIN_REFERENCE - 1]}
+    (unsure,) = compare_arrays(tiny, shifted).features
+    assert unsure.status is Status.INSUFFICIENT_DATA
+    assert "in the reference" in unsure.reasons[0]

@@ -62,6 +62,9 @@ class Status(StrEnum):
     INSUFFICIENT_DATA = "insufficient_data"
 
 
+# a reference smaller than this cannot support a test, whatever min_rows says
+MIN_REFERENCE = 30
+
 SEVERITY = {Status.OK: 0, Status.INSUFFICIENT_DATA: 0, Status.WARN: 1, Status.DRIFT: 2}
 
 
@@ -296,8 +299,7 @@ def _assess_numeric(
         psi=stats.psi(pooled_ref, pooled_cur),
         distance=distance,
     )
-    testable = min(ref_present, cur_present) >= config.min_rows
-    notes = () if testable else (f"too few values to test: {min(ref_present, cur_present)}",)
+    testable, notes = _testable(ref_present, cur_present, config)
     return Evidence(drift, testable, missing_p, notes=notes)
 
 
@@ -320,7 +322,7 @@ def _assess_categorical(
         return Evidence(drift, False, missing_p, notes=(f"no values in the {side}",))
     pooled_ref, pooled_cur = stats.pool_sparse(ref_counts, cur_counts)
     statistic, p_value = stats.chi_square(pooled_ref, pooled_cur)
-    testable = min(ref_present, cur_present) >= config.min_rows
+    testable, notes = _testable(ref_present, cur_present, config)
     unseen_p = None
     if unseen and testable:
         singletons = sum(1 for n in ref.counts.values() if n == 1)
@@ -336,8 +338,20 @@ def _assess_categorical(
         unseen_share=unseen / cur_present,
     )
     examples = tuple(sorted(new, key=lambda c: -new[c])[:3])
-    notes = () if testable else (f"too few values to test: {min(ref_present, cur_present)}",)
     return Evidence(drift, testable, missing_p, unseen_p, notes, examples)
+
+
+def _testable(
+    ref_present: int, cur_present: int, config: DriftConfig
+) -> tuple[bool, tuple[str, ...]]:
+    """Whether the test joins the family: the window needs ``min_rows`` values; a reference
+    (a fixed, fully known sample: training data, a holdout's predictions) needs at most
+    ``MIN_REFERENCE`` — a small holdout still supports a chi-square over its pooled cells."""
+    if cur_present < config.min_rows:
+        return False, (f"too few values to test: {cur_present} in the window",)
+    if ref_present < min(config.min_rows, MIN_REFERENCE):
+        return False, (f"too few values to test: {ref_present} in the reference",)
+    return True, ()
 
 
 def conclude(
