@@ -226,6 +226,8 @@ def test_canary_steps_through_to_promotion(world: World) -> None:
     assert evidence.windows[-1] == (0, world.at(1), world.at(62))  # the step's whole window
     (third,) = controller.tick(world.at(123), evidence)
     assert (third.step, third.weights["candidate"]) == (2, 100)
+    # all traffic on the candidate; the champion gets a copy to compare with
+    assert Router(route(world, controller)).route("r") == Route(Arm.CANDIDATE, Arm.PRODUCTION)
     (done,) = controller.tick(world.at(184), evidence)
     assert done.state is State.SUCCEEDED
     assert done.ended_at == world.at(184)

@@ -142,7 +142,10 @@ def test_strategies_make_the_plans() -> None:
     strategies = default_strategies()
     assert strategies.names() == ["ab", "blue_green", "canary", "shadow"]
     canary = strategies.plan(RolloutSpec(steps=[10, 100], assignment="random"))
-    assert canary == [Step("10%", 10, assign_by="random"), Step("100%", 100, assign_by="random")]
+    assert canary == [
+        Step("10%", 10, mirror=False, assign_by="random"),
+        Step("100%", 100, mirror=True, assign_by="random"),  # the champion keeps a copy
+    ]
     blue_green = strategies.plan(RolloutSpec(strategy="blue_green"))
     assert [(s.weight, s.mirror) for s in blue_green] == [(0, True), (100, True)]
     shadow = strategies.plan(RolloutSpec(strategy="shadow"))

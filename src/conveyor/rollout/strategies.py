@@ -40,12 +40,14 @@ class Strategy(Protocol):
 
 
 class Canary:
-    """The candidate answers a growing share of requests, analysed at every step."""
+    """The candidate answers a growing share of requests, analysed at every step. At 100%
+    the champion gets a copy of each request: otherwise that step would have nothing to
+    compare the candidate with (and switching back stays instant)."""
 
     name = "canary"
 
     def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step(f"{w:g}%", w, assign_by=spec.assignment) for w in spec.steps]
+        return [Step(f"{w:g}%", w, w >= 100, spec.assignment) for w in spec.steps]
 
 
 class BlueGreen:
