@@ -632,6 +632,27 @@ def test_mlflow_down_during_rollback_is_retried_with_traffic_already_back(world:
     assert world.stage("2") == T.REJECTED
 
 
+def test_a_promotion_cut_short_by_a_crash_is_finished_once(world: World) -> None:
+    start(world)
+    crashed = world.controller("pod-a")
+    (running,) = crashed.tick(world.at(1), Scripted())
+    # pod-a moved the rollout to promoting and MLflow's alias, then died before "succeeded"
+    promoting = crashed.records.transition(
+        running, "promote", actor="controller@pod-a", reason="by hand", now=world.at(5)
+    )
+    world.registry.promote("wine", "2", T.PRODUCTION, "controller@pod-a", "by hand")
+    promotions = len([e for e in AuditLog(world.store).history("wine") if e.action == "promote"])
+    successor = world.controller("pod-b")
+    # pod-b leads once pod-a's lease ends (t0+31), and leaves the promotion alone for a
+    # lease's length after its last change, in case its owner is still finishing it
+    assert successor.tick(world.at(32), Scripted()) == []
+    (done,) = successor.tick(world.at(40), Scripted())
+    assert (done.id, done.state) == (promoting.id, State.SUCCEEDED)
+    assert world.production() == "2"
+    again = [e for e in AuditLog(world.store).history("wine") if e.action == "promote"]
+    assert len(again) == promotions  # finished, not promoted a second time
+
+
 def test_a_refused_promotion_pauses_for_a_person(world: World) -> None:
     start(world, steps=[100])
     controller, evidence = world.controller(), Scripted()

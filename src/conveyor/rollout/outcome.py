@@ -34,10 +34,13 @@ def check_candidate(info: VersionInfo) -> None:
 
 
 def promote_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reason: str) -> None:
-    """Point ``production`` at the candidate unless it is there already (a retried promotion
-    after a crash); the version it replaces becomes ``archived``."""
+    """Point ``production`` at the candidate; the version it replaces becomes ``archived``.
+
+    A retry after a crash skips a promotion that completed (alias and stage tag both moved)
+    and repeats one that MLflow left half done (``ModelRegistry.promote`` sets both again).
+    """
     current = registry.by_alias(rollout.model, T.PRODUCTION)
-    if current is None or current.version != rollout.candidate:
+    if current is None or current.version != rollout.candidate or current.stage != T.PRODUCTION:
         registry.promote(rollout.model, rollout.candidate, T.PRODUCTION, actor, reason)
 
 
