@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key signing webhook bodies (alerts, rollouts)."
     )
+    rollout_poll_seconds: float = Field(
+        default=2.0, ge=0, description="How often a server reads its model's rollout; 0: never."
+    )
     ort_threads: int = Field(
         default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )

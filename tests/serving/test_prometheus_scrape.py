@@ -65,17 +65,21 @@ def query(base: str, promql: str) -> list[dict[str, Any]]:
     return list(r.json()["data"]["result"])
 
 
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+def eventually(
+    check: Callable[[], Any], timeout: float = 90.0, why: Callable[[], str] = str
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
             result = check()
-        except httpx.TransportError:
-            result = None
-        if result:
+        except httpx.TransportError as exc:
+            result = exc
+        if result and not isinstance(result, Exception):
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout:.0f} s: {check.__doc__}")
+            raise AssertionError(
+                f"not true within {timeout:.0f} s: {check.__doc__}; last: {result!r}\n{why()}"
+            )
         time.sleep(0.5)
 
 
@@ -95,7 +99,12 @@ def test_prometheus_scrapes_drift_and_pends_the_alert(
             """Prometheus holds conveyor_drift_detected == 1 for wine version 1"""
             return query(base, 'conveyor_drift_detected{model="wine",version="1"} == 1')
 
-        eventually(drift_seen)
+        def state() -> str:
+            """what Prometheus and the server say, for a failure message"""
+            scraped = query(base, 'conveyor_drift_detected or up{job="conveyor"}')
+            return f"prometheus: {scraped}\nserver log tail:\n{server.output()[-3000:]}"
+
+        eventually(drift_seen, why=state)
         (up,) = query(base, 'up{job="conveyor"}')
         assert up["value"][1] == "1"
         drifted = query(base, 'conveyor_feature_drifted{model="wine"} == 1')
@@ -110,7 +119,7 @@ def test_prometheus_scrapes_drift_and_pends_the_alert(
                 if a["labels"]["alertname"] == "ConveyorDataDrift" and a["state"] == "pending"
             ]
 
-        (alert,) = eventually(pending)
+        (alert,) = eventually(pending, why=state)
         assert alert["labels"]["model"] == "wine" and alert["labels"]["severity"] == "warning"
         rules = httpx.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"]
         health = {r["name"]: r["health"] for g in rules for r in g["rules"]}

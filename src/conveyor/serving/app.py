@@ -22,6 +22,7 @@ from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.middleware import RequestContext
 from conveyor.serving.routes import admin, ops, predict, v2
+from conveyor.serving.routing import Routing
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.serving.state import ServerState
 from conveyor.settings import Settings
@@ -59,6 +60,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         else None
     )
     manager = ModelManager(source, settings, metrics, watcher)
+    routing = Routing(store, manager, settings.rollout_poll_seconds)
     writer = (
         InferenceLogWriter(
             settings.store_url,
@@ -78,7 +80,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         store,
         metrics,
         manager,
-        DataPlane(manager, metrics, writer, watcher),
+        DataPlane(manager, metrics, writer, watcher, routing),
         writer,
         watcher,
     )
@@ -90,6 +92,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         if writer is not None:
             writer.start()
         await manager.start()
+        await routing.start()
         ident = manager.current().identity
         log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)
         if watcher is not None:
@@ -97,6 +100,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         try:
             yield
         finally:
+            await routing.stop()  # a candidate's batcher drains first
             await manager.stop()  # drains queued requests first
             if watcher is not None:
                 watcher.stop()  # writes the last live counts

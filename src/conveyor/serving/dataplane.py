@@ -6,6 +6,7 @@ have in common happens here once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,10 @@ from conveyor.serving.manager import LoadedModel, ModelManager
 from conveyor.serving.metrics import ServerMetrics
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from conveyor.monitoring.watch import Watcher
+    from conveyor.serving.routing import Routing
     from conveyor.serving.runtime import Columns, Output
 
 
@@ -44,11 +48,14 @@ class DataPlane:
         metrics: ServerMetrics,
         log_writer: InferenceLogWriter | None,
         watcher: Watcher | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.log_writer = log_writer
         self.watcher = watcher
+        self.routing = routing
+        self._mirrors: set[asyncio.Task[None]] = set()
         self._class_counters: dict[tuple[str, str, str], Any] = {}
 
     async def predict(
@@ -59,33 +66,77 @@ class DataPlane:
         started: float,
         version: str | None = None,
         model: LoadedModel | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Prediction:
+        """Run one request. Without a pinned ``version``, a rollout in progress picks the arm
+        (``model`` is then production's); a mirrored arm gets a copy after the answer."""
         model = model or self.manager.get(version)
+        arm = "candidate" if model is self.manager.side else "production"  # pinned
+        choice = None
+        if version is None and self.routing is not None:
+            choice = self.routing.choose(model, request_id, headers, columns)
+            model, arm = choice.model, choice.arm
         output = await model.batcher.submit(columns, rows)
         latency_ms = (time.perf_counter() - started) * 1000
+        self._log(model, arm, request_id, rows, columns, output, latency_ms, 200)
+        self._count_classes(model, output)
+        if choice is not None and choice.mirror is not None:
+            task = asyncio.create_task(
+                self._mirror(choice.mirror, choice.mirror_arm or "", columns, rows, request_id)
+            )
+            self._mirrors.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._mirrors.discard)
+        return Prediction(request_id, model, output, latency_ms)
+
+    async def _mirror(
+        self, model: LoadedModel, arm: str, columns: Columns, rows: int, request_id: str
+    ) -> None:
+        """The copy of a request for the other arm: its answer is logged, never returned."""
+        started = time.perf_counter()
+        try:
+            output = await model.batcher.submit(columns, rows)
+        except Exception as exc:
+            status = getattr(exc, "http_status", 500)
+            latency_ms = (time.perf_counter() - started) * 1000
+            self._log(model, arm, request_id, rows, columns, None, latency_ms, status)
+            return
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._log(model, arm, request_id, rows, columns, output, latency_ms, 200)
+
+    def _log(
+        self,
+        model: LoadedModel,
+        arm: str,
+        request_id: str,
+        rows: int,
+        columns: Columns,
+        output: Output | None,
+        latency_ms: float,
+        status: int,
+    ) -> None:
         ident = model.identity
         if self.log_writer is not None:
-            outputs: dict[str, Any] = {"predictions": output.predictions}
-            if output.probabilities is not None:
-                outputs["probabilities"] = output.probabilities
+            outputs: dict[str, Any] = {}
+            if output is not None:
+                outputs["predictions"] = output.predictions
+                if output.probabilities is not None:
+                    outputs["probabilities"] = output.probabilities
             self.log_writer.submit(
                 Record(
                     request_id,
                     datetime.now(UTC),
                     ident.name,
                     ident.version,
-                    "production",
+                    arm,
                     rows,
                     columns,
                     outputs,
                     latency_ms,
-                    200,
+                    status,
                 )
             )
         if self.watcher is not None:
-            self.watcher.request(model.bundle, latency_ms, 200)
-        self._count_classes(model, output)
-        return Prediction(request_id, model, output, latency_ms)
+            self.watcher.request(model.bundle, latency_ms, status)
 
     def _count_classes(self, model: LoadedModel, output: Output) -> None:
         ident = model.identity

@@ -64,6 +64,7 @@ class ModelManager:
         self._refresh_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.swaps = 0
+        self.side: LoadedModel | None = None  # a rollout's candidate, loaded beside
 
     @property
     def ready(self) -> bool:
@@ -75,14 +76,30 @@ class ModelManager:
         return self._current
 
     def get(self, version: str | None) -> LoadedModel:
-        """The loaded model, or the pinned ``version`` if it is loaded."""
+        """The loaded model, or the pinned ``version`` if it is loaded (a rollout's candidate
+        is, beside production)."""
         model = self.current()
         if version is None or str(version) == model.identity.version:
             return model
+        side = self.side
+        if side is not None and str(version) == side.identity.version:
+            return side
+        loaded = model.identity.version + (f", {side.identity.version}" if side else "")
         raise NotFoundError(
-            f"version {version} of {model.identity.name!r} is not loaded "
-            f"(loaded: {model.identity.version})"
+            f"version {version} of {model.identity.name!r} is not loaded (loaded: {loaded})"
         )
+
+    @property
+    def can_load_versions(self) -> bool:
+        """Whether the source knows versions besides the one it serves (a registry does)."""
+        return callable(getattr(self.source, "version", None))
+
+    async def load_version(self, version: str) -> LoadedModel:
+        """Load another version beside the served one (a rollout's candidate), unpublished."""
+        import dataclasses
+
+        identity = await asyncio.to_thread(self.source.version, version)  # type: ignore[attr-defined]
+        return await self._load(dataclasses.replace(identity, stage="candidate"))
 
     async def start(self) -> None:
         self.state = State.LOADING

@@ -70,8 +70,15 @@ def router(state: ServerState) -> APIRouter:
             columns, rows = columns_from_instances(body, schema, policy)
         rid = request_id(request)
         result = await state.dataplane.predict(
-            columns, rows, rid, request.scope["state"]["conveyor_started"], model=model
+            columns,
+            rows,
+            rid,
+            request.scope["state"]["conveyor_started"],
+            version=None if version is None else str(version),
+            model=model,
+            headers=request.headers,
         )
+        model = result.model  # a rollout may have routed it to the candidate
         request.scope["state"][STATE_VERSION] = model.identity.version
         ident = model.identity
         payload: dict[str, Any] = {"predictions": result.output.predictions}

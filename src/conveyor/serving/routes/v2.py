@@ -66,9 +66,7 @@ def _model(state: ServerState, name: str, version: str | None) -> LoadedModel:
     model = state.manager.current()
     if name != model.identity.name:
         raise NotFoundError(f"model {name!r} is not served here (serving {model.identity.name!r})")
-    if version is not None and version != model.identity.version:
-        raise NotFoundError(f"version {version} of {name!r} is not loaded")
-    return model
+    return state.manager.get(version)  # production, or a loaded version (a rollout's candidate)
 
 
 def _metadata(model: LoadedModel) -> dict[str, Any]:
@@ -232,10 +230,12 @@ def router(state: ServerState) -> APIRouter:
             rows,
             request_id(request),
             request.scope["state"]["conveyor_started"],
+            version=version,
             model=model,
+            headers=request.headers,
         )
-        request.scope["state"][STATE_VERSION] = model.identity.version
-        return _infer_response(header, model, result.output, rid)
+        request.scope["state"][STATE_VERSION] = result.model.identity.version
+        return _infer_response(header, result.model, result.output, rid)
 
     return api
 

@@ -1,0 +1,133 @@
+"""Rollout routing in the server: the candidate loaded beside production, each request's arm.
+
+Every ``CONVEYOR_ROLLOUT_POLL_SECONDS`` the server reads its model's active rollout from the
+store and turns it into a ``RouteTable`` (the controller moves the weights; servers only
+follow). All workers and replicas read the same row and hash the same keys, so a split holds
+in aggregate. When the table names a candidate, the candidate version loads in the background
+beside production (its own batcher) and requests start reaching it once it is ready; when the
+rollout ends, the candidate is dropped. If the store cannot be read, traffic goes to production
+until it can: the safe state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from conveyor.rollout.router import Arm, Route, Router, RouteTable
+
+if TYPE_CHECKING:
+    from conveyor.serving.manager import LoadedModel, ModelManager
+    from conveyor.store.engine import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Who answers a request (``model``, on ``arm``) and who gets a copy (``mirror``)."""
+
+    model: LoadedModel
+    arm: str
+    mirror: LoadedModel | None = None
+    mirror_arm: str | None = None
+
+
+class Routing:
+    def __init__(self, store: Store, manager: ModelManager, poll_seconds: float) -> None:
+        self.store = store
+        self.manager = manager
+        self.poll_seconds = poll_seconds
+        self.table: RouteTable | None = None
+        self._router: Router | None = None
+        self._candidate: LoadedModel | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def candidate(self) -> LoadedModel | None:
+        return self._candidate
+
+    async def start(self) -> None:
+        if self.poll_seconds <= 0 or not self.manager.can_load_versions:
+            return
+        await self.refresh()
+        self._task = asyncio.create_task(self._loop(), name="conveyor-routing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop_candidate()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.refresh()
+            except Exception:  # never let routing kill the server: production answers
+                log.exception("rollout routing: refresh failed; production answers")
+                self._router = None
+
+    async def refresh(self) -> None:
+        """Read the rollout, load or drop the candidate, swap the router."""
+        from conveyor.rollout.records import RolloutRecords
+        from conveyor.rollout.strategies import default_strategies
+
+        model = self.manager.current().identity.name
+        try:
+            rollout = await asyncio.to_thread(RolloutRecords(self.store).active_for, model)
+        except Exception as exc:  # the store is down: the safe state until it is back
+            if self._router is not None:
+                log.warning("rollout routing: store unreachable (%s); production answers", exc)
+            self._router = None
+            return
+        table = RouteTable.for_rollout(rollout, default_strategies()) if rollout else None
+        if table is None or not table.active or table.candidate is None:
+            self._router, self.table = None, table
+            await self._drop_candidate()
+            return
+        if self._candidate is None or self._candidate.identity.version != table.candidate:
+            loaded = await self.manager.load_version(table.candidate)
+            previous, self._candidate = self._candidate, loaded
+            self.manager.side = loaded
+            if previous is not None:
+                await previous.batcher.stop()
+            log.info("rollout routing: candidate version %s loaded", table.candidate)
+        if table != self.table or self._router is None:
+            self._router = Router(table)
+            self.table = table
+            log.info(
+                "rollout routing: candidate %s at %.4g%%%s",
+                table.candidate,
+                table.weight,
+                ", mirrored" if table.mirror else "",
+            )
+
+    async def _drop_candidate(self) -> None:
+        candidate, self._candidate = self._candidate, None
+        self.manager.side = None
+        if candidate is not None:
+            await candidate.batcher.stop()
+            log.info("rollout routing: candidate version %s dropped", candidate.identity.version)
+
+    def choose(
+        self,
+        production: LoadedModel,
+        request_id: str,
+        headers: Mapping[str, str] | None,
+        columns: Mapping[str, Any],
+    ) -> Choice:
+        router, candidate = self._router, self._candidate
+        if router is None or candidate is None:
+            return Choice(production, Arm.PRODUCTION.value)
+        route: Route = router.route(request_id, headers, columns)
+        by_arm = {Arm.PRODUCTION: production, Arm.CANDIDATE: candidate}
+        if route.mirror is None:
+            return Choice(by_arm[route.arm], route.arm.value)
+        return Choice(by_arm[route.arm], route.arm.value, by_arm[route.mirror], route.mirror.value)
