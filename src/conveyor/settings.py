@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     rollout_poll_seconds: float = Field(
         default=2.0, ge=0, description="How often a server reads its model's rollout; 0: never."
     )
+    rollout_controller: bool = Field(
+        default=True, description="Run the rollout controller in the server (one leader, by lease)."
+    )
+    rollout_controller_seconds: float = Field(
+        default=5.0, gt=0, description="How often the rollout leader checks its rollouts."
+    )
     ort_threads: int = Field(
         default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.rollout.records import RolloutRecords
 from conveyor.rollout.state import Rollout
@@ -37,6 +38,21 @@ def begin(records: RolloutRecords, spec: RolloutSpec, weight: float) -> Rollout:
     )
 
 
+def weights(response: httpx.Response) -> tuple[dict[tuple[str, str], float], float | None]:
+    """conveyor_rollout_weight by (version, arm), and conveyor_rollout_step, of wine."""
+    found: dict[tuple[str, str], float] = {}
+    step = None
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.labels.get("model") != "wine":
+                continue
+            if sample.name == "conveyor_rollout_weight":
+                found[(sample.labels["version"], sample.labels["arm"])] = sample.value
+            elif sample.name == "conveyor_rollout_step":
+                step = sample.value
+    return found, step
+
+
 async def test_canary_split_stickiness_pinning_and_arms(
     wine_client: httpx.AsyncClient, wine_row: dict[str, float]
 ) -> None:
@@ -45,6 +61,10 @@ async def test_canary_split_stickiness_pinning_and_arms(
     rollout = begin(records, RolloutSpec(steps=[30.0, 100.0]), 30.0)
     await state.dataplane.routing.refresh()
     assert state.manager.side is not None and state.manager.side.identity.version == "2"
+    assert weights(await wine_client.get("/metrics")) == (
+        {("1", "production"): 70.0, ("2", "candidate"): 30.0},
+        0.0,
+    )
 
     versions: Counter[str] = Counter()
     for _ in range(400):
@@ -85,6 +105,7 @@ async def test_canary_split_stickiness_pinning_and_arms(
     records.transition(rollout, "abort", actor="test", reason="done", now=datetime.now(UTC))
     await state.dataplane.routing.refresh()
     assert state.manager.side is None
+    assert weights(await wine_client.get("/metrics")) == ({("1", "production"): 100.0}, -1.0)
     for _ in range(30):
         r = await wine_client.post("/predict", json={"instances": [wine_row]})
         assert r.json()["model"]["version"] == "1"

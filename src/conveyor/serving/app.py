@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,11 +23,14 @@ from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.middleware import RequestContext
 from conveyor.serving.routes import admin, ops, predict, v2
-from conveyor.serving.routing import Routing
+from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.serving.state import ServerState
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
+
+if TYPE_CHECKING:
+    from conveyor.rollout.loop import LeaderLoop
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         else None
     )
     manager = ModelManager(source, settings, metrics, watcher)
-    routing = Routing(store, manager, settings.rollout_poll_seconds)
+    routing = Routing(store, manager, settings.rollout_poll_seconds, metrics)
     writer = (
         InferenceLogWriter(
             settings.store_url,
@@ -93,6 +97,11 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
             writer.start()
         await manager.start()
         await routing.start()
+        leader: asyncio.Task[LeaderLoop] | None = None
+        if settings.rollout_controller and manager.can_load_versions:
+            task = "classification" if manager.current().bundle.classification else "regression"
+            leader = asyncio.create_task(asyncio.to_thread(start_leader, settings, store, task))
+            leader.add_done_callback(_report_leader)
         ident = manager.current().identity
         log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)
         if watcher is not None:
@@ -100,6 +109,9 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         try:
             yield
         finally:
+            if leader is not None:
+                with contextlib.suppress(Exception):  # it failed to start: logged there
+                    await asyncio.to_thread((await leader).stop)  # releases the lease
             await routing.stop()  # a candidate's batcher drains first
             await manager.stop()  # drains queued requests first
             if watcher is not None:
@@ -132,6 +144,11 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
 
     app.add_middleware(RequestContext, metrics=metrics, model_name=model_name, on_failure=failed)
     return app
+
+
+def _report_leader(task: asyncio.Task[LeaderLoop]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("rollout controller not started: %s", task.exception())
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -126,6 +126,14 @@ class ServerMetrics:
         self.alerts_firing = gauge(
             "conveyor_alerts_firing", "Conveyor's own alerts firing, by rule.", [*mv, "rule"]
         )
+        self.rollout_weight = gauge(
+            "conveyor_rollout_weight",
+            "Percent of requests each version answers (arm production or candidate).",
+            [*mv, "arm"],
+        )
+        self.rollout_step = gauge(
+            "conveyor_rollout_step", "Index of the running rollout's step; -1 when none.", ["model"]
+        )
         self.monitor_dropped = Counter(
             "conveyor_monitor_dropped_total",
             "Observations the live monitor dropped because its buffer was full.",

@@ -21,7 +21,10 @@ from typing import TYPE_CHECKING, Any
 from conveyor.rollout.router import Arm, Route, Router, RouteTable
 
 if TYPE_CHECKING:
+    from conveyor.rollout.loop import LeaderLoop
     from conveyor.serving.manager import LoadedModel, ModelManager
+    from conveyor.serving.metrics import ServerMetrics
+    from conveyor.settings import Settings
     from conveyor.store.engine import Store
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,18 @@ class Choice:
 
 
 class Routing:
-    def __init__(self, store: Store, manager: ModelManager, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        manager: ModelManager,
+        poll_seconds: float,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self.store = store
         self.manager = manager
         self.poll_seconds = poll_seconds
+        self.metrics = metrics
+        self._weights: set[tuple[str, str]] = set()
         self.table: RouteTable | None = None
         self._router: Router | None = None
         self._candidate: LoadedModel | None = None
@@ -88,6 +99,7 @@ class Routing:
             self._router = None
             return
         table = RouteTable.for_rollout(rollout, default_strategies()) if rollout else None
+        self._publish(model, rollout.step if rollout else -1, table)
         if table is None or not table.active or table.candidate is None:
             self._router, self.table = None, table
             await self._drop_candidate()
@@ -108,6 +120,28 @@ class Routing:
                 table.weight,
                 ", mirrored" if table.mirror else "",
             )
+
+    def _publish(self, model: str, step: int, table: RouteTable | None) -> None:
+        """Rollout gauges: each version's share of answers, the step (-1: none)."""
+        if self.metrics is None:
+            return
+        production = self.manager.current().identity.version
+        weights = {production: 100.0}
+        if table is not None and table.active and table.candidate is not None:
+            weights = {table.champion: 100.0 - table.weight, table.candidate: table.weight}
+        for key in self._weights - {(v, a) for v, a in self._arms(weights, table)}:
+            with contextlib.suppress(KeyError):
+                self.metrics.rollout_weight.remove(model, *key)
+        self._weights = set()
+        for version, arm in self._arms(weights, table):
+            self.metrics.rollout_weight.labels(model, version, arm).set(weights[version])
+            self._weights.add((version, arm))
+        self.metrics.rollout_step.labels(model).set(step if table and table.active else -1)
+
+    @staticmethod
+    def _arms(weights: dict[str, float], table: RouteTable | None) -> list[tuple[str, str]]:
+        candidate = table.candidate if table is not None and table.active else None
+        return [(v, "candidate" if v == candidate else "production") for v in weights]
 
     async def _drop_candidate(self) -> None:
         candidate, self._candidate = self._candidate, None
@@ -131,3 +165,31 @@ class Routing:
         if route.mirror is None:
             return Choice(by_arm[route.arm], route.arm.value)
         return Choice(by_arm[route.arm], route.arm.value, by_arm[route.mirror], route.mirror.value)
+
+
+def start_leader(settings: Settings, store: Store, task: str) -> LeaderLoop:
+    """The rollout controller's leader loop in this server process (every process runs one;
+    the store's lease lets one act). Built off the event loop: it opens the MLflow registry."""
+    import os
+    import socket
+
+    from conveyor.registry.client import connect
+    from conveyor.registry.stages import ModelRegistry
+    from conveyor.rollout.controller import Controller
+    from conveyor.rollout.logged import InferenceLogEvidence
+    from conveyor.rollout.loop import LeaderLoop
+    from conveyor.rollout.webhooks import webhook_notifier
+
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    controller = Controller(
+        store,
+        ModelRegistry(connect(settings), store),
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        notify=webhook_notifier(secret),
+    )
+    evidence = InferenceLogEvidence(
+        store, "classification" if task == "classification" else "regression"
+    )
+    loop = LeaderLoop(controller, evidence, settings.rollout_controller_seconds)
+    loop.start()
+    return loop
