@@ -40,3 +40,44 @@ async def test_reload_follows_the_alias(
         in metrics
     )
     assert 'stage="production",version="1"} 0.0' in metrics
+
+
+async def test_rollout_controls(wine_client: httpx.AsyncClient) -> None:
+    """Start, refuse a second, refuse an illegal step, abort; every answer shows the rollout."""
+    auth = {"Authorization": "Bearer s3cret-token"}
+    assert (await wine_client.get("/admin/rollout")).status_code == 401
+    idle = await wine_client.get("/admin/rollout", headers=auth)
+    assert idle.status_code == 200 and idle.json() == {"model": "wine", "rollout": None}
+
+    missing = await wine_client.post("/admin/rollout/start", headers=auth, json={})
+    assert missing.status_code == 400 and "version" in missing.text
+    bad_steps = {"version": "2", "steps": [50, 25]}
+    refused = await wine_client.post("/admin/rollout/start", headers=auth, json=bad_steps)
+    assert refused.status_code == 400 and "steps" in refused.text, refused.text
+
+    body = {"version": "2", "steps": [30, 100], "step_seconds": 60, "reason": "try v2"}
+    started = await wine_client.post("/admin/rollout/start", headers=auth, json=body)
+    assert started.status_code == 201, started.text
+    view = started.json()
+    assert (view["rollout"]["state"], view["rollout"]["candidate"]) == ("pending", "2")
+    assert view["rollout"]["champion"] == "1"
+    assert [s["weight"] for s in view["plan"]] == [30.0, 100.0]
+    (event,) = view["events"]
+    assert (event["kind"], event["to_state"], event["reason"]) == (
+        "transition",
+        "pending",
+        "try v2",
+    )
+    assert event["actor"] == "admin-api"
+
+    again = await wine_client.post("/admin/rollout/start", headers=auth, json=body)
+    assert again.status_code == 409, again.text
+    illegal = await wine_client.post("/admin/rollout/resume", headers=auth)
+    assert illegal.status_code == 409 and "pending" in illegal.text, illegal.text
+    unknown = await wine_client.post("/admin/rollout/jump", headers=auth)
+    assert unknown.status_code == 400
+
+    aborted = await wine_client.post("/admin/rollout/abort", headers=auth, json={"reason": "no"})
+    assert aborted.status_code == 200 and aborted.json()["rollout"]["state"] == "aborted"
+    nothing = await wine_client.post("/admin/rollout/abort", headers=auth)
+    assert nothing.status_code == 404, nothing.text

@@ -1,15 +1,24 @@
-"""Admin endpoints behind a bearer token (``CONVEYOR_ADMIN_TOKEN``)."""
+"""Admin endpoints behind a bearer token (``CONVEYOR_ADMIN_TOKEN``): reload, and the controls
+of the served model's rollout (the same commands as ``conveyor rollout``)."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError
-from conveyor.serving.http import JsonResponse
+from conveyor.serving.http import JsonResponse, parse_json, read_body
+from conveyor.serving.inputs import bad_request
 from conveyor.serving.state import ServerState
+
+if TYPE_CHECKING:
+    from conveyor.rollout.controller import Controller
+
+COMMANDS = ("pause", "resume", "promote", "rollback", "abort")
 
 
 class Unauthorized(ConveyorError):
@@ -42,5 +51,100 @@ def router(state: ServerState) -> APIRouter:
         check_token(request, state)
         swapped, ident = await state.manager.reload()
         return JsonResponse({"swapped": swapped, "name": ident.name, "version": ident.version})
+
+    controllers: list[Controller] = []
+
+    def controller() -> Controller:
+        """Built on first use (it opens the MLflow registry), then kept."""
+        if not controllers:
+            from conveyor.registry.client import connect
+            from conveyor.registry.stages import ModelRegistry
+            from conveyor.rollout.controller import Controller
+            from conveyor.rollout.webhooks import webhook_notifier
+
+            secret = state.settings.webhook_secret
+            controllers.append(
+                Controller(
+                    state.store,
+                    ModelRegistry(connect(state.settings), state.store),
+                    holder="admin-api",
+                    notify=webhook_notifier(secret.get_secret_value() if secret else None),
+                )
+            )
+        return controllers[0]
+
+    async def body_of(request: Request) -> dict[str, Any]:
+        raw = await read_body(request, state.settings.max_body_bytes)
+        body = parse_json(raw) if raw.strip() else {}
+        if not isinstance(body, dict):
+            raise bad_request("body", "must be a JSON object")
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            raise bad_request("reason", "must be a string")
+        return body
+
+    def rollout_view(model: str) -> dict[str, Any]:
+        c = controller()
+        rollout = c.status(model)
+        if rollout is None:
+            return {"model": model, "rollout": None}
+        steps = [
+            {"label": s.label, "weight": s.weight, "mirror": s.mirror} for s in c.plan(rollout)
+        ]
+        events = [e.to_dict() for e in c.records.events(rollout.id)][-20:]
+        return {"model": model, "rollout": rollout.to_dict(), "plan": steps, "events": events}
+
+    @api.get("/rollout")
+    async def rollout_status(request: Request) -> Response:
+        """The served model's rollout (the running one, else the latest): state, step, weights,
+        plan and its recent events with the analysis behind each verdict."""
+        check_token(request, state)
+        model = state.manager.current().identity.name
+        return JsonResponse(await asyncio.to_thread(rollout_view, model))
+
+    @api.post("/rollout/start")
+    async def rollout_start(request: Request) -> Response:
+        """Start rolling out ``version``: ``{"version": "3", "strategy": "canary", "steps":
+        [5, 25, 50, 100], "step_seconds": 300, "reason": "..."}``; the rest of the rollout
+        settings are the defaults of the spec's ``rollout:`` section."""
+        from pydantic import ValidationError
+
+        from conveyor.spec.models import RolloutSpec
+
+        check_token(request, state)
+        body = await body_of(request)
+        version = body.pop("version", None)
+        if not isinstance(version, str | int) or isinstance(version, bool) or version == "":
+            raise bad_request("version", "required: the version to roll out")
+        reason = body.pop("reason", "")
+        try:
+            spec = RolloutSpec.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "body"
+            raise bad_request(field, first["msg"]) from None
+        model = state.manager.current().identity.name
+
+        def start() -> dict[str, Any]:
+            controller().start(model, str(version), spec, actor="admin-api", reason=reason)
+            return rollout_view(model)
+
+        return JsonResponse(await asyncio.to_thread(start), status_code=201)
+
+    @api.post("/rollout/{command}")
+    async def rollout_command(command: str, request: Request) -> Response:
+        """``pause``, ``resume``, ``promote``, ``rollback`` or ``abort`` the served model's
+        rollout, with an optional ``{"reason": "..."}``."""
+        check_token(request, state)
+        if command not in COMMANDS:
+            raise bad_request("command", f"one of {', '.join(COMMANDS)}")
+        reason = (await body_of(request)).get("reason", "")
+        model = state.manager.current().identity.name
+
+        def run() -> dict[str, Any]:
+            getattr(controller(), command)(model, actor="admin-api", reason=reason)
+            return rollout_view(model)
+
+        return JsonResponse(await asyncio.to_thread(run))
 
     return api
