@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_wine
 
 from tests.serving.conftest import Registered
@@ -171,3 +172,18 @@ def test_good_candidate_promoted_bad_one_rolled_back(server: tuple[Registered, S
     assert "fail" in (checks.get("online_accuracy"), checks.get("prediction_shift")), checks
     shown = reg.conveyor("models", "show", "wine", "3", "--json").stdout
     assert "rejected" in shown
+
+    def ended() -> dict[str, float]:
+        text = httpx.get(f"{srv.url}/metrics", timeout=5).text
+        return {
+            s.labels["outcome"]: s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == "conveyor_rollouts_ended" and s.labels["model"] == "wine"
+        }
+
+    deadline = time.monotonic() + 10  # the gauges follow within a routing poll
+    while ended().get("rolled_back") != 1.0:
+        assert time.monotonic() < deadline, ended()
+        time.sleep(0.5)
+    assert ended() == {"succeeded": 1.0, "rolled_back": 1.0, "aborted": 0.0}

@@ -13,6 +13,7 @@ import httpx
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from conveyor.rollout.analysis import CheckResult, Decision, StepVerdict, Verdict
 from conveyor.rollout.records import RolloutRecords
 from conveyor.rollout.state import Rollout
 from conveyor.spec.models import RolloutSpec
@@ -65,6 +66,23 @@ async def test_canary_split_stickiness_pinning_and_arms(
         {("1", "production"): 70.0, ("2", "candidate"): 30.0},
         0.0,
     )
+    waiting = StepVerdict(
+        Decision.WAIT,
+        "waiting",
+        [
+            CheckResult("error_rate", Verdict.PASS, {}, "ok"),
+            CheckResult("online_accuracy", Verdict.INCONCLUSIVE, {}, "few labels"),
+        ],
+    )
+    records.record_analysis(rollout, waiting, actor="test", now=datetime.now(UTC))
+    await state.dataplane.routing.refresh()
+    checks = {
+        (s.labels["check"], s.labels["verdict"], s.labels["version"])
+        for f in text_string_to_metric_families((await wine_client.get("/metrics")).text)
+        for s in f.samples
+        if s.name == "conveyor_rollout_check" and s.value == 1
+    }
+    assert checks == {("error_rate", "pass", "2"), ("online_accuracy", "inconclusive", "2")}
 
     versions: Counter[str] = Counter()
     for _ in range(400):

@@ -134,6 +134,17 @@ class ServerMetrics:
         self.rollout_step = gauge(
             "conveyor_rollout_step", "Index of the running rollout's step; -1 when none.", ["model"]
         )
+        self.rollouts_ended = gauge(
+            "conveyor_rollouts_ended",
+            "Rollouts of the model that ended, by outcome (succeeded: promoted; rolled_back; "
+            "aborted).",
+            ["model", "outcome"],
+        )
+        self.rollout_check = gauge(
+            "conveyor_rollout_check",
+            "The latest verdict of each check of the running rollout (value 1).",
+            ["model", "version", "check", "verdict"],
+        )
         self.monitor_dropped = Counter(
             "conveyor_monitor_dropped_total",
             "Observations the live monitor dropped because its buffer was full.",

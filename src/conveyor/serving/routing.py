@@ -22,12 +22,54 @@ from conveyor.rollout.router import Arm, Route, Router, RouteTable
 
 if TYPE_CHECKING:
     from conveyor.rollout.loop import LeaderLoop
+    from conveyor.rollout.state import Rollout
     from conveyor.serving.manager import LoadedModel, ModelManager
     from conveyor.serving.metrics import ServerMetrics
     from conveyor.settings import Settings
     from conveyor.store.engine import Store
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the rollout gauges show besides the weights."""
+
+    ended: dict[str, int]  # finished rollouts of the model by outcome
+    checks: dict[str, str]  # check -> verdict of the running rollout's latest analysis
+
+
+def _read(store: Store, model: str) -> tuple[Rollout | None, Summary]:
+    """The model's running rollout and its summary, in one connection."""
+    import sqlalchemy as sa
+
+    from conveyor.rollout.records import RolloutRecords
+    from conveyor.store.tables import rollout_events, rollouts
+
+    rollout = RolloutRecords(store).active_for(model)
+    with store.engine.connect() as conn:
+        ended = {
+            state: int(count)
+            for state, count in conn.execute(
+                sa.select(rollouts.c.state, sa.func.count())
+                .where((rollouts.c.model == model) & rollouts.c.active_model.is_(None))
+                .group_by(rollouts.c.state)
+            ).tuples()
+        }
+        checks: dict[str, str] = {}
+        if rollout is not None:
+            evidence = conn.execute(
+                sa.select(rollout_events.c.evidence)
+                .where(
+                    (rollout_events.c.rollout_id == rollout.id)
+                    & (rollout_events.c.kind == "analysis")
+                )
+                .order_by(rollout_events.c.id.desc())
+                .limit(1)
+            ).scalar()
+            for check in (evidence or {}).get("checks", []):
+                checks[str(check.get("name"))] = str(check.get("verdict"))
+    return rollout, Summary(ended, checks)
 
 
 @dataclass(frozen=True)
@@ -53,6 +95,7 @@ class Routing:
         self.poll_seconds = poll_seconds
         self.metrics = metrics
         self._weights: set[tuple[str, str]] = set()
+        self._checks: set[tuple[str, str, str]] = set()
         self.table: RouteTable | None = None
         self._router: Router | None = None
         self._candidate: LoadedModel | None = None
@@ -87,12 +130,11 @@ class Routing:
 
     async def refresh(self) -> None:
         """Read the rollout, load or drop the candidate, swap the router."""
-        from conveyor.rollout.records import RolloutRecords
         from conveyor.rollout.strategies import default_strategies
 
         model = self.manager.current().identity.name
         try:
-            rollout = await asyncio.to_thread(RolloutRecords(self.store).active_for, model)
+            rollout, summary = await asyncio.to_thread(_read, self.store, model)
         except Exception as exc:  # the store is down: the safe state until it is back
             if self._router is not None:
                 log.warning("rollout routing: store unreachable (%s); production answers", exc)
@@ -100,6 +142,7 @@ class Routing:
             return
         table = RouteTable.for_rollout(rollout, default_strategies()) if rollout else None
         self._publish(model, rollout.step if rollout else -1, table)
+        self._publish_summary(model, rollout, summary)
         if table is None or not table.active or table.candidate is None:
             self._router, self.table = None, table
             await self._drop_candidate()
@@ -137,6 +180,23 @@ class Routing:
             self.metrics.rollout_weight.labels(model, version, arm).set(weights[version])
             self._weights.add((version, arm))
         self.metrics.rollout_step.labels(model).set(step if table and table.active else -1)
+
+    def _publish_summary(self, model: str, rollout: Rollout | None, summary: Summary) -> None:
+        if self.metrics is None:
+            return
+        for outcome in ("succeeded", "rolled_back", "aborted"):
+            self.metrics.rollouts_ended.labels(model, outcome).set(summary.ended.get(outcome, 0))
+        current = {
+            (rollout.candidate, check, verdict)
+            for check, verdict in summary.checks.items()
+            if rollout is not None
+        }
+        for labels in self._checks - current:
+            with contextlib.suppress(KeyError):
+                self.metrics.rollout_check.remove(model, *labels)
+        for labels in current:
+            self.metrics.rollout_check.labels(model, *labels).set(1)
+        self._checks = current
 
     @staticmethod
     def _arms(weights: dict[str, float], table: RouteTable | None) -> list[tuple[str, str]]:
