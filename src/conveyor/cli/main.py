@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from conveyor.cli import deploy, models, monitor, project, serve
+from conveyor.cli import deploy, models, monitor, project, rollout, serve
 from conveyor.cli import report as report_command  # main.report prints errors
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
@@ -37,6 +37,7 @@ def build_app() -> typer.Typer:
     models.register(app)
     serve.register(app)
     monitor.register(app)
+    rollout.register(app)
     deploy.register(app)
     report_command.register(app)
     return app

@@ -1,0 +1,730 @@
+"""Rollout commands: ``rollout start|status|pause|resume|promote|rollback|abort|history``, and
+``controller``, the rollouts' leader loop in a process of its own.
+
+Every command is one call to ``conveyor.rollout.controller.Controller`` (or its records); the
+state lives in the store, so these commands work from any machine that reaches it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import typer
+from rich.markup import escape
+
+from conveyor.cli.context import CliContext
+from conveyor.cli.output import emit_json, err, out, table
+from conveyor.errors import NotFoundError, UserError
+
+if TYPE_CHECKING:
+    from conveyor.registry.stages import ModelRegistry
+    from conveyor.rollout.controller import Controller
+    from conveyor.rollout.evidence import Evidence, TaskName
+    from conveyor.rollout.records import RolloutEvent
+    from conveyor.rollout.state import Rollout
+    from conveyor.settings import Settings
+    from conveyor.spec.models import RolloutSpec
+    from conveyor.store.engine import Store
+
+# `rollout status --wait` ends with 0 when the candidate reached production, ROLLED_BACK when
+# it did not (rolled back or aborted), TIMED_OUT when --timeout ran out first; apart from
+# 1 (failure), 2 (bad input), 3 (quality gates failed) and 4 (drift).
+ROLLED_BACK_EXIT_CODE = 5
+TIMED_OUT_EXIT_CODE = 6
+WAIT_POLL_SECONDS = 1.0
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModelArg = Annotated[str, typer.Argument(help="Registered model name.")]
+ReasonOpt = Annotated[str, typer.Option(help="Why, for the audit trail.")]
+ByOpt = Annotated[
+    str | None, typer.Option("--by", help="Who, for the audit trail; default your login name.")
+]
+VERDICT_STYLE = {"pass": "green", "marginal": "yellow", "fail": "red", "inconclusive": "dim"}
+STATE_STYLE = {"succeeded": "green", "rolled_back": "red", "aborted": "yellow", "paused": "yellow"}
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Progressive delivery of a version: canary, blue-green, shadow, A/B.",
+        no_args_is_help=True,
+    )
+    group.command("start")(start)
+    group.command("status")(status)
+    for command in COMMANDS:
+        group.command(command)(_person_command(command))
+    group.command("history")(history)
+    app.add_typer(group, name="rollout")
+    app.command("controller")(controller)
+
+
+# -- start ------------------------------------------------------------------------------------
+def start(
+    ctx: typer.Context,
+    name: ModelArg,
+    version: Annotated[str, typer.Argument(help="The candidate version.")],
+    strategy: Annotated[
+        str | None, typer.Option(help="canary, blue_green, shadow or ab; default the spec's.")
+    ] = None,
+    steps: Annotated[
+        str | None, typer.Option(help="Canary: candidate percent per step, e.g. 5,25,50,100.")
+    ] = None,
+    step_seconds: Annotated[
+        float | None, typer.Option(help="How long each step runs before its analysis.")
+    ] = None,
+    initial_percent: Annotated[
+        float | None, typer.Option(help="Canary: the first step's percent (replaces it).")
+    ] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="Project directory or conveyor.yaml; default ./conveyor.yaml if any."),
+    ] = None,
+    reason: ReasonOpt = "",
+    by: ByOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start rolling VERSION out against the production version.
+
+    The rollout settings are the project's `rollout:` section (its conveyor.yaml, when it is
+    the project of NAME), then these flags. The rollout is pending until the controller (in
+    every server, or `conveyor controller`) begins its first step.
+    """
+    base, source = _project_rollout(name, spec)
+    rollout_spec = _with_flags(base, strategy, steps, step_seconds, initial_percent)
+    control = _controller(_cli(ctx))
+    rollout = control.start(name, version, rollout_spec, actor=_actor(by), reason=reason)
+    if json_out:
+        emit_json(_payload(control, rollout) | {"spec_source": source})
+        return
+    _print_rollout(control, rollout)
+    out().print(
+        f"rollout settings from {escape(source)}; the controller begins step 1 at its next "
+        "round (servers run one, or `conveyor controller`)"
+    )
+
+
+def _project_rollout(name: str, path: Path | None) -> tuple[RolloutSpec, str]:
+    """The rollout section of the project of ``name``: --spec, else ./conveyor.yaml when it
+    is that model's project, else the defaults."""
+    from conveyor.spec import load_spec
+    from conveyor.spec.loader import SPEC_FILE
+    from conveyor.spec.models import RolloutSpec
+
+    given = path is not None
+    if path is None:
+        path = Path.cwd() / SPEC_FILE
+        if not path.is_file():
+            return RolloutSpec(), "the defaults"
+    project = load_spec(path)
+    if project.name == name:
+        return project.rollout, project.source_file
+    if not given:  # the directory holds another model's project
+        return RolloutSpec(), "the defaults"
+    raise UserError(f"--spec {path}: the project of {project.name!r}, not of {name!r}")
+
+
+def _with_flags(
+    base: RolloutSpec,
+    strategy: str | None,
+    steps: str | None,
+    step_seconds: float | None,
+    initial_percent: float | None,
+) -> RolloutSpec:
+    """The spec with the flags applied; a bad flag is a one-line ``UserError`` naming it."""
+    from pydantic import ValidationError
+
+    from conveyor.rollout.strategies import default_strategies
+    from conveyor.spec.models import RolloutSpec
+
+    values = base.model_dump()
+    if strategy is not None:
+        values["strategy"] = default_strategies().get(strategy).name
+    canary = values["strategy"] == "canary"
+    for flag, given in (("--steps", steps), ("--initial-percent", initial_percent)):
+        if given is not None and not canary:
+            raise UserError(f"{flag} applies to the canary strategy, not {values['strategy']}")
+    if steps is not None:
+        values["steps"] = _percents(steps)
+    if initial_percent is not None:
+        if not 0 < initial_percent <= 100:
+            raise UserError(
+                f"--initial-percent {initial_percent:g}: a percent above 0 and at most 100"
+            )
+        values["steps"] = [initial_percent, *values["steps"][1:]]
+    if step_seconds is not None:
+        values["step_seconds"] = step_seconds
+    try:
+        return RolloutSpec.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        flag = {"steps": "--steps", "step_seconds": "--step-seconds"}.get(field, field)
+        if field == "steps" and initial_percent is not None:
+            flag = "--initial-percent" if steps is None else "--steps/--initial-percent"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise UserError(f"{flag}: {message}") from None
+
+
+def _percents(text: str) -> list[float]:
+    try:
+        percents = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        percents = []
+    if not percents:
+        raise UserError(f"--steps {text!r}: comma-separated percents, e.g. 5,25,50,100")
+    return percents
+
+
+# -- pause, resume, promote, rollback, abort --------------------------------------------------
+COMMANDS = {
+    "pause": "Hold the rollout at its current weights; nothing is judged until resumed.",
+    "resume": "Continue a paused rollout; its step's clock and evidence window start again.",
+    "promote": "Promote the candidate to production now, skipping the remaining steps.",
+    "rollback": "Stop, put all traffic back on production and tag the candidate rejected.",
+    "abort": "Stop without judging the candidate: all traffic back on production.",
+}
+
+
+def _person_command(command: str) -> Callable[..., None]:
+    def run(
+        ctx: typer.Context,
+        name: ModelArg,
+        reason: ReasonOpt = "",
+        by: ByOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        _command(ctx, command, name, reason, by, json_out)
+
+    run.__doc__ = COMMANDS[command]
+    return run
+
+
+def _command(
+    ctx: typer.Context, command: str, name: str, reason: str, by: str | None, json_out: bool
+) -> None:
+    from conveyor.rollout.state import State
+
+    control = _controller(_cli(ctx))
+    rollout = getattr(control, command)(name, actor=_actor(by), reason=reason)
+    if command == "promote" and rollout.state is State.PAUSED:  # the registry refused
+        raise UserError(
+            f"{rollout.reason}; the rollout of {name!r} is paused: fix that, then promote again"
+        )
+    if json_out:
+        emit_json(_payload(control, rollout))
+        return
+    _print_rollout(control, rollout)
+
+
+# -- status -----------------------------------------------------------------------------------
+def status(
+    ctx: typer.Context,
+    name: ModelArg,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Poll until the rollout ends (see the exit codes).")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="With --wait: give up after this many seconds.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The model's rollout (the active one, else the latest): state, step and weights, the
+    last analysis with every check, and the registry's outcome.
+
+    With --wait (a paused rollout waits for a person), exit 0: succeeded; 5: rolled back or
+    aborted; 6: --timeout ran out first.
+    """
+    if timeout is not None and (not wait or timeout <= 0):
+        raise UserError(f"--timeout {timeout:g}: a positive number of seconds, with --wait")
+    cli = _cli(ctx)
+    control = _controller(cli)
+    rollout = control.status(name)
+    if rollout is None:
+        raise NotFoundError(f"no rollout of {name!r}: start one with conveyor rollout start")
+    if wait:
+        rollout = _wait(control, rollout, timeout, quiet=json_out)
+    analysis = _last_analysis(control, rollout)
+    outcome = _registry_outcome(cli, rollout)
+    if json_out:
+        emit_json(_payload(control, rollout) | {"analysis": analysis, "registry": outcome})
+    else:
+        _print_rollout(control, rollout)
+        _print_analysis(analysis)
+        out().print(f"registry: {escape(outcome['summary'])}", soft_wrap=True)
+    if wait:
+        _wait_exit(rollout)
+
+
+def _wait(control: Controller, rollout: Rollout, timeout: float | None, quiet: bool) -> Rollout:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    shown: tuple[str, int] | None = None
+    while not rollout.state.terminal:
+        if not quiet and shown != (rollout.state.value, rollout.step):
+            shown = (rollout.state.value, rollout.step)
+            err().print(f"waiting: {_where(control, rollout)}", soft_wrap=True)
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        time.sleep(WAIT_POLL_SECONDS if left is None else min(WAIT_POLL_SECONDS, left))
+        rollout = control.records.get(rollout.id)
+    return rollout
+
+
+def _wait_exit(rollout: Rollout) -> None:
+    from conveyor.rollout.state import State
+
+    if rollout.state is State.SUCCEEDED:
+        return
+    if rollout.state.terminal:
+        raise typer.Exit(ROLLED_BACK_EXIT_CODE)
+    err().print(f"timed out: the rollout of {escape(rollout.model)} is {rollout.state.value}")
+    raise typer.Exit(TIMED_OUT_EXIT_CODE)
+
+
+def _last_analysis(control: Controller, rollout: Rollout) -> dict[str, Any] | None:
+    analyses = [e for e in control.records.events(rollout.id) if e.kind == "analysis"]
+    return analyses[-1].to_dict() if analyses else None
+
+
+def _registry_outcome(cli: CliContext, rollout: Rollout) -> dict[str, Any]:
+    """Where the registry stands: production's version and the candidate's stage. MLflow being
+    unreachable does not hide the rollout's own state, which comes from the store."""
+    from conveyor.errors import ConveyorError
+    from conveyor.registry import tags as T
+    from conveyor.rollout.outcome import REJECTED_REASON
+
+    try:
+        registry = cli.registry()
+        production = registry.by_alias(rollout.model, T.PRODUCTION)
+        candidate = registry.get(rollout.model, rollout.candidate)
+    except ConveyorError as exc:
+        return {"summary": f"unavailable ({exc.message})", "error": exc.message}
+    prod = production.version if production else None
+    summary = f"production is version {prod}; candidate {rollout.candidate} is {candidate.stage}"
+    rejected = candidate.tags.get(REJECTED_REASON)
+    if rejected:
+        summary += f" ({rejected})"
+    if rollout.pending == "reject":
+        summary += "; tagging it rejected is still owed (the controller retries)"
+    return {
+        "summary": summary,
+        "production": prod,
+        "candidate_stage": candidate.stage,
+        "rejected_reason": rejected,
+        "owed": rollout.pending,
+    }
+
+
+# -- history ----------------------------------------------------------------------------------
+def history(
+    ctx: typer.Context,
+    name: ModelArg,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    events: Annotated[
+        int | None, typer.Option("--events", help="The events of this rollout id instead.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Past rollouts of the model; with --events ID, one rollout's transitions and analyses."""
+    if limit < 1:
+        raise UserError(f"--limit {limit}: at least 1")
+    control = _controller(_cli(ctx))
+    if events is not None:
+        rollout = control.records.get(events)
+        if rollout.model != name:
+            raise NotFoundError(f"rollout {events} is of {rollout.model!r}, not {name!r}")
+        found = control.records.events(events)
+        if json_out:
+            emit_json({"rollout": rollout.to_dict(), "events": [e.to_dict() for e in found]})
+        else:
+            _print_events(rollout, found)
+        return
+    rollouts = _rollouts_of(control, name, limit)
+    if json_out:
+        emit_json({"rollouts": [r.to_dict() for r in rollouts]})
+        return
+    if not rollouts:
+        out().print(f"no rollouts of {escape(name)}")
+        return
+    rows = [
+        [
+            r.id,
+            f"{r.champion} → {r.candidate}",
+            r.strategy,
+            _state(r),
+            _at(r.started_at),
+            _at(r.ended_at),
+            escape(r.reason),
+        ]
+        for r in rollouts
+    ]
+    columns = ["id", "versions", "strategy", "state", "started", "ended", "reason"]
+    out().print(table(f"{escape(name)} rollouts", columns, rows))
+
+
+def _rollouts_of(control: Controller, name: str, limit: int) -> list[Rollout]:
+    from conveyor.store.tables import rollouts
+
+    # RolloutRecords has no public "every rollout of a model" read yet; its selector is the one
+    # place that turns rows into Rollouts
+    return control.records._select(rollouts.c.model == name, newest=True, limit=limit)
+
+
+def _print_events(rollout: Rollout, found: list[RolloutEvent]) -> None:
+    console = out()
+    console.print(
+        f"[bold]{escape(rollout.model)}[/] rollout #{rollout.id}: version {rollout.champion} → "
+        f"{rollout.candidate} ({rollout.strategy}), {_state(rollout)}"
+    )
+    for e, repeats in _collapsed(found):
+        head = f"{_at(e.at)}  step {e.step + 1}  "
+        if e.kind == "transition":
+            move = f"{e.from_state or 'new'} → {e.to_state}"
+            console.print(f"{head}{move} by {escape(e.actor)}: {escape(e.reason)}", soft_wrap=True)
+            continue
+        again = f" (the same {repeats} times)" if repeats > 1 else ""
+        console.print(
+            f"{head}analysis {_verdict(e.verdict or '')}{again}: {escape(e.reason)}",
+            soft_wrap=True,
+        )
+        for check in e.evidence.get("checks", []):
+            console.print(
+                f"    {check['name']}: {_verdict(check['verdict'])} — {_numbers(check)}",
+                soft_wrap=True,
+            )
+
+
+def _collapsed(found: list[RolloutEvent]) -> list[tuple[RolloutEvent, int]]:
+    """Consecutive analyses with the same verdict and reason (a step waiting for evidence is
+    analysed every round) as the last of them and their count."""
+    runs: list[tuple[RolloutEvent, int]] = []
+    for e in found:
+        if runs and e.kind == "analysis":
+            last, count = runs[-1]
+            same = (last.kind, last.step, last.verdict, last.reason)
+            if same == (e.kind, e.step, e.verdict, e.reason):
+                runs[-1] = (e, count + 1)
+                continue
+        runs.append((e, 1))
+    return runs
+
+
+# -- controller -------------------------------------------------------------------------------
+def controller(
+    ctx: typer.Context,
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between rounds; default CONVEYOR_ROLLOUT_CONTROLLER_SECONDS."),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit (for cron).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the rollout controller: begin, judge, advance, promote or roll back every rollout.
+
+    Servers run one too; the store's lease lets one act at a time. Runs until SIGINT or
+    SIGTERM, then gives up the lease so another controller takes over at once.
+    """
+    if interval is not None and interval <= 0:
+        raise UserError(f"--interval {interval:g}: a positive number of seconds")
+    cli = _cli(ctx)
+    control = _controller(cli)
+    evidence = EvidenceByTask(cli.settings, cli.store())
+    if once:
+        _once(control, evidence, json_out)
+        return
+    _run_until_signal(control, evidence, interval or cli.settings.rollout_controller_seconds)
+
+
+def _once(control: Controller, evidence: EvidenceByTask, json_out: bool) -> None:
+    try:
+        changed = control.tick(None, evidence)
+        lease = control.lease.current()
+    finally:
+        control.release()
+    leader = lease is not None and lease.holder == control.lease.holder
+    if json_out:
+        emit_json(
+            {
+                "holder": control.lease.holder,
+                "leader": leader,
+                "lease_holder": lease.holder if lease else None,
+                "changed": [_payload(control, r) for r in changed],
+            }
+        )
+        return
+    console = out()
+    if not leader:
+        holder = lease.holder if lease else "another controller"
+        console.print(f"not the leader: {escape(holder)} holds the lease; nothing done")
+        return
+    for rollout in changed:
+        console.print(f"{escape(rollout.model)} #{rollout.id}: {_where(control, rollout)}")
+    if not changed:
+        console.print("nothing to do this round")
+
+
+def _run_until_signal(control: Controller, evidence: EvidenceByTask, interval: float) -> None:
+    import signal
+    import threading
+
+    from conveyor.rollout.loop import LeaderLoop, LoopState
+
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    loop = LeaderLoop(control, evidence, interval)
+    try:
+        loop.start()
+        err().print(
+            f"rollout controller {escape(control.lease.holder)}: a round every {interval:g} s; "
+            "Ctrl-C stops"
+        )
+        stop.wait()
+    finally:
+        if loop.state is LoopState.RUNNING:
+            loop.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    err().print("rollout controller stopped")
+
+
+class EvidenceByTask:
+    """``InferenceLogEvidence`` for rollouts of any model: the task (classification or
+    regression) comes from the champion's registered bundle, read once per version."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._tasks: dict[tuple[str, str], TaskName] = {}
+
+    def __call__(self, rollout: Rollout, since: datetime, until: datetime) -> Evidence:
+        from conveyor.rollout.logged import InferenceLogEvidence
+
+        task = self.task(rollout.model, rollout.champion)
+        return InferenceLogEvidence(self.store, task)(rollout, since, until)
+
+    def task(self, model: str, version: str) -> TaskName:
+        key = (model, version)
+        if key not in self._tasks:
+            from conveyor.monitoring.assess import registered_bundle
+
+            bundle = registered_bundle(self.settings, model, version)
+            self._tasks[key] = "classification" if bundle.classification else "regression"
+        return self._tasks[key]
+
+
+# -- shared -----------------------------------------------------------------------------------
+def _controller(cli: CliContext) -> Controller:
+    """The controller of this process (``hostname:pid`` in the lease), posting the rollouts'
+    webhooks; MLflow is opened only when a command reaches the registry."""
+    import os
+    import socket
+
+    from conveyor.rollout.controller import Controller
+    from conveyor.rollout.webhooks import webhook_notifier
+
+    secret = cli.settings.webhook_secret
+    return Controller(
+        cli.store(),
+        cast("ModelRegistry", _LazyRegistry(cli)),
+        holder=f"{socket.gethostname()}:{os.getpid()}",
+        notify=webhook_notifier(secret.get_secret_value() if secret else None),
+    )
+
+
+class _LazyRegistry:
+    """The registry, opened (MLflow imported, about a second) on first use: pause, resume,
+    abort, history and a waiting status read only the store."""
+
+    def __init__(self, cli: CliContext) -> None:
+        self._cli = cli
+        self._registry: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._registry is None:
+            self._registry = self._cli.registry()
+        return getattr(self._registry, name)
+
+
+def _payload(control: Controller, rollout: Rollout) -> dict[str, Any]:
+    plan = control.plan(rollout)
+    return {
+        "rollout": rollout.to_dict() | {"owed": rollout.pending},
+        "plan": [
+            {
+                "step": i + 1,
+                "label": s.label,
+                "candidate": s.weight,
+                "production": 100 - s.weight,
+                "mirror": s.mirror,
+                "assign_by": s.assign_by,
+            }
+            for i, s in enumerate(plan)
+        ],
+    }
+
+
+def _print_rollout(control: Controller, rollout: Rollout) -> None:
+    from conveyor.rollout.state import State
+
+    console = out()
+    console.print(
+        f"[bold]{escape(rollout.model)}[/] rollout #{rollout.id} ({rollout.strategy}): "
+        f"version {rollout.champion} → {rollout.candidate}, {_state(rollout)}"
+    )
+    console.print(_where(control, rollout), soft_wrap=True)
+    if rollout.reason:
+        console.print(f"reason: {escape(rollout.reason)}", soft_wrap=True)
+    plan = control.plan(rollout)
+    current = rollout.step if rollout.state in (State.PROGRESSING, State.PAUSED) else None
+    rows = [
+        [
+            f"▶ {i + 1}" if i == current else i + 1,
+            s.label,
+            f"{s.weight:g}%",
+            f"{100 - s.weight:g}%",
+            "yes" if s.mirror else "",
+            s.assign_by,
+        ]
+        for i, s in enumerate(plan)
+    ]
+    columns = ["step", "label", "candidate", "production", "mirrored", "assigned by"]
+    console.print(table("plan", columns, rows))
+
+
+def _where(control: Controller, rollout: Rollout) -> str:
+    """``state``, step i/n with the weights in force and the time in the step."""
+    from conveyor.rollout.state import State
+
+    n = len(control.plan(rollout))
+    weights = (
+        f"candidate {rollout.weights.get('candidate', 0):g}% / "
+        f"production {rollout.weights.get('production', 100):g}%"
+    )
+    if rollout.state is State.PENDING:
+        return f"pending: waiting for the controller to begin step 1 of {n}; {weights}"
+    if rollout.state.terminal:
+        return f"{rollout.state.value} at step {rollout.step + 1} of {n}; {weights}"
+    since = rollout.step_started_at or rollout.updated_at
+    spent = (datetime.now(UTC) - since).total_seconds()
+    length = rollout.spec.step_seconds
+    clock = f"{_duration(spent)} into the step of {_duration(length)}"
+    if rollout.state is State.PAUSED:
+        paused = (datetime.now(UTC) - rollout.updated_at).total_seconds()
+        clock = f"paused {_duration(paused)} ago; resuming restarts the step's clock"
+    elif rollout.state is State.PROMOTING:
+        clock = "the registry is moving production to the candidate"
+    elif spent > length:
+        clock = f"the step ended {_duration(spent - length)} ago; its analysis decides"
+    return f"{rollout.state.value}: step {rollout.step + 1} of {n}; {weights}; {clock}"
+
+
+def _print_analysis(analysis: dict[str, Any] | None) -> None:
+    console = out()
+    if analysis is None:
+        console.print("analysis: [dim]none yet[/]")
+        return
+    evidence = analysis["evidence"]
+    console.print(
+        f"last analysis ({_at(datetime.fromisoformat(analysis['at']))}, step "
+        f"{analysis['step'] + 1}): {_verdict(evidence['decision'])} — "
+        f"{escape(evidence['reason'])}",
+        soft_wrap=True,
+    )
+    rows = [
+        [c["name"], _verdict(c["verdict"]), _numbers(c), escape(c["reason"])]
+        for c in evidence["checks"]
+    ]
+    console.print(table("checks", ["check", "verdict", "key numbers", "reason"], rows))
+
+
+# the numbers a person reads first, per check; the rest are in --json
+KEY_NUMBERS = {
+    "error_rate": [
+        "candidate_rate",
+        "champion_rate",
+        "p_beyond_limit",
+        "candidate_requests",
+        "champion_requests",
+    ],
+    "latency": [
+        "candidate_p99_ms",
+        "champion_p99_ms",
+        "p99_ratio",
+        "candidate_samples",
+        "champion_samples",
+    ],
+    "agreement": ["agreement", "upper_bound", "pairs"],
+    "prediction_shift": ["psi", "p_value", "candidate_rows", "champion_rows"],
+    "online_accuracy": [
+        "candidate_accuracy",
+        "champion_accuracy",
+        "candidate_rmse",
+        "champion_rmse",
+        "p_beyond_limit",
+        "candidate_labels",
+        "champion_labels",
+    ],
+    "input_drift": ["candidate_rows", "champion_rows"],
+}
+
+
+def _numbers(check: dict[str, Any]) -> str:
+    numbers = check.get("numbers", {})
+    keys = KEY_NUMBERS.get(check["name"]) or [
+        k for k, v in numbers.items() if isinstance(v, int | float)
+    ]
+    shown = [f"{k}={_num(numbers[k])}" for k in keys if k in numbers]
+    features = numbers.get("features")
+    if isinstance(features, dict) and features:
+        worst = max(features, key=lambda f: features[f]["psi"])
+        shown.append(f"max psi={_num(features[worst]['psi'])} ({escape(worst)})")
+    return ", ".join(shown)
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _verdict(value: str) -> str:
+    style = VERDICT_STYLE.get(value)
+    return f"[{style}]{value}[/]" if style else value
+
+
+def _state(rollout: Rollout) -> str:
+    style = STATE_STYLE.get(rollout.state.value)
+    return f"[{style}]{rollout.state.value}[/]" if style else rollout.state.value
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    return f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def _at(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def _actor(by: str | None) -> str:
+    if by:
+        return by
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's anonymous uid)
+        return "conveyor"
+
+
+def _cli(ctx: typer.Context) -> CliContext:
+    obj: CliContext = ctx.obj
+    return obj
