@@ -31,9 +31,11 @@ conveyor models history wine
 
 step "conveyor serve wine   (in the background)"
 port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-# the monitor checks every 2 s here (a version's spec says every 60 s by default)
-CONVEYOR_MONITOR_INTERVAL_SECONDS=2 CONVEYOR_MONITOR_FLUSH_SECONDS=1 \
-    conveyor serve wine --port "$port" --refresh-seconds 0 &
+# short intervals for a demo: the monitor checks every 2 s (60 s by default), rollouts are
+# read every second and the server follows its alias every 2 s
+export CONVEYOR_MONITOR_INTERVAL_SECONDS=2 CONVEYOR_MONITOR_FLUSH_SECONDS=1 \
+    CONVEYOR_ROLLOUT_POLL_SECONDS=1 CONVEYOR_ROLLOUT_CONTROLLER_SECONDS=1
+conveyor serve wine --port "$port" --refresh-seconds 2 &
 server_pid=$!
 trap 'kill -TERM "$server_pid" 2>/dev/null || true' EXIT
 python "$root/scripts/demo_client.py" "http://127.0.0.1:$port"
@@ -54,6 +56,46 @@ conveyor monitor wine --window 1h || echo "(exit $?: an alert rule fires)"
 
 step "conveyor report wine   (self-contained HTML with plots)"
 conveyor report wine --out "$work/reports/"
+
+url="http://127.0.0.1:$port"
+cat >> conveyor.yaml <<'YAML'
+rollout:                      # short steps for the demo (default: 5 → 25 → 50 → 100 %, 5 min each)
+  strategy: canary
+  steps: [50, 100]
+  step_seconds: 6
+  analysis: {min_requests: 40, min_pairs: 40, min_labels: 30, max_wait_seconds: 30}
+YAML
+
+step "v2: stronger regularisation (C: 0.5) → conveyor run"
+sed -i.bak 's/    C: 1.0/    C: 0.5/' conveyor.yaml
+conveyor run
+
+step "conveyor rollout start wine 2   (canary under traffic with delayed labels)"
+python "$root/scripts/demo_traffic.py" "$url" --seconds 150 --feedback --seed 2 &
+traffic_pid=$!
+conveyor rollout start wine 2 --reason "demo: stronger regularisation"
+conveyor rollout status wine --wait --timeout 120 || echo "(rollout did not succeed: exit $?)"
+kill -TERM "$traffic_pid" 2>/dev/null; wait "$traffic_pid" || true
+
+step "v3: trained on relabelled data (labels permuted consistently: its own holdout looks fine)"
+python - <<'PY'
+from sklearn.datasets import load_wine
+frame = load_wine(as_frame=True).frame
+frame.assign(target=(frame["target"] + 1) % 3).to_csv("wine-relabelled.csv", index=False)
+PY
+sed -i.bak 's#source: sklearn:wine#source: wine-relabelled.csv#' conveyor.yaml
+conveyor run
+
+step "conveyor rollout start wine 3   (the feedback and the champion give it away)"
+python "$root/scripts/demo_traffic.py" "$url" --seconds 150 --feedback --seed 3 &
+traffic_pid=$!
+conveyor rollout start wine 3 --reason "demo: new training data"
+conveyor rollout status wine --wait --timeout 120 || echo "(exit $?: the rollout did not succeed)"
+kill -TERM "$traffic_pid" 2>/dev/null; wait "$traffic_pid" || true
+
+step "conveyor rollout history wine"
+conveyor rollout history wine
+conveyor models history wine
 
 step "stopping the server (SIGTERM: drains requests, flushes the inference log)"
 kill -TERM "$server_pid"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import time
 import urllib.request
 
 import numpy as np
@@ -16,30 +18,58 @@ from sklearn.datasets import load_wine
 SHIFTED = {"alcohol": ("add", 3.0), "proline": ("mul", 2.0), "hue": ("mul", 0.5)}
 
 
+def post(url: str, body: object) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument("--seconds", type=float, help="send for this long instead of --rows")
     parser.add_argument("--shift", action="store_true")
+    parser.add_argument("--feedback", action="store_true", help="post each row's true label")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    data = load_wine(as_frame=True).frame.drop(columns="target")
+    wine = load_wine(as_frame=True)
+    data, target = wine.frame.drop(columns="target"), wine.target.to_numpy()
     rng = np.random.default_rng(args.seed)
-    sample = data.iloc[rng.integers(0, len(data), args.rows)].reset_index(drop=True)
     if args.shift:
+        data = data.copy()
         for column, (op, amount) in SHIFTED.items():
-            sample[column] = sample[column] + amount if op == "add" else sample[column] * amount
+            data[column] = data[column] + amount if op == "add" else data[column] * amount
+    records = data.to_dict("records")
     classes: dict[str, int] = {}
-    for row in sample.to_dict("records"):
-        body = json.dumps({"instances": [row]}).encode()
-        request = urllib.request.Request(
-            args.url + "/predict", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            label = str(json.loads(response.read())["predictions"][0])
+    versions: dict[str, int] = {}
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    stopped: list[int] = []  # SIGTERM: finish the request in flight, report, exit
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopped.append(signum))
+    sent = 0
+    while not stopped and (
+        (sent < args.rows) if deadline is None else (time.monotonic() < deadline)
+    ):
+        i = int(rng.integers(len(records)))
+        answer = post(args.url + "/predict", {"instances": [records[i]]})
+        label = str(answer["predictions"][0])
         classes[label] = classes.get(label, 0) + 1
+        version = str(answer["model"]["version"])
+        versions[version] = versions.get(version, 0) + 1
+        if args.feedback:
+            post(
+                args.url + "/feedback",
+                {"request_id": answer["request_id"], "label": int(target[i])},
+            )
+        sent += 1
     what = "shifted (" + ", ".join(SHIFTED) + ")" if args.shift else "like the training data"
-    print(f"  sent {args.rows} single-row requests {what}; predicted classes {classes}")
+    labels = ", true labels posted back" if args.feedback else ""
+    print(
+        f"  sent {sent} single-row requests {what}{labels}; "
+        f"answered by versions {versions}; predicted classes {classes}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
@@ -37,6 +37,15 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert "data_drift" in alerts and "firing" in alerts
     assert "features drifted: alcohol" in alerts
     monitor = text[text.index("== conveyor monitor wine") : text.index("== conveyor report wine")]
+    # v2 is rolled out by canary and promoted; v3 (permuted labels) is rolled back
+    good = text[text.index("== conveyor rollout start wine 2") : text.index("== v3:")]
+    assert "wine rollout #1 (canary): version 1 → 2, succeeded" in good
+    assert "registry: production is version 2" in good
+    bad = text[
+        text.index("== conveyor rollout start wine 3") : text.index("== conveyor rollout history")
+    ]
+    assert "version 2 → 3, rolled_back" in bad and "online_accuracy" in bad
+    assert "candidate 3 is rejected" in bad and "production is version 2" in bad
     assert "drift in" in monitor and "(exit 4: an alert rule fires)" in monitor
     for feature in ("alcohol", "hue", "proline"):
         assert f"{feature}: chi2 p_adj" in monitor
