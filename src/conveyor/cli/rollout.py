@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -18,17 +17,22 @@ from rich.markup import escape
 
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err, out, table
+from conveyor.cli.rollout_view import (
+    _at,
+    _payload,
+    _print_analysis,
+    _print_events,
+    _print_rollout,
+    _state,
+    _where,
+)
 from conveyor.errors import NotFoundError, UserError
 
 if TYPE_CHECKING:
     from conveyor.registry.stages import ModelRegistry
     from conveyor.rollout.controller import Controller
-    from conveyor.rollout.evidence import Evidence, TaskName
-    from conveyor.rollout.records import RolloutEvent
     from conveyor.rollout.state import Rollout
-    from conveyor.settings import Settings
     from conveyor.spec.models import RolloutSpec
-    from conveyor.store.engine import Store
 
 # `rollout status --wait` ends with 0 when the candidate reached production, ROLLED_BACK when
 # it did not (rolled back or aborted), TIMED_OUT when --timeout ran out first; apart from
@@ -43,8 +47,6 @@ ReasonOpt = Annotated[str, typer.Option(help="Why, for the audit trail.")]
 ByOpt = Annotated[
     str | None, typer.Option("--by", help="Who, for the audit trail; default your login name.")
 ]
-VERDICT_STYLE = {"pass": "green", "marginal": "yellow", "fail": "red", "inconclusive": "dim"}
-STATE_STYLE = {"succeeded": "green", "rolled_back": "red", "aborted": "yellow", "paused": "yellow"}
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +60,8 @@ def register(app: typer.Typer) -> None:
         group.command(command)(_person_command(command))
     group.command("history")(history)
     app.add_typer(group, name="rollout")
+    from conveyor.cli.controller import controller
+
     app.command("controller")(controller)
 
 
@@ -94,7 +98,7 @@ def start(
     """
     base, source = _project_rollout(name, spec)
     rollout_spec = _with_flags(base, strategy, steps, step_seconds, initial_percent)
-    control = _controller(_cli(ctx))
+    control = make_controller(_cli(ctx))
     rollout = control.start(name, version, rollout_spec, actor=_actor(by), reason=reason)
     if json_out:
         emit_json(_payload(control, rollout) | {"spec_source": source})
@@ -207,7 +211,7 @@ def _command(
 ) -> None:
     from conveyor.rollout.state import State
 
-    control = _controller(_cli(ctx))
+    control = make_controller(_cli(ctx))
     rollout = getattr(control, command)(name, actor=_actor(by), reason=reason)
     if command == "promote" and rollout.state is State.PAUSED:  # the registry refused
         raise UserError(
@@ -240,7 +244,7 @@ def status(
     if timeout is not None and (not wait or timeout <= 0):
         raise UserError(f"--timeout {timeout:g}: a positive number of seconds, with --wait")
     cli = _cli(ctx)
-    control = _controller(cli)
+    control = make_controller(cli)
     rollout = control.status(name)
     if rollout is None:
         raise NotFoundError(f"no rollout of {name!r}: start one with conveyor rollout start")
@@ -331,7 +335,7 @@ def history(
     """Past rollouts of the model; with --events ID, one rollout's transitions and analyses."""
     if limit < 1:
         raise UserError(f"--limit {limit}: at least 1")
-    control = _controller(_cli(ctx))
+    control = make_controller(_cli(ctx))
     if events is not None:
         rollout = control.records.get(events)
         if rollout.model != name:
@@ -373,152 +377,8 @@ def _rollouts_of(control: Controller, name: str, limit: int) -> list[Rollout]:
     return control.records._select(rollouts.c.model == name, newest=True, limit=limit)
 
 
-def _print_events(rollout: Rollout, found: list[RolloutEvent]) -> None:
-    console = out()
-    console.print(
-        f"[bold]{escape(rollout.model)}[/] rollout #{rollout.id}: version {rollout.champion} → "
-        f"{rollout.candidate} ({rollout.strategy}), {_state(rollout)}"
-    )
-    for e, repeats in _collapsed(found):
-        head = f"{_at(e.at)}  step {e.step + 1}  "
-        if e.kind == "transition":
-            move = f"{e.from_state or 'new'} → {e.to_state}"
-            console.print(f"{head}{move} by {escape(e.actor)}: {escape(e.reason)}", soft_wrap=True)
-            continue
-        again = f" (the same {repeats} times)" if repeats > 1 else ""
-        console.print(
-            f"{head}analysis {_verdict(e.verdict or '')}{again}: {escape(e.reason)}",
-            soft_wrap=True,
-        )
-        for check in e.evidence.get("checks", []):
-            console.print(
-                f"    {check['name']}: {_verdict(check['verdict'])} — {_numbers(check)}",
-                soft_wrap=True,
-            )
-
-
-def _collapsed(found: list[RolloutEvent]) -> list[tuple[RolloutEvent, int]]:
-    """Consecutive analyses with the same verdict and reason (a step waiting for evidence is
-    analysed every round) as the last of them and their count."""
-    runs: list[tuple[RolloutEvent, int]] = []
-    for e in found:
-        if runs and e.kind == "analysis":
-            last, count = runs[-1]
-            same = (last.kind, last.step, last.verdict, last.reason)
-            if same == (e.kind, e.step, e.verdict, e.reason):
-                runs[-1] = (e, count + 1)
-                continue
-        runs.append((e, 1))
-    return runs
-
-
-# -- controller -------------------------------------------------------------------------------
-def controller(
-    ctx: typer.Context,
-    interval: Annotated[
-        float | None,
-        typer.Option(help="Seconds between rounds; default CONVEYOR_ROLLOUT_CONTROLLER_SECONDS."),
-    ] = None,
-    once: Annotated[bool, typer.Option("--once", help="One round, then exit (for cron).")] = False,
-    json_out: JsonOpt = False,
-) -> None:
-    """Run the rollout controller: begin, judge, advance, promote or roll back every rollout.
-
-    Servers run one too; the store's lease lets one act at a time. Runs until SIGINT or
-    SIGTERM, then gives up the lease so another controller takes over at once.
-    """
-    if interval is not None and interval <= 0:
-        raise UserError(f"--interval {interval:g}: a positive number of seconds")
-    cli = _cli(ctx)
-    control = _controller(cli)
-    evidence = EvidenceByTask(cli.settings, cli.store())
-    if once:
-        _once(control, evidence, json_out)
-        return
-    _run_until_signal(control, evidence, interval or cli.settings.rollout_controller_seconds)
-
-
-def _once(control: Controller, evidence: EvidenceByTask, json_out: bool) -> None:
-    try:
-        changed = control.tick(None, evidence)
-        lease = control.lease.current()
-    finally:
-        control.release()
-    leader = lease is not None and lease.holder == control.lease.holder
-    if json_out:
-        emit_json(
-            {
-                "holder": control.lease.holder,
-                "leader": leader,
-                "lease_holder": lease.holder if lease else None,
-                "changed": [_payload(control, r) for r in changed],
-            }
-        )
-        return
-    console = out()
-    if not leader:
-        holder = lease.holder if lease else "another controller"
-        console.print(f"not the leader: {escape(holder)} holds the lease; nothing done")
-        return
-    for rollout in changed:
-        console.print(f"{escape(rollout.model)} #{rollout.id}: {_where(control, rollout)}")
-    if not changed:
-        console.print("nothing to do this round")
-
-
-def _run_until_signal(control: Controller, evidence: EvidenceByTask, interval: float) -> None:
-    import signal
-    import threading
-
-    from conveyor.rollout.loop import LeaderLoop, LoopState
-
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    loop = LeaderLoop(control, evidence, interval)
-    try:
-        loop.start()
-        err().print(
-            f"rollout controller {escape(control.lease.holder)}: a round every {interval:g} s; "
-            "Ctrl-C stops"
-        )
-        stop.wait()
-    finally:
-        if loop.state is LoopState.RUNNING:
-            loop.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    err().print("rollout controller stopped")
-
-
-class EvidenceByTask:
-    """``InferenceLogEvidence`` for rollouts of any model: the task (classification or
-    regression) comes from the champion's registered bundle, read once per version."""
-
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self.settings = settings
-        self.store = store
-        self._tasks: dict[tuple[str, str], TaskName] = {}
-
-    def __call__(self, rollout: Rollout, since: datetime, until: datetime) -> Evidence:
-        from conveyor.rollout.logged import InferenceLogEvidence
-
-        task = self.task(rollout.model, rollout.champion)
-        return InferenceLogEvidence(self.store, task)(rollout, since, until)
-
-    def task(self, model: str, version: str) -> TaskName:
-        key = (model, version)
-        if key not in self._tasks:
-            from conveyor.monitoring.assess import registered_bundle
-
-            bundle = registered_bundle(self.settings, model, version)
-            self._tasks[key] = "classification" if bundle.classification else "regression"
-        return self._tasks[key]
-
-
 # -- shared -----------------------------------------------------------------------------------
-def _controller(cli: CliContext) -> Controller:
+def make_controller(cli: CliContext) -> Controller:
     """The controller of this process (``hostname:pid`` in the lease), posting the rollouts'
     webhooks; MLflow is opened only when a command reaches the registry."""
     import os
@@ -548,170 +408,6 @@ class _LazyRegistry:
         if self._registry is None:
             self._registry = self._cli.registry()
         return getattr(self._registry, name)
-
-
-def _payload(control: Controller, rollout: Rollout) -> dict[str, Any]:
-    plan = control.plan(rollout)
-    return {
-        "rollout": rollout.to_dict() | {"owed": rollout.pending},
-        "plan": [
-            {
-                "step": i + 1,
-                "label": s.label,
-                "candidate": s.weight,
-                "production": 100 - s.weight,
-                "mirror": s.mirror,
-                "assign_by": s.assign_by,
-            }
-            for i, s in enumerate(plan)
-        ],
-    }
-
-
-def _print_rollout(control: Controller, rollout: Rollout) -> None:
-    from conveyor.rollout.state import State
-
-    console = out()
-    console.print(
-        f"[bold]{escape(rollout.model)}[/] rollout #{rollout.id} ({rollout.strategy}): "
-        f"version {rollout.champion} → {rollout.candidate}, {_state(rollout)}"
-    )
-    console.print(_where(control, rollout), soft_wrap=True)
-    if rollout.reason:
-        console.print(f"reason: {escape(rollout.reason)}", soft_wrap=True)
-    plan = control.plan(rollout)
-    current = rollout.step if rollout.state in (State.PROGRESSING, State.PAUSED) else None
-    rows = [
-        [
-            f"▶ {i + 1}" if i == current else i + 1,
-            s.label,
-            f"{s.weight:g}%",
-            f"{100 - s.weight:g}%",
-            "yes" if s.mirror else "",
-            s.assign_by,
-        ]
-        for i, s in enumerate(plan)
-    ]
-    columns = ["step", "label", "candidate", "production", "mirrored", "assigned by"]
-    console.print(table("plan", columns, rows))
-
-
-def _where(control: Controller, rollout: Rollout) -> str:
-    """``state``, step i/n with the weights in force and the time in the step."""
-    from conveyor.rollout.state import State
-
-    n = len(control.plan(rollout))
-    weights = (
-        f"candidate {rollout.weights.get('candidate', 0):g}% / "
-        f"production {rollout.weights.get('production', 100):g}%"
-    )
-    if rollout.state is State.PENDING:
-        return f"pending: waiting for the controller to begin step 1 of {n}; {weights}"
-    if rollout.state.terminal:
-        return f"{rollout.state.value} at step {rollout.step + 1} of {n}; {weights}"
-    since = rollout.step_started_at or rollout.updated_at
-    spent = (datetime.now(UTC) - since).total_seconds()
-    length = rollout.spec.step_seconds
-    clock = f"{_duration(spent)} into the step of {_duration(length)}"
-    if rollout.state is State.PAUSED:
-        paused = (datetime.now(UTC) - rollout.updated_at).total_seconds()
-        clock = f"paused {_duration(paused)} ago; resuming restarts the step's clock"
-    elif rollout.state is State.PROMOTING:
-        clock = "the registry is moving production to the candidate"
-    elif spent > length:
-        clock = f"the step ended {_duration(spent - length)} ago; its analysis decides"
-    return f"{rollout.state.value}: step {rollout.step + 1} of {n}; {weights}; {clock}"
-
-
-def _print_analysis(analysis: dict[str, Any] | None) -> None:
-    console = out()
-    if analysis is None:
-        console.print("analysis: [dim]none yet[/]")
-        return
-    evidence = analysis["evidence"]
-    console.print(
-        f"last analysis ({_at(datetime.fromisoformat(analysis['at']))}, step "
-        f"{analysis['step'] + 1}): {_verdict(evidence['decision'])} — "
-        f"{escape(evidence['reason'])}",
-        soft_wrap=True,
-    )
-    rows = [
-        [c["name"], _verdict(c["verdict"]), _numbers(c), escape(c["reason"])]
-        for c in evidence["checks"]
-    ]
-    console.print(table("checks", ["check", "verdict", "key numbers", "reason"], rows))
-
-
-# the numbers a person reads first, per check; the rest are in --json
-KEY_NUMBERS = {
-    "error_rate": [
-        "candidate_rate",
-        "champion_rate",
-        "p_beyond_limit",
-        "candidate_requests",
-        "champion_requests",
-    ],
-    "latency": [
-        "candidate_p99_ms",
-        "champion_p99_ms",
-        "p99_ratio",
-        "candidate_samples",
-        "champion_samples",
-    ],
-    "agreement": ["agreement", "upper_bound", "pairs"],
-    "prediction_shift": ["psi", "p_value", "candidate_rows", "champion_rows"],
-    "online_accuracy": [
-        "candidate_accuracy",
-        "champion_accuracy",
-        "candidate_rmse",
-        "champion_rmse",
-        "p_beyond_limit",
-        "candidate_labels",
-        "champion_labels",
-    ],
-    "input_drift": ["candidate_rows", "champion_rows"],
-}
-
-
-def _numbers(check: dict[str, Any]) -> str:
-    numbers = check.get("numbers", {})
-    keys = KEY_NUMBERS.get(check["name"]) or [
-        k for k, v in numbers.items() if isinstance(v, int | float)
-    ]
-    shown = [f"{k}={_num(numbers[k])}" for k in keys if k in numbers]
-    features = numbers.get("features")
-    if isinstance(features, dict) and features:
-        worst = max(features, key=lambda f: features[f]["psi"])
-        shown.append(f"max psi={_num(features[worst]['psi'])} ({escape(worst)})")
-    return ", ".join(shown)
-
-
-def _num(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _verdict(value: str) -> str:
-    style = VERDICT_STYLE.get(value)
-    return f"[{style}]{value}[/]" if style else value
-
-
-def _state(rollout: Rollout) -> str:
-    style = STATE_STYLE.get(rollout.state.value)
-    return f"[{style}]{rollout.state.value}[/]" if style else rollout.state.value
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    return f"{minutes // 60}h {minutes % 60:02d}m"
-
-
-def _at(at: datetime | None) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
 def _actor(by: str | None) -> str:

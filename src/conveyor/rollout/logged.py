@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from conveyor.rollout.state import Rollout
+    from conveyor.settings import Settings
     from conveyor.store.engine import Store
 
 
@@ -155,3 +156,28 @@ def _extend(columns: dict[str, list[Any]], inputs: dict[str, Any], rows: int) ->
 def _fit(values: Iterable[Any], rows: int) -> list[Any]:
     fitted = list(values)[:rows]
     return fitted + [None] * (rows - len(fitted))
+
+
+class EvidenceByTask:
+    """``InferenceLogEvidence`` for rollouts of any model: the task (classification or
+    regression) comes from the champion's registered bundle, read once per version."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._tasks: dict[tuple[str, str], TaskName] = {}
+
+    def __call__(self, rollout: Rollout, since: datetime, until: datetime) -> Evidence:
+        from conveyor.rollout.logged import InferenceLogEvidence
+
+        task = self.task(rollout.model, rollout.champion)
+        return InferenceLogEvidence(self.store, task)(rollout, since, until)
+
+    def task(self, model: str, version: str) -> TaskName:
+        key = (model, version)
+        if key not in self._tasks:
+            from conveyor.monitoring.assess import registered_bundle
+
+            bundle = registered_bundle(self.settings, model, version)
+            self._tasks[key] = "classification" if bundle.classification else "regression"
+        return self._tasks[key]

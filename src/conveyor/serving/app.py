@@ -99,8 +99,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         await routing.start()
         leader: asyncio.Task[LeaderLoop] | None = None
         if settings.rollout_controller and manager.can_load_versions:
-            task = "classification" if manager.current().bundle.classification else "regression"
-            leader = asyncio.create_task(asyncio.to_thread(start_leader, settings, store, task))
+            leader = asyncio.create_task(asyncio.to_thread(start_leader, settings, store))
             leader.add_done_callback(_report_leader)
         ident = manager.current().identity
         log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)

@@ -227,7 +227,7 @@ class Routing:
         return Choice(by_arm[route.arm], route.arm.value, by_arm[route.mirror], route.mirror.value)
 
 
-def start_leader(settings: Settings, store: Store, task: str) -> LeaderLoop:
+def start_leader(settings: Settings, store: Store) -> LeaderLoop:
     """The rollout controller's leader loop in this server process (every process runs one;
     the store's lease lets one act). Built off the event loop: it opens the MLflow registry."""
     import os
@@ -236,7 +236,7 @@ def start_leader(settings: Settings, store: Store, task: str) -> LeaderLoop:
     from conveyor.registry.client import connect
     from conveyor.registry.stages import ModelRegistry
     from conveyor.rollout.controller import Controller
-    from conveyor.rollout.logged import InferenceLogEvidence
+    from conveyor.rollout.logged import EvidenceByTask
     from conveyor.rollout.loop import LeaderLoop
     from conveyor.rollout.webhooks import webhook_notifier
 
@@ -247,9 +247,8 @@ def start_leader(settings: Settings, store: Store, task: str) -> LeaderLoop:
         holder=f"{socket.gethostname()}:{os.getpid()}",
         notify=webhook_notifier(secret),
     )
-    evidence = InferenceLogEvidence(
-        store, "classification" if task == "classification" else "regression"
-    )
+    # any model's rollouts: each judged by its own task, read from its champion's bundle
+    evidence = EvidenceByTask(settings, store)
     loop = LeaderLoop(controller, evidence, settings.rollout_controller_seconds)
     loop.start()
     return loop
