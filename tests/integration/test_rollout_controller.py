@@ -527,6 +527,40 @@ def test_inconclusive_waits_up_to_its_limit(world: World, action: str, state: St
     assert waits[0].evidence["checks"][0]["reason"] == "20 requests on each arm, fewer than 100"
 
 
+def test_a_waiting_step_is_recorded_once_a_minute_not_every_round(world: World) -> None:
+    rollout = start(world)
+    controller, evidence = world.controller(), Scripted("tiny")
+    controller.tick(world.at(1), evidence)
+    for second in range(62, 150, 5):  # a leader ticking every 5 s through the wait
+        assert controller.tick(world.at(second), evidence) == []
+    waits = [e.at for e in controller.records.events(rollout.id) if e.verdict == "wait"]
+    assert len(waits) == 2 and (waits[1] - waits[0]).total_seconds() >= 60
+
+
+class Unavailable:
+    """Evidence that cannot be read (say, the champion's bundle cannot be fetched)."""
+
+    def __call__(self, rollout: Rollout, since: datetime, until: datetime) -> Evidence:
+        raise RuntimeError("bundle unavailable")
+
+
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [("rollback", State.ROLLED_BACK), ("pause", State.PAUSED), ("proceed", State.PAUSED)],
+)
+def test_evidence_that_never_comes_does_not_hold_a_step_forever(
+    world: World, action: str, state: State
+) -> None:
+    analysis = FAST.model_copy(update={"on_inconclusive": action})
+    start(world, analysis=analysis)
+    controller = world.controller()
+    controller.tick(world.at(1), Scripted("good"))  # begins step 1
+    assert controller.tick(world.at(100), Unavailable()) == []  # within max_wait: retry
+    (ended,) = controller.tick(world.at(182), Unavailable())  # never proceeds blind
+    assert ended.state is state and "no evidence 121 s after the step ended" in ended.reason
+    assert world.production() == "1"
+
+
 def test_more_evidence_after_waiting_lets_the_step_pass(world: World) -> None:
     start(world)
     controller, evidence = world.controller(), Scripted("tiny")

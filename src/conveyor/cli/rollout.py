@@ -370,11 +370,7 @@ def history(
 
 
 def _rollouts_of(control: Controller, name: str, limit: int) -> list[Rollout]:
-    from conveyor.store.tables import rollouts
-
-    # RolloutRecords has no public "every rollout of a model" read yet; its selector is the one
-    # place that turns rows into Rollouts
-    return control.records._select(rollouts.c.model == name, newest=True, limit=limit)
+    return control.records.for_model(name, limit)
 
 
 # -- shared -----------------------------------------------------------------------------------

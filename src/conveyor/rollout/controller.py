@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from conveyor.store.engine import Store
 
 log = logging.getLogger(__name__)
+# a step waiting for evidence is recorded at most this often
+WAIT_RECORD_SECONDS = 60.0
 
 LEASE_NAME = "rollout-controller"
 
@@ -74,6 +76,7 @@ class Controller:
         self.actor = f"controller@{holder}"
         self.notify = notify
         self.strategies = strategies or default_strategies()
+        self._waits: dict[int, datetime] = {}  # rollout id -> when a wait was last recorded
 
     # -- reading -------------------------------------------------------------------------
     def status(self, model: str) -> Rollout | None:
@@ -229,9 +232,17 @@ class Controller:
         ends = started + timedelta(seconds=spec.step_seconds)
         try:
             data = evidence(rollout, started, now)
-        except Exception:
+        except Exception as exc:
             log.exception("rollout #%d of %s: evidence unavailable", rollout.id, rollout.model)
-            return None
+            waited = (now - ends).total_seconds()
+            if waited < spec.analysis.max_wait_seconds:
+                return None
+            # no evidence at all past the wait: never proceed blind, roll back or pause
+            action = (
+                Decision.FAIL if spec.analysis.on_inconclusive == "rollback" else Decision.PAUSE
+            )
+            reason = f"no evidence {waited:.0f} s after the step ended ({exc})"
+            return self._act(rollout, plan, StepVerdict(action, reason, []), now, fence)
         checks = analyse(data, spec.analysis)
         if now < ends:
             failed = [c for c in checks if c.verdict is Verdict.FAIL]
@@ -249,7 +260,13 @@ class Controller:
         step = rollout.step
         label = f"step {step + 1} of {len(plan)} ({plan[step].label})"
         if verdict.decision is Decision.WAIT:
-            self.records.record_analysis(rollout, verdict, actor=self.actor, now=now, fence=fence)
+            # one waiting analysis a minute is the record; every round would flood the events
+            last = self._waits.get(rollout.id)
+            if last is None or (now - last).total_seconds() >= WAIT_RECORD_SECONDS:
+                self.records.record_analysis(
+                    rollout, verdict, actor=self.actor, now=now, fence=fence
+                )
+                self._waits[rollout.id] = now
             return None
         if verdict.decision is Decision.FAIL:
             failed = self._move(

@@ -91,8 +91,12 @@ class RolloutRecords:
         return found[0] if found else None
 
     def latest(self, model: str) -> Rollout | None:
-        found = self._select(rollouts.c.model == model, newest=True, limit=1)
+        found = self.for_model(model, limit=1)
         return found[0] if found else None
+
+    def for_model(self, model: str, limit: int | None = None) -> list[Rollout]:
+        """The model's rollouts, newest first."""
+        return self._select(rollouts.c.model == model, newest=True, limit=limit)
 
     def owed(self) -> list[Rollout]:
         """Finished rollouts whose registry work (``pending``) is not done yet."""
