@@ -39,12 +39,12 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     monitor = text[text.index("== conveyor monitor wine") : text.index("== conveyor report wine")]
     # v2 is rolled out by canary and promoted; v3 (permuted labels) is rolled back
     good = text[text.index("== conveyor rollout start wine 2") : text.index("== v3:")]
-    assert "wine rollout #1 (canary): version 1 → 2, succeeded" in good
-    assert "registry: production is version 2" in good
+    assert "wine rollout #1 (canary): version 1 → 2, succeeded" in good, good[-4000:]
+    assert "registry: production is version 2" in good, good[-4000:]
     bad = text[
         text.index("== conveyor rollout start wine 3") : text.index("== conveyor rollout history")
     ]
-    assert "version 2 → 3, rolled_back" in bad and "online_accuracy" in bad
+    assert "version 2 → 3, rolled_back" in bad and "online_accuracy" in bad, bad[-4000:]
     assert "candidate 3 is rejected" in bad and "production is version 2" in bad
     assert "drift in" in monitor and "(exit 4: an alert rule fires)" in monitor
     for feature in ("alcohol", "hue", "proline"):

@@ -76,23 +76,35 @@ class DataPlane:
         if version is None and self.routing is not None:
             choice = self.routing.choose(model, request_id, headers, columns)
             model, arm = choice.model, choice.arm
+        submitted = time.perf_counter()
         output = await model.batcher.submit(columns, rows)
         latency_ms = (time.perf_counter() - started) * 1000
         self._log(model, arm, request_id, rows, columns, output, latency_ms, 200)
         self._count_classes(model, output)
         if choice is not None and choice.mirror is not None:
+            overhead_ms = (submitted - started) * 1000  # decoding etc., before the model
             task = asyncio.create_task(
-                self._mirror(choice.mirror, choice.mirror_arm or "", columns, rows, request_id)
+                self._mirror(
+                    choice.mirror, choice.mirror_arm or "", columns, rows, request_id, overhead_ms
+                )
             )
             self._mirrors.add(task)  # held until done: the loop keeps only weak references
             task.add_done_callback(self._mirrors.discard)
         return Prediction(request_id, model, output, latency_ms)
 
     async def _mirror(
-        self, model: LoadedModel, arm: str, columns: Columns, rows: int, request_id: str
+        self,
+        model: LoadedModel,
+        arm: str,
+        columns: Columns,
+        rows: int,
+        request_id: str,
+        overhead_ms: float,
     ) -> None:
-        """The copy of a request for the other arm: its answer is logged, never returned."""
-        started = time.perf_counter()
+        """The copy of a request for the other arm: its answer is logged, never returned. Its
+        latency is the answering arm's pre-model time plus its own model call, so the two arms'
+        latencies compare like for like."""
+        started = time.perf_counter() - overhead_ms / 1000
         try:
             output = await model.batcher.submit(columns, rows)
         except Exception as exc:

@@ -147,7 +147,9 @@ class ModelManager:
         def build() -> tuple[Bundle, Runtime]:
             path = self.source.fetch(identity)
             bundle = read_bundle(path, identity)
-            return bundle, open_runtime(bundle, self.settings.ort_threads)
+            runtime = open_runtime(bundle, self.settings.ort_threads)
+            warm_up(bundle, runtime)
+            return bundle, runtime
 
         bundle, runtime = await asyncio.to_thread(build)
         name = bundle.identity.name
@@ -181,6 +183,36 @@ class ModelManager:
                 await self.reload()
             except Exception as exc:  # keep serving the current version
                 log.warning("model refresh failed: %s", exc)
+
+
+def warm_up(bundle: Bundle, runtime: Runtime) -> None:
+    """A few predictions on a typical row before the version takes traffic: a fresh session's
+    first calls are slow, and a rollout would judge the candidate by them."""
+    from conveyor.data.schema import Kind
+    from conveyor.serving.inputs import UnseenPolicy, columns_from_instances
+
+    features = bundle.profile.get("features", {})
+    row: dict[str, object] = {}
+    for column in bundle.schema.features:
+        entry = features.get(column.name, {})
+        if column.kind is Kind.NUMERIC:
+            row[column.name] = float(entry.get("mean", 0.0))
+        elif column.kind is Kind.BOOLEAN:
+            row[column.name] = True
+        else:
+            counts: dict[str, int] = entry.get("category_counts") or {"": 0}
+            row[column.name] = max(counts, key=lambda c: counts[c])
+    try:
+        for rows in (1, 1, 1, 8, 32):
+            columns, n = columns_from_instances([row] * rows, bundle.schema, UnseenPolicy.ALLOW)
+            runtime.predict(columns, n)
+    except Exception:  # a model that cannot predict a typical row fails on requests, not here
+        log.warning(
+            "warm-up of %s version %s failed",
+            bundle.identity.name,
+            bundle.identity.version,
+            exc_info=True,
+        )
 
 
 def _freeze_heap(collect: bool) -> None:
