@@ -95,6 +95,8 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         store.create()
         if writer is not None:
             writer.start()
+        if watcher is not None:
+            warm_imports()  # before the model loads and the heap is frozen
         await manager.start()
         await routing.start()
         leader: asyncio.Task[LeaderLoop] | None = None
@@ -143,6 +145,18 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
 
     app.add_middleware(RequestContext, metrics=metrics, model_name=model_name, on_failure=failed)
     return app
+
+
+def warm_imports() -> None:
+    """Import what the watcher thread uses (scipy's tests, the drift code) now: imported later
+    on a background thread, they would hold the GIL mid-traffic and leave hundreds of
+    thousands of objects outside the frozen heap for every full collection to scan."""
+    import scipy.stats  # noqa: F401
+
+    import conveyor.monitoring.alerts
+    import conveyor.monitoring.drift
+    import conveyor.rollout.records
+    import conveyor.rollout.strategies  # noqa: F401
 
 
 def _report_leader(task: asyncio.Task[LeaderLoop]) -> None:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from conveyor.rollout.router import Arm, Route, Router, RouteTable
 
@@ -233,7 +233,6 @@ def start_leader(settings: Settings, store: Store) -> LeaderLoop:
     import os
     import socket
 
-    from conveyor.registry.client import connect
     from conveyor.registry.stages import ModelRegistry
     from conveyor.rollout.controller import Controller
     from conveyor.rollout.logged import EvidenceByTask
@@ -243,7 +242,7 @@ def start_leader(settings: Settings, store: Store) -> LeaderLoop:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     controller = Controller(
         store,
-        ModelRegistry(connect(settings), store),
+        cast("ModelRegistry", _LazyRegistry(settings, store)),
         holder=f"{socket.gethostname()}:{os.getpid()}",
         notify=webhook_notifier(secret),
     )
@@ -252,3 +251,21 @@ def start_leader(settings: Settings, store: Store) -> LeaderLoop:
     loop = LeaderLoop(controller, evidence, settings.rollout_controller_seconds)
     loop.start()
     return loop
+
+
+class _LazyRegistry:
+    """The registry, opened on first use: importing MLflow costs a second of the GIL and
+    hundreds of thousands of objects, and a leader with nothing to promote never needs it."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self._settings = settings
+        self._store = store
+        self._registry: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._registry is None:
+            from conveyor.registry.client import connect
+            from conveyor.registry.stages import ModelRegistry
+
+            self._registry = ModelRegistry(connect(self._settings), self._store)
+        return getattr(self._registry, name)
