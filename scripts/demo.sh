@@ -70,12 +70,18 @@ step "v2: stronger regularisation (C: 0.5) → conveyor run"
 sed -i.bak 's/    C: 1.0/    C: 0.5/' conveyor.yaml
 conveyor run
 
+# roll VERSION REASON: a canary of VERSION under traffic whose true labels arrive as feedback
+roll() {
+    python "$root/scripts/demo_traffic.py" "$url" --seconds 150 --feedback --seed "$1" &
+    local traffic_pid=$!
+    conveyor rollout start wine "$1" --reason "$2"
+    conveyor rollout status wine --wait --timeout 120 || echo "(exit $?: the rollout did not succeed)"
+    kill -TERM "$traffic_pid" 2>/dev/null
+    wait "$traffic_pid" || true
+}
+
 step "conveyor rollout start wine 2   (canary under traffic with delayed labels)"
-python "$root/scripts/demo_traffic.py" "$url" --seconds 150 --feedback --seed 2 &
-traffic_pid=$!
-conveyor rollout start wine 2 --reason "demo: stronger regularisation"
-conveyor rollout status wine --wait --timeout 120 || echo "(rollout did not succeed: exit $?)"
-kill -TERM "$traffic_pid" 2>/dev/null; wait "$traffic_pid" || true
+roll 2 "demo: stronger regularisation"
 
 step "v3: trained on relabelled data (labels permuted consistently: its own holdout looks fine)"
 python - <<'PY'
@@ -87,11 +93,7 @@ sed -i.bak 's#source: sklearn:wine#source: wine-relabelled.csv#' conveyor.yaml
 conveyor run
 
 step "conveyor rollout start wine 3   (the feedback and the champion give it away)"
-python "$root/scripts/demo_traffic.py" "$url" --seconds 150 --feedback --seed 3 &
-traffic_pid=$!
-conveyor rollout start wine 3 --reason "demo: new training data"
-conveyor rollout status wine --wait --timeout 120 || echo "(exit $?: the rollout did not succeed)"
-kill -TERM "$traffic_pid" 2>/dev/null; wait "$traffic_pid" || true
+roll 3 "demo: new training data"
 
 step "conveyor rollout history wine"
 conveyor rollout history wine

@@ -149,6 +149,14 @@ class RegistrySpec(_Section):
     require_approval: bool = False
 
 
+def _http_urls(cls: type, value: list[str]) -> list[str]:
+    """Webhook URLs must be http(s)."""
+    for url in value:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r}: webhooks must be http(s) URLs")
+    return value
+
+
 class DriftSpec(_Section):
     """When a feature counts as drifted: a corrected test AND an effect over its threshold."""
 
@@ -194,13 +202,7 @@ class MonitoringSpec(_Section):
     alerts: AlertSpec = Field(default_factory=AlertSpec)
     webhooks: list[str] = Field(default_factory=list, description="URLs that receive alerts.")
 
-    @field_validator("webhooks")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r}: webhooks must be http(s) URLs")
-        return value
+    _urls = field_validator("webhooks")(_http_urls)
 
 
 class AnalysisSpec(_Section):
@@ -314,13 +316,7 @@ class RolloutSpec(_Section):
                 )
         return value
 
-    @field_validator("webhooks")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"{url!r}: webhooks must be http(s) URLs")
-        return value
+    _urls = field_validator("webhooks")(_http_urls)
 
 
 class ProjectSpec(_Section):
