@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,7 +29,6 @@ from conveyor.cli.rollout_view import (
 from conveyor.errors import NotFoundError, UserError
 
 if TYPE_CHECKING:
-    from conveyor.registry.stages import ModelRegistry
     from conveyor.rollout.controller import Controller
     from conveyor.rollout.state import Rollout
     from conveyor.spec.models import RolloutSpec
@@ -377,33 +376,9 @@ def _rollouts_of(control: Controller, name: str, limit: int) -> list[Rollout]:
 def make_controller(cli: CliContext) -> Controller:
     """The controller of this process (``hostname:pid`` in the lease), posting the rollouts'
     webhooks; MLflow is opened only when a command reaches the registry."""
-    import os
-    import socket
+    from conveyor.rollout.wiring import controller_for
 
-    from conveyor.rollout.controller import Controller
-    from conveyor.rollout.webhooks import webhook_notifier
-
-    secret = cli.settings.webhook_secret
-    return Controller(
-        cli.store(),
-        cast("ModelRegistry", _LazyRegistry(cli)),
-        holder=f"{socket.gethostname()}:{os.getpid()}",
-        notify=webhook_notifier(secret.get_secret_value() if secret else None),
-    )
-
-
-class _LazyRegistry:
-    """The registry, opened (MLflow imported, about a second) on first use: pause, resume,
-    abort, history and a waiting status read only the store."""
-
-    def __init__(self, cli: CliContext) -> None:
-        self._cli = cli
-        self._registry: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._registry is None:
-            self._registry = self._cli.registry()
-        return getattr(self._registry, name)
+    return controller_for(cli.settings, cli.store())
 
 
 def _actor(by: str | None) -> str:

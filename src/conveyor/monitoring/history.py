@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from conveyor.monitoring.assess import labelled_predictions
-from conveyor.monitoring.live import Bucket
-from conveyor.store.tables import monitor_buckets
+from conveyor.monitoring.live import Bucket, bucket_rows, merge_state
 
 if TYPE_CHECKING:
     from conveyor.monitoring.window import WindowCounts
@@ -98,22 +95,10 @@ def load_history(
     count = math.ceil(span / step)
     ident = bundle.identity
     buckets = [Bucket.empty(bundle.profile) for _ in range(count)]
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(monitor_buckets.c.minute, monitor_buckets.c.counts).where(
-                (monitor_buckets.c.model == ident.name)
-                & (monitor_buckets.c.version == ident.version)
-                & (monitor_buckets.c.minute >= start)
-            )
-        )
-        for minute, state in rows:
-            at = _index(_utc(minute), start, step, count)
-            if at is None:
-                continue
-            try:
-                buckets[at].merge(Bucket.from_state(bundle.profile, state))
-            except (ValueError, KeyError, TypeError):  # written over another profile
-                continue
+    for minute, state in bucket_rows(store, ident.name, ident.version, start):
+        at = _index(_utc(minute), start, step, count)
+        if at is not None:
+            merge_state(buckets[at], bundle.profile, state)
     classification = bundle.classification
     labels = _labels(store, bundle, since, start, step, count)
     steps = tuple(

@@ -295,8 +295,8 @@ def load_window(
     since = (now - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
     merged = Bucket.empty(profile)
     count = 0
-    for _, state in _bucket_rows(store, model, version, since):
-        if _merge(merged, profile, state):
+    for _, state in bucket_rows(store, model, version, since):
+        if merge_state(merged, profile, state):
             count += 1
     return merged, count
 
@@ -308,17 +308,17 @@ def load_recent(
     and the first minute merged."""
     merged = Bucket.empty(profile)
     first = None
-    for minute, state in _bucket_rows(store, model, version, None, newest_first=True):
+    for minute, state in bucket_rows(store, model, version, None, newest_first=True):
         if merged.window.rows >= rows and minute != first:
             break
-        if _merge(merged, profile, state):
+        if merge_state(merged, profile, state):
             first = minute
     if first is not None and first.tzinfo is None:
         first = first.replace(tzinfo=UTC)
     return merged, first
 
 
-def _bucket_rows(
+def bucket_rows(
     store: Store, model: str, version: str, since: datetime | None, newest_first: bool = False
 ) -> Iterator[tuple[datetime, Any]]:
     c = monitor_buckets.c
@@ -330,7 +330,7 @@ def _bucket_rows(
         yield from conn.execute(query).tuples()
 
 
-def _merge(into: Bucket, profile: Mapping[str, Any], state: Any) -> bool:
+def merge_state(into: Bucket, profile: Mapping[str, Any], state: Any) -> bool:
     try:
         into.merge(Bucket.from_state(profile, state))
     except (ValueError, KeyError, TypeError):  # written over another profile

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from conveyor.rollout.router import Arm, Route, Router, RouteTable
 
@@ -229,43 +229,14 @@ class Routing:
 
 def start_leader(settings: Settings, store: Store) -> LeaderLoop:
     """The rollout controller's leader loop in this server process (every process runs one;
-    the store's lease lets one act). Built off the event loop: it opens the MLflow registry."""
-    import os
-    import socket
-
-    from conveyor.registry.stages import ModelRegistry
-    from conveyor.rollout.controller import Controller
+    the store's lease lets one act). The registry opens only when a rollout needs it."""
     from conveyor.rollout.logged import EvidenceByTask
     from conveyor.rollout.loop import LeaderLoop
-    from conveyor.rollout.webhooks import webhook_notifier
+    from conveyor.rollout.wiring import controller_for
 
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    controller = Controller(
-        store,
-        cast("ModelRegistry", _LazyRegistry(settings, store)),
-        holder=f"{socket.gethostname()}:{os.getpid()}",
-        notify=webhook_notifier(secret),
-    )
+    controller = controller_for(settings, store)
     # any model's rollouts: each judged by its own task, read from its champion's bundle
     evidence = EvidenceByTask(settings, store)
     loop = LeaderLoop(controller, evidence, settings.rollout_controller_seconds)
     loop.start()
     return loop
-
-
-class _LazyRegistry:
-    """The registry, opened on first use: importing MLflow costs a second of the GIL and
-    hundreds of thousands of objects, and a leader with nothing to promote never needs it."""
-
-    def __init__(self, settings: Settings, store: Store) -> None:
-        self._settings = settings
-        self._store = store
-        self._registry: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._registry is None:
-            from conveyor.registry.client import connect
-            from conveyor.registry.stages import ModelRegistry
-
-            self._registry = ModelRegistry(connect(self._settings), self._store)
-        return getattr(self._registry, name)

@@ -55,22 +55,11 @@ def router(state: ServerState) -> APIRouter:
     controllers: list[Controller] = []
 
     def controller() -> Controller:
-        """Built on first use (it opens the MLflow registry), then kept."""
+        """Built on first use, then kept (the registry opens when a command needs it)."""
         if not controllers:
-            from conveyor.registry.client import connect
-            from conveyor.registry.stages import ModelRegistry
-            from conveyor.rollout.controller import Controller
-            from conveyor.rollout.webhooks import webhook_notifier
+            from conveyor.rollout.wiring import controller_for
 
-            secret = state.settings.webhook_secret
-            controllers.append(
-                Controller(
-                    state.store,
-                    ModelRegistry(connect(state.settings), state.store),
-                    holder="admin-api",
-                    notify=webhook_notifier(secret.get_secret_value() if secret else None),
-                )
-            )
+            controllers.append(controller_for(state.settings, state.store, holder="admin-api"))
         return controllers[0]
 
     async def body_of(request: Request) -> dict[str, Any]:
