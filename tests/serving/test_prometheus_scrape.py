@@ -52,7 +52,14 @@ def prometheus_for(tmp_path: Path) -> Iterator[Callable[[int], str]]:
                 stderr=subprocess.STDOUT,
             )
         )
-        return f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            """Prometheus answers /-/ready"""
+            return httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
+
+        eventually(ready, timeout=60)
+        return base
 
     yield start
     for proc in procs:
@@ -72,7 +79,7 @@ def eventually(
     while True:
         try:
             result = check()
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # not listening yet, or 503 while its TSDB starts
             result = exc
         if result and not isinstance(result, Exception):
             return result
