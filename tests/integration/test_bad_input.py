@@ -279,6 +279,35 @@ def test_estimator_error_names_the_spec_file_given(cli, tmp_path) -> None:  # ty
     assert payload["problems"][0]["where"] == "model.params.no_such_param (line 4)"
 
 
+def test_a_huge_field_is_clipped_in_the_message(cli: Cli, tmp_path: Path) -> None:
+    """A 10 MB value in a numeric column: the message quotes its start and its size, not it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(spec_text())
+    huge = "X" * 10_000_000
+    (project / "data.csv").write_text(csv_rows(a=lambda i: huge if i == 7 else i))
+    needles = ["column 'a'", "'" + "X" * 60 + "'… (10,000,000 characters)", "rows 7"]
+    for command in ("validate", "run"):
+        text = cli(command, "--project", str(project))
+        assert_text_error(text, needles)
+        assert len(text.stderr) < 1000
+        payload = assert_json_error(
+            cli(command, "--project", str(project), "--json"), "DataError", needles
+        )
+        assert len(payload["error"]) < 1000
+    assert_nothing_registered(cli)
+
+
+def test_a_huge_header_is_clipped_in_the_message(cli: Cli, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(spec_text(target="label"))
+    (project / "data.csv").write_text(csv_rows(header="a," + "B" * 1_000_000 + ",y"))
+    text = cli("validate", "--project", str(project))
+    assert_text_error(text, ["column 'label' not found", "(1,000,000 characters)"])
+    assert len(text.stderr) < 1000
+
+
 def test_params_of_another_estimator_fail_validate(cli: Cli, tmp_path: Path, home: Path) -> None:
     """`C` left over after switching to a random forest: validate fails naming the key (it used
     to pass, and `run` failed after starting an MLflow run)."""

@@ -52,6 +52,7 @@ def validate(
 
     Every key of conveyor.yaml (type, default, example) is listed by `conveyor spec`.
     """
+    from conveyor.display import clip
     from conveyor.pipeline.dataset import prepare_data
     from conveyor.spec import load_spec
     from conveyor.training.pipeline import resolve_model
@@ -71,7 +72,14 @@ def validate(
         emit_json(summary)
         return
     rows = [
-        [c.name, c.kind.value, c.nullable, c.min, c.max, ", ".join(c.categories[:5])]
+        [
+            clip(c.name),
+            c.kind.value,
+            c.nullable,
+            c.min,
+            c.max,
+            ", ".join(clip(v, 20) for v in c.categories[:5]),
+        ]
         for c in data.schema.features
     ]
     out().print(
