@@ -8,7 +8,7 @@ from conveyor.pipeline.dataset import prepare_data
 from conveyor.registry.client import connect, ensure_experiment, mlflow_errors
 from conveyor.settings import Settings
 from conveyor.spec.models import ProjectSpec
-from conveyor.training.pipeline import fit_model, resolve_estimator
+from conveyor.training.pipeline import fit_model, resolve_model
 from conveyor.training.tuning import TuningResult, run_trials
 
 
@@ -17,8 +17,8 @@ def tune_worker(
 ) -> TuningResult:
     import mlflow
 
+    target = resolve_model(spec, base_dir)
     data = prepare_data(spec, base_dir)
-    target = resolve_estimator(spec.model, spec.source_file, base_dir)
     client = connect(settings)
     experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
 

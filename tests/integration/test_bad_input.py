@@ -276,4 +276,82 @@ def test_estimator_error_names_the_spec_file_given(cli, tmp_path) -> None:  # ty
     assert result.exit_code == 2
     payload = result.json()
     assert payload["file"] == str(spec)
-    assert payload["problems"][0]["where"] == "model.params"
+    assert payload["problems"][0]["where"] == "model.params.no_such_param (line 4)"
+
+
+def test_a_huge_field_is_clipped_in_the_message(cli: Cli, tmp_path: Path) -> None:
+    """A 10 MB value in a numeric column: the message quotes its start and its size, not it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(spec_text())
+    huge = "X" * 10_000_000
+    (project / "data.csv").write_text(csv_rows(a=lambda i: huge if i == 7 else i))
+    needles = ["column 'a'", "'" + "X" * 60 + "'… (10,000,000 characters)", "rows 7"]
+    for command in ("validate", "run"):
+        text = cli(command, "--project", str(project))
+        assert_text_error(text, needles)
+        assert len(text.stderr) < 1000
+        payload = assert_json_error(
+            cli(command, "--project", str(project), "--json"), "DataError", needles
+        )
+        assert len(payload["error"]) < 1000
+    assert_nothing_registered(cli)
+
+
+def test_a_huge_header_is_clipped_in_the_message(cli: Cli, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(spec_text(target="label"))
+    (project / "data.csv").write_text(csv_rows(header="a," + "B" * 1_000_000 + ",y"))
+    text = cli("validate", "--project", str(project))
+    assert_text_error(text, ["column 'label' not found", "(1,000,000 characters)"])
+    assert len(text.stderr) < 1000
+
+
+def test_params_of_another_estimator_fail_validate(cli: Cli, tmp_path: Path, home: Path) -> None:
+    """`C` left over after switching to a random forest: validate fails naming the key (it used
+    to pass, and `run` failed after starting an MLflow run)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(
+        "name: wine\ntask: classification\ndata: {source: sklearn:wine, target: target}\n"
+        "model:\n  estimator: sklearn.ensemble.RandomForestClassifier\n"
+        "  params: {C: 1.0, n_estimators: 20}\n"
+    )
+    needles = ["model.params.C (line 6)", "not a parameter of RandomForestClassifier", "max_depth"]
+    assert_text_error(cli("validate", "--project", str(project)), needles)
+    payload = assert_json_error(
+        cli("validate", "--project", str(project), "--json"), "SpecError", needles
+    )
+    assert [p["where"] for p in payload["problems"]] == ["model.params.C (line 6)"]
+    assert_text_error(cli("run", "--project", str(project)), needles)
+    assert not (home / "mlflow.db").exists()  # refused before MLflow was opened
+    assert_nothing_registered(cli)
+
+
+def test_unknown_key_through_the_cli(cli: Cli, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(
+        "name: wine\ntask: classification\n"
+        "data:\n  source: sklearn:wine\n  target: target\n  exclude: [ash]\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+    )
+    needles = ["data.exclude (line 6)", "did you mean `features`?", "Valid here: source, target"]
+    assert_text_error(cli("validate", "--project", str(project)), needles)
+    assert_json_error(cli("validate", "--project", str(project), "--json"), "SpecError", needles)
+
+
+def test_spec_command_describes_every_key(cli: Cli) -> None:
+    result = cli("spec", "gates")
+    assert result.exit_code == 0
+    for key in ("gates.allow_breaking_schema", "gates.onnx_parity.probability_tolerance"):
+        assert key in result.stdout
+    listed = cli("spec", "data", "--json").json()
+    assert [k["key"] for k in listed[0]["keys"]][:4] == [
+        "data.source",
+        "data.target",
+        "data.features",
+        "data.categorical",
+    ]
+    assert_text_error(cli("spec", "nope"), ["no section 'nope'", "rollout.analysis"])

@@ -63,8 +63,10 @@ def test_a_full_section_is_read(tmp_path: Path) -> None:
 
 def test_unknown_keys_are_errors(tmp_path: Path) -> None:
     found = problems(tmp_path, "rollout:\n  stratgy: canary\n  analysis: {min_request: 5}\n")
-    assert found["rollout.stratgy"] == "unknown key"
-    assert found["rollout.analysis.min_request"] == "unknown key"
+    assert found["rollout.stratgy"].startswith("unknown key; did you mean `strategy`?")
+    assert found["rollout.analysis.min_request"].startswith(
+        "unknown key; did you mean `min_requests`?"
+    )
 
 
 def test_unknown_strategy_lists_the_valid_ones(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from conveyor.cli import deploy, models, monitor, project, rollout, serve
 from conveyor.cli import report as report_command  # main.report prints errors
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
+from conveyor.display import mask_urls
 from conveyor.errors import ConveyorError, UserError
 from conveyor.logs import configure_logging
 from conveyor.settings import Settings
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except Exception as exc:  # a bad CONVEYOR_* variable
-        bad = UserError(f"invalid CONVEYOR_* setting: {exc}")
+        bad = UserError(f"invalid CONVEYOR_* setting: {mask_urls(str(exc))}")
         report(bad, json_mode)
         return bad.exit_code
     configure_logging(settings)
@@ -68,26 +69,51 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err().print("aborted")
         return 1
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
-        err().print(f"[red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}")
+    except _click_exception() as exc:  # bad usage: Click's message, usage line and help hint
+        return _usage_error(exc, json_mode)
+    except Exception as exc:  # anything unexpected
+        message = escape(mask_urls(str(exc)))
+        err().print(f"[red]internal error:[/] {type(exc).__name__}: {message}")
         if settings.log_level.upper() == "DEBUG":
             raise
         return 1
     return code if isinstance(code, int) else 0
 
 
-def report(exc: ConveyorError, json_mode: bool) -> None:
+def _click_exception() -> type[Exception]:
+    """The ``ClickException`` class Typer raises.
+
+    Recent Typer versions carry their own copy of Click (``typer._click``), so a separately
+    installed ``click`` package's class would never match; the class is found from what Typer
+    exports (``typer.BadParameter`` → ``UsageError`` → ``ClickException``).
+    """
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException":
+            return cls
+    raise RuntimeError("typer.BadParameter does not derive from ClickException")  # pragma: no cover
+
+
+def _usage_error(exc: Exception, json_mode: bool) -> int:
+    """Show a usage error as Click would (usage line, `--help` hint, the error); exit 2."""
+    code = int(getattr(exc, "exit_code", 2))
+    exc.show()  # type: ignore[attr-defined]  # ClickException.show: stderr
     if json_mode:
-        emit_json(exc.to_dict() | {"exit_code": exc.exit_code})
+        message = getattr(exc, "format_message", lambda: str(exc))()
+        emit_json({"error": message, "type": "UsageError", "exit_code": code})
+    return code
+
+
+def report(exc: ConveyorError, json_mode: bool) -> None:
+    """Print a Conveyor error; a credential in a URL it quotes is masked here, the last edge."""
+    if json_mode:
+        payload = exc.to_dict() | {"exit_code": exc.exit_code}
+        payload["error"] = mask_urls(str(payload["error"]))
+        emit_json(payload)
         return
     label = "error" if isinstance(exc, UserError) else "failed"
     # escaped: messages quote user data ('[b]', pydantic's [type=...]) that is not markup
-    err().print(f"[red]{label}:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
+    message = escape(mask_urls(exc.message))
+    err().print(f"[red]{label}:[/] {message}", markup=True, soft_wrap=True)
 
 
 def entry() -> None:

@@ -1,4 +1,4 @@
-"""Project commands: init, validate, run, tune."""
+"""Project commands: init, validate, run, tune, spec."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
     app.command("run")(run)
     app.command("tune")(tune)
+    app.command("spec")(spec)
 
 
 def init(
@@ -47,15 +48,19 @@ def init(
 def validate(
     ctx: typer.Context, project: ProjectOpt = Path("."), json_out: JsonOpt = False
 ) -> None:
-    """Check conveyor.yaml and the dataset; report every problem at once."""
+    """Check conveyor.yaml and the dataset; report every problem at once.
+
+    Every key of conveyor.yaml (type, default, example) is listed by `conveyor spec`.
+    """
+    from conveyor.display import clip
     from conveyor.pipeline.dataset import prepare_data
     from conveyor.spec import load_spec
-    from conveyor.training.pipeline import resolve_estimator
+    from conveyor.training.pipeline import resolve_model
 
     spec = load_spec(project)
     base = project if project.is_dir() else project.parent
+    resolve_model(spec, base)
     data = prepare_data(spec, base)
-    resolve_estimator(spec.model, spec.source_file, base)
     summary = {
         "name": spec.name,
         "rows": len(data.frame),
@@ -67,7 +72,14 @@ def validate(
         emit_json(summary)
         return
     rows = [
-        [c.name, c.kind.value, c.nullable, c.min, c.max, ", ".join(c.categories[:5])]
+        [
+            clip(c.name),
+            c.kind.value,
+            c.nullable,
+            c.min,
+            c.max,
+            ", ".join(clip(v, 20) for v in c.categories[:5]),
+        ]
         for c in data.schema.features
     ]
     out().print(
@@ -175,3 +187,38 @@ def _print_gates(gates: Any) -> None:
         for g in gates.get("gates", [])
     ]
     err().print(table("quality gates", ["outcome", "gate", "detail"], rows))
+
+
+def spec(
+    section: Annotated[
+        str, typer.Argument(help="A section such as data or rollout.analysis; default all.")
+    ] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Describe every key of conveyor.yaml: its type, default, meaning and an example."""
+    from conveyor.errors import UserError
+    from conveyor.spec.reference import as_json, sections
+
+    try:
+        found = sections(section)
+    except KeyError:
+        names = ", ".join(s.path for s in sections() if s.path)
+        raise UserError(f"conveyor.yaml has no section {section!r}; sections: {names}") from None
+    if json_out:
+        emit_json(as_json(section))
+        return
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console = out()
+    for s in found:
+        console.print(Text.assemble((s.path or "top level", "bold"), f": {s.summary}\n"))
+        for e in s.entries:
+            default = e.default if e.default in ("required", "not set") else f"default {e.default}"
+            head = Text.assemble((e.key, "cyan"), f"  {e.type}; {default}")
+            console.print(Padding(head, (0, 0, 0, 2), expand=False))
+            body = Text(e.description)
+            if e.example and e.example != "see its section":
+                body.append("\nexample: ", "dim").append(e.example)
+            console.print(Padding(body, (0, 0, 0, 6), expand=False))
+        console.print()

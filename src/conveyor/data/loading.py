@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conveyor.display import clip, shown
 from conveyor.errors import DataError, Problem
 
 if TYPE_CHECKING:
@@ -51,8 +52,9 @@ def _load_file(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise DataError(str(path), [Problem("", "the file is empty")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise DataError(str(path), [Problem("", f"cannot parse: {exc}")]) from None
+        # a parser's message may quote the offending line, which can be megabytes long
+        raise DataError(str(path), [Problem("", f"cannot parse: {clip(str(exc), 300)}")]) from None
     raise DataError(
         str(path),
-        [Problem("data.source", f"unsupported file type {suffix!r}; use .csv or .parquet")],
+        [Problem("data.source", f"unsupported file type {shown(suffix)}; use .csv or .parquet")],
     )

@@ -1,10 +1,14 @@
-"""Check a dataset and report every violation at once, each naming its column (and rows)."""
+"""Check a dataset and report every violation at once, each naming its column (and rows).
+
+Values and names quoted in a message go through ``conveyor.display`` (clipped, counted), so a
+huge field or header is never echoed whole."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from conveyor.data.schema import Kind, Schema
+from conveyor.display import clip, listed, shown
 from conveyor.errors import Problem
 
 if TYPE_CHECKING:
@@ -26,14 +30,12 @@ def check_training_frame(
         return [Problem("", "the dataset has no rows")]
     if target not in frame.columns:
         problems.append(
-            Problem("data.target", f"column {target!r} not found; columns: {_names(frame)}")
+            Problem("data.target", f"column {shown(target)} not found; columns: {_names(frame)}")
         )
     wanted = features if features is not None else [c for c in frame.columns if c != target]
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        problems.append(
-            Problem("data.features", f"columns not found: {', '.join(map(repr, missing))}")
-        )
+        problems.append(Problem("data.features", f"columns not found: {listed(missing)}"))
     if not [c for c in wanted if c in frame.columns]:
         problems.append(Problem("data.features", "no feature columns"))
     for name in [c for c in wanted if c in frame.columns]:
@@ -43,14 +45,12 @@ def check_training_frame(
         n_null = int(y.isna().sum())
         if n_null:
             problems.append(
-                Problem(
-                    f"column {target!r}", f"target has {n_null} missing values{_rows(y.isna())}"
-                )
+                Problem(_column(target), f"target has {n_null} missing values{_rows(y.isna())}")
             )
         if classification and y.nunique(dropna=True) < 2:
             problems.append(
                 Problem(
-                    f"column {target!r}",
+                    _column(target),
                     "target has a single class; a classifier needs at least two",
                 )
             )
@@ -58,9 +58,7 @@ def check_training_frame(
             import pandas as pd
 
             if not pd.api.types.is_numeric_dtype(y):
-                problems.append(
-                    Problem(f"column {target!r}", "a regression target must be numeric")
-                )
+                problems.append(Problem(_column(target), "a regression target must be numeric"))
     if len(frame) < 4:
         problems.append(
             Problem("", f"only {len(frame)} rows; at least 4 are needed to split and train")
@@ -77,15 +75,15 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, allow_extra: bool = True
     problems: list[Problem] = []
     missing = [c.name for c in schema.features if c.name not in frame.columns]
     if missing:
-        problems.append(Problem("columns", f"missing: {', '.join(map(repr, missing))}"))
+        problems.append(Problem("columns", f"missing: {listed(missing)}"))
     extra = [c for c in frame.columns if c not in schema.names and c != schema.target]
     if extra and not allow_extra:
-        problems.append(Problem("columns", f"unexpected: {', '.join(map(repr, extra))}"))
+        problems.append(Problem("columns", f"unexpected: {listed(extra)}"))
     for col in schema.features:
         if col.name not in frame.columns:
             continue
         series = frame[col.name]
-        where = f"column {col.name!r}"
+        where = _column(col.name)
         nulls = series.isna()
         if nulls.any() and not col.nullable:
             problems.append(
@@ -96,7 +94,7 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, allow_extra: bool = True
             if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
                 numeric = pd.to_numeric(present, errors="coerce")
                 bad = numeric.isna()
-                sample = ", ".join(repr(v) for v in present[bad].head(3))
+                sample = listed(present[bad].head(3))
                 problems.append(
                     Problem(
                         where,
@@ -116,7 +114,7 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, allow_extra: bool = True
         elif col.kind is Kind.CATEGORICAL and col.categories:
             unseen = ~present.astype(str).isin(col.categories)
             if unseen.any():
-                values = ", ".join(repr(v) for v in present[unseen].astype(str).unique()[:3])
+                values = listed(present[unseen].astype(str).unique()[:3])
                 problems.append(
                     Problem(
                         where,
@@ -133,7 +131,7 @@ def validate_frame(frame: pd.DataFrame, schema: Schema, allow_extra: bool = True
 def _column_problems(series: pd.Series, name: str) -> list[Problem]:
     import pandas as pd
 
-    where = f"column {name!r}"
+    where = _column(name)
     if series.isna().all():
         return [Problem(where, "every value is missing")]
     if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
@@ -142,7 +140,7 @@ def _column_problems(series: pd.Series, name: str) -> list[Problem]:
         share = float(numeric.notna().mean())
         if share >= _MOSTLY_NUMERIC and share < 1:
             bad = numeric.isna()
-            sample = ", ".join(repr(v) for v in present[bad].unique()[:3])
+            sample = listed(present[bad].unique()[:3])
             return [
                 Problem(where, f"numeric column holds non-numeric values ({sample}){_rows(bad)}")
             ]
@@ -155,6 +153,11 @@ def _rows(mask: pd.Series) -> str:
     return f" at rows {', '.join(rows)}{more}" if rows else ""
 
 
-def _names(frame: pd.DataFrame) -> str:
-    cols = [str(c) for c in frame.columns[:10]]
-    return ", ".join(cols) + (" …" if len(frame.columns) > 10 else "")
+def _column(name: object) -> str:
+    return f"column {shown(name)}"
+
+
+def _names(frame: pd.DataFrame, limit: int = 10) -> str:
+    names = ", ".join(clip(str(c)) for c in frame.columns[:limit])
+    more = len(frame.columns) - limit
+    return f"{names}, … (+{more:,} more)" if more > 0 else names

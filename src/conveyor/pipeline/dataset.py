@@ -10,6 +10,7 @@ from conveyor.data.loading import load_dataset, resolve_source
 from conveyor.data.profile import fingerprint
 from conveyor.data.schema import Schema, infer_schema
 from conveyor.data.validation import check_training_frame
+from conveyor.display import listed
 from conveyor.errors import DataError, Problem
 from conveyor.spec.models import ProjectSpec, Task
 from conveyor.training.features import prepare_features
@@ -44,9 +45,7 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
     features = spec.data.features or [c for c in frame.columns if c != spec.data.target]
     unknown = [c for c in spec.data.categorical if c not in features]
     if unknown:
-        raise DataError(
-            source, [Problem("data.categorical", f"not a feature: {', '.join(map(repr, unknown))}")]
-        )
+        raise DataError(source, [Problem("data.categorical", f"not a feature: {listed(unknown)}")])
     frame = frame[[*features, spec.data.target]]
     schema = infer_schema(frame, features, spec.data.target, classification, spec.data.categorical)
     x = prepare_features(frame, schema)

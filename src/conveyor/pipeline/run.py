@@ -22,7 +22,7 @@ from conveyor.settings import Settings
 from conveyor.spec.loader import spec_hash
 from conveyor.spec.models import ProjectSpec
 from conveyor.store.engine import Store
-from conveyor.training.pipeline import fit_model, resolve_estimator
+from conveyor.training.pipeline import fit_model, resolve_model
 
 Progress = Callable[[str, str], None]
 
@@ -108,8 +108,8 @@ def _run(
 
     clock = _Clock(progress)
     with clock.step("data", f"loading and checking {spec.data.source}"):
+        target = resolve_model(spec, base_dir)
         data = prepare_data(spec, base_dir)
-        target = resolve_estimator(spec.model, spec.source_file, base_dir)
     with clock.step("tracking", "connecting to MLflow"):
         client = connect(settings)
         experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)

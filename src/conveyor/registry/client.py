@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.display import mask_urls, safe_url
 from conveyor.errors import ConveyorError, NotFoundError, ServiceUnavailableError
 from conveyor.registry.seed import seed_tracking_db
 
@@ -30,36 +31,54 @@ def mlflow_errors(what: str = "") -> Iterator[None]:
     try:
         yield
     except RestException as exc:
+        message = mask_urls(exc.message)  # MLflow quotes the tracking URI, password included
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFoundError(what or exc.message) from None
-        raise ConveyorError(f"MLflow: {exc.message}") from None
+            raise NotFoundError(what or message) from None
+        raise ConveyorError(f"MLflow: {message}") from None
     except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in exc.message.lower():
-            raise NotFoundError(what or exc.message) from None
-        if "API request" in exc.message and "failed" in exc.message:
+        message = mask_urls(exc.message)
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in message.lower():
+            raise NotFoundError(what or message) from None
+        if "API request" in message and "failed" in message:
             raise ServiceUnavailableError(
-                f"MLflow tracking server unreachable: {exc.message[:300]}"
+                f"MLflow tracking server unreachable: {message[:300]}"
             ) from None
-        raise ConveyorError(f"MLflow: {exc.message}") from None
+        raise ConveyorError(f"MLflow: {message}") from None
 
 
 def probe_tracking(settings: Settings) -> None:
     """Fail fast, with a clear message, when a remote tracking server does not answer."""
     if settings.tracking_is_local:
         return
-    url = settings.tracking_uri.rstrip("/") + "/health"
+    shown = safe_url(settings.tracking_uri)
     try:
-        with urllib.request.urlopen(url, timeout=settings.tracking_timeout_s) as resp:
+        with urllib.request.urlopen(
+            _health_request(settings.tracking_uri), timeout=settings.tracking_timeout_s
+        ) as resp:
             if resp.status >= 500:
                 raise ServiceUnavailableError(
-                    f"MLflow tracking server {settings.tracking_uri} answered {resp.status}"
+                    f"MLflow tracking server {shown} answered {resp.status}"
                 )
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+        reason = mask_urls(str(getattr(exc, "reason", exc)))
         raise ServiceUnavailableError(
-            f"MLflow tracking server {settings.tracking_uri} is unreachable ({reason}); "
-            "check CONVEYOR_TRACKING_URI"
+            f"MLflow tracking server {shown} is unreachable ({reason}); check CONVEYOR_TRACKING_URI"
         ) from None
+
+
+def _health_request(tracking_uri: str) -> urllib.request.Request:
+    """GET <uri>/health; credentials in the URI (as MLflow accepts them) become a Basic header,
+    since urllib would take ``user:password@host`` for the host name."""
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(tracking_uri.rstrip("/") + "/health")
+    headers: dict[str, str] = {}
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return urllib.request.Request(parts.geturl(), headers=headers)
 
 
 def connect(settings: Settings) -> MlflowClient:

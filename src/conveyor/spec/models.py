@@ -11,6 +11,8 @@ from conveyor.metrics import BOUNDED_METRICS, LOWER_IS_BETTER, metric_names
 
 
 class Task(StrEnum):
+    """What the model predicts: a class label or a number."""
+
     CLASSIFICATION = "classification"
     REGRESSION = "regression"
 
@@ -25,19 +27,33 @@ SliceOp = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"]
 class DataSpec(_Section):
     """Where the data comes from and how it is split."""
 
-    source: str = Field(description="CSV/Parquet path (relative to the spec) or sklearn:<name>.")
-    target: str
+    source: str = Field(
+        description="CSV/Parquet path (relative to the spec) or sklearn:<name> "
+        "(breast_cancer, diabetes, iris, wine).",
+        examples=["data/train.csv"],
+    )
+    target: str = Field(description="The column to predict.", examples=["target"])
     features: list[str] | None = Field(
-        default=None, description="Feature columns; default every column but the target."
+        default=None,
+        description="Feature columns; default every column but the target. To leave columns "
+        "out, list the ones to keep.",
+        examples=[["alcohol", "malic_acid", "color_intensity"]],
     )
     categorical: list[str] = Field(
-        default_factory=list, description="Columns to treat as categorical even if numeric."
+        default_factory=list,
+        description="Columns to treat as categorical even if numeric (text columns always are).",
+        examples=[["region"]],
     )
-    test_fraction: float = Field(default=0.25, gt=0, lt=1)
-    seed: int = 42
+    test_fraction: float = Field(
+        default=0.25, gt=0, lt=1, description="Share of rows held out to evaluate and gate."
+    )
+    seed: int = Field(default=42, description="Seed of the split and of the estimator.")
     slices: dict[str, dict[str, dict[SliceOp, Any]]] = Field(
         default_factory=dict,
-        description="Named subsets as column filters, e.g. {high: {alcohol: {gt: 13}}}.",
+        description="Named subsets of the holdout as column filters (ops: eq, ne, gt, ge, lt, "
+        "le, in, not_in; several filters combine with AND), evaluated per slice and gated by "
+        "gates.slices.",
+        examples=[{"high_alcohol": {"alcohol": {"gt": 13}}}],
     )
 
     @field_validator("source")
@@ -55,12 +71,22 @@ class ModelSpec(_Section):
     """The estimator (an import path plus params) or the user's own training function."""
 
     estimator: str | None = Field(
-        default=None, description="Import path, e.g. sklearn.linear_model.LogisticRegression."
+        default=None,
+        description="Import path of a scikit-learn-style estimator class; set this or "
+        "train_function.",
+        examples=["sklearn.ensemble.RandomForestClassifier"],
     )
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments of the estimator (checked against its parameters), or the "
+        "params passed to train_function.",
+        examples=[{"n_estimators": 200, "max_depth": 8}],
+    )
     train_function: str | None = Field(
         default=None,
-        description="module:function called as fn(X_train, y_train, params) -> fitted estimator.",
+        description="module:function called as fn(X_train, y_train, params) → fitted estimator "
+        "(the module is imported from the project directory); set this or estimator.",
+        examples=["train:fit"],
     )
 
     @model_validator(mode="after")
@@ -75,11 +101,23 @@ class ModelSpec(_Section):
 class ParamRange(_Section):
     """One dimension of the tuning search space."""
 
-    type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    choices: list[Any] | None = None
+    type: Literal["float", "int", "categorical"] = Field(
+        description="How the parameter is sampled.", examples=["float"]
+    )
+    low: float | None = Field(
+        default=None, description="Lowest value (float and int).", examples=[0.01]
+    )
+    high: float | None = Field(
+        default=None, description="Highest value (float and int).", examples=[100]
+    )
+    log: bool = Field(
+        default=False, description="Sample on a log scale (needs low > 0).", examples=[True]
+    )
+    choices: list[Any] | None = Field(
+        default=None,
+        description="The values to choose from (categorical).",
+        examples=[["l1", "l2"]],
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> ParamRange:
@@ -98,40 +136,93 @@ class ParamRange(_Section):
 class TuningSpec(_Section):
     """Optuna search over the estimator's params; trials are nested MLflow runs."""
 
-    trials: int = Field(default=20, ge=1)
-    timeout_s: float | None = Field(default=None, gt=0)
-    metric: str | None = Field(default=None, description="Default: the task's primary metric.")
-    cv_folds: int = Field(default=3, ge=2, le=20)
-    search_space: dict[str, ParamRange]
-    storage: str | None = Field(
-        default=None, description="Optuna storage URL shared by `conveyor tune` workers."
+    trials: int = Field(default=20, ge=1, description="Trials of one `conveyor run` or worker.")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop starting trials after this many seconds.",
+        examples=[600],
     )
-    study: str | None = Field(default=None, description="Study name; default <name>-tuning.")
+    metric: str | None = Field(
+        default=None,
+        description="Metric to optimise; default the task's primary metric (f1_macro, rmse).",
+        examples=["roc_auc"],
+    )
+    cv_folds: int = Field(
+        default=3, ge=2, le=20, description="Folds of the cross-validation on the training split."
+    )
+    search_space: dict[str, ParamRange] = Field(
+        description="Estimator parameter → its range; each name must be a parameter of the "
+        "estimator.",
+        examples=[{"C": {"type": "float", "low": 0.01, "high": 100, "log": True}}],
+    )
+    storage: str | None = Field(
+        default=None,
+        description="Optuna storage URL shared by `conveyor tune` workers.",
+        examples=["postgresql+psycopg://optuna@db/optuna"],
+    )
+    study: str | None = Field(
+        default=None, description="Study name; default <name>-tuning.", examples=["wine-tuning"]
+    )
 
 
 class ChampionGate(_Section):
-    enabled: bool = True
-    metric: str | None = None
-    tolerance: float = Field(default=0.01, ge=0)
+    """The candidate against the version in production, on the same holdout."""
+
+    enabled: bool = Field(default=True, description="Compare with production when there is one.")
+    metric: str | None = Field(
+        default=None,
+        description="Metric compared; default the task's primary metric (f1_macro, rmse).",
+        examples=["accuracy"],
+    )
+    tolerance: float = Field(
+        default=0.01, ge=0, description="How much worse than production the candidate may be."
+    )
 
 
 class ParityGate(_Section):
-    probability_tolerance: float = Field(default=1e-3, gt=0)
-    regression_tolerance: float = Field(default=1e-3, gt=0)
+    """The exported ONNX graph must predict what the scikit-learn model predicts."""
+
+    probability_tolerance: float = Field(
+        default=1e-3,
+        gt=0,
+        description="Classification: largest absolute probability difference allowed (labels "
+        "must match exactly).",
+    )
+    regression_tolerance: float = Field(
+        default=1e-3,
+        gt=0,
+        description="Regression: largest difference allowed, relative to the value (at least 1).",
+    )
 
 
 class GatesSpec(_Section):
     """Declarative checks a candidate must pass before it is registered."""
 
-    min: dict[str, float] = Field(default_factory=dict)
-    max: dict[str, float] = Field(default_factory=dict)
-    slices: dict[str, dict[str, float]] = Field(
-        default_factory=dict, description="Per-slice metric minimums."
+    min: dict[str, float] = Field(
+        default_factory=dict,
+        description="Metric → lowest value allowed on the holdout.",
+        examples=[{"accuracy": 0.9, "f1_macro": 0.85}],
     )
-    champion: ChampionGate = Field(default_factory=ChampionGate)
-    onnx_parity: ParityGate = Field(default_factory=ParityGate)
+    max: dict[str, float] = Field(
+        default_factory=dict,
+        description="Metric → highest value allowed (error metrics such as rmse, log_loss).",
+        examples=[{"rmse": 60}],
+    )
+    slices: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Slice (from data.slices) → metric → lowest value allowed on it.",
+        examples=[{"high_alcohol": {"accuracy": 0.8}}],
+    )
+    champion: ChampionGate = Field(
+        default_factory=ChampionGate, description="Comparison with the production version."
+    )
+    onnx_parity: ParityGate = Field(
+        default_factory=ParityGate, description="ONNX export against scikit-learn."
+    )
     allow_breaking_schema: bool = Field(
-        default=False, description="Register even if the input schema breaks production's."
+        default=False,
+        description="Register even if the input schema breaks production's (a major version).",
     )
 
     @field_validator("min", "max")
@@ -146,7 +237,12 @@ class GatesSpec(_Section):
 
 
 class RegistrySpec(_Section):
-    require_approval: bool = False
+    """How versions move through the registry."""
+
+    require_approval: bool = Field(
+        default=False,
+        description="A version needs `conveyor approve` before it can be promoted to production.",
+    )
 
 
 def _http_urls(cls: type, value: list[str]) -> list[str]:
@@ -161,14 +257,29 @@ class DriftSpec(_Section):
     """When a feature counts as drifted: a corrected test AND an effect over its threshold."""
 
     alpha: float = Field(default=0.05, gt=0, lt=1, description="Family-wise significance level.")
-    correction: Literal["bh", "bonferroni", "none"] = "bh"
-    psi_warn: float = Field(default=0.2, ge=0)
-    psi_alert: float = Field(default=0.3, ge=0)
-    missing_warn: float = Field(default=0.05, ge=0, le=1)
-    missing_alert: float = Field(default=0.2, ge=0, le=1)
-    unseen_warn: float = Field(default=0.05, ge=0, le=1)
-    unseen_alert: float = Field(default=0.2, ge=0, le=1)
-    min_rows: int = Field(default=100, ge=1, description="Smaller windows: insufficient_data.")
+    correction: Literal["bh", "bonferroni", "none"] = Field(
+        default="bh",
+        description="Correction for testing many features: Benjamini-Hochberg, Bonferroni, none.",
+    )
+    psi_warn: float = Field(default=0.2, ge=0, description="PSI of a feature that warns.")
+    psi_alert: float = Field(default=0.3, ge=0, description="PSI of a feature that is drift.")
+    missing_warn: float = Field(
+        default=0.05, ge=0, le=1, description="Change of a feature's missing share that warns."
+    )
+    missing_alert: float = Field(
+        default=0.2, ge=0, le=1, description="Change of a feature's missing share that is drift."
+    )
+    unseen_warn: float = Field(
+        default=0.05, ge=0, le=1, description="Share of values in unseen categories that warns."
+    )
+    unseen_alert: float = Field(
+        default=0.2, ge=0, le=1, description="Share of values in unseen categories that is drift."
+    )
+    min_rows: int = Field(
+        default=100,
+        ge=1,
+        description="Rows a window needs before drift is judged; smaller: insufficient_data.",
+    )
 
     @model_validator(mode="after")
     def _warn_below_alert(self) -> DriftSpec:
@@ -181,16 +292,22 @@ class DriftSpec(_Section):
 class AlertSpec(_Section):
     """Alert thresholds, evaluated by the server and shipped as Prometheus rules."""
 
-    prediction_psi: float = Field(default=0.3, ge=0)
+    prediction_psi: float = Field(
+        default=0.3, ge=0, description="PSI of the predictions against the holdout's that alerts."
+    )
     accuracy_drop: float = Field(
         default=0.05, ge=0, le=1, description="Online metric below the training baseline by this."
     )
     min_label_coverage: float = Field(
         default=0.1, ge=0, le=1, description="Share of predictions with feedback before judging."
     )
-    latency_p99_ms: float = Field(default=100.0, gt=0)
+    latency_p99_ms: float = Field(
+        default=100.0, gt=0, description="p99 request latency in milliseconds that alerts."
+    )
     error_rate: float = Field(default=0.01, ge=0, le=1, description="Share of 5xx responses.")
-    min_requests_per_minute: float = Field(default=0.0, ge=0, description="0 disables.")
+    min_requests_per_minute: float = Field(
+        default=0.0, ge=0, description="Traffic below this alerts (a silent client); 0 disables."
+    )
 
 
 class MonitoringSpec(_Section):
@@ -198,9 +315,13 @@ class MonitoringSpec(_Section):
 
     window_minutes: float = Field(default=60.0, gt=0, description="The window drift is judged on.")
     interval_seconds: float = Field(default=60.0, ge=1, description="How often alerts are checked.")
-    drift: DriftSpec = Field(default_factory=DriftSpec)
-    alerts: AlertSpec = Field(default_factory=AlertSpec)
-    webhooks: list[str] = Field(default_factory=list, description="URLs that receive alerts.")
+    drift: DriftSpec = Field(default_factory=DriftSpec, description="When a feature drifted.")
+    alerts: AlertSpec = Field(default_factory=AlertSpec, description="Alert thresholds.")
+    webhooks: list[str] = Field(
+        default_factory=list,
+        description="http(s) URLs that receive alerts (signed with CONVEYOR_WEBHOOK_SECRET).",
+        examples=[["https://hooks.example.com/conveyor"]],
+    )
 
     _urls = field_validator("webhooks")(_http_urls)
 
@@ -281,7 +402,11 @@ class ABSpec(_Section):
 class RolloutSpec(_Section):
     """How a candidate version reaches production: strategy, steps, analysis, notifications."""
 
-    strategy: Literal["canary", "blue_green", "shadow", "ab"] = "canary"
+    strategy: Literal["canary", "blue_green", "shadow", "ab"] = Field(
+        default="canary",
+        description="canary: growing traffic share; blue_green: one switch; shadow: the "
+        "candidate sees copies and answers nobody; ab: a fixed sticky split.",
+    )
     steps: list[float] = Field(
         default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
         min_length=1,
@@ -297,10 +422,14 @@ class RolloutSpec(_Section):
     auto_promote: bool = Field(
         default=True, description="Promote when the last step passes; false waits for a person."
     )
-    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
-    ab: ABSpec = Field(default_factory=ABSpec)
+    analysis: AnalysisSpec = Field(
+        default_factory=AnalysisSpec, description="How each step judges the candidate."
+    )
+    ab: ABSpec = Field(default_factory=ABSpec, description="The split of the ab strategy.")
     webhooks: list[str] = Field(
-        default_factory=list, description="URLs that receive rollout events."
+        default_factory=list,
+        description="http(s) URLs that receive rollout events.",
+        examples=[["https://hooks.example.com/rollouts"]],
     )
 
     @field_validator("steps")
@@ -320,24 +449,50 @@ class RolloutSpec(_Section):
 
 
 class ProjectSpec(_Section):
-    """The whole project file. ``serving`` is reserved."""
+    """The whole project file, ``conveyor.yaml``. Unknown keys are errors."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-    task: Task
-    data: DataSpec
-    model: ModelSpec
-    tuning: TuningSpec | None = None
-    gates: GatesSpec = Field(default_factory=GatesSpec)
-    registry: RegistrySpec = Field(default_factory=RegistrySpec)
-    serving: dict[str, Any] = Field(default_factory=dict)
-    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
-    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Registered model name (letters, digits, _ . -; up to 100 characters).",
+        examples=["wine"],
+    )
+    task: Task = Field(
+        description="What the model predicts: a class (classification) or a number (regression).",
+        examples=["classification"],
+    )
+    data: DataSpec = Field(description="The dataset, its target and features, the split.")
+    model: ModelSpec = Field(description="The estimator and its parameters.")
+    tuning: TuningSpec | None = Field(
+        default=None, description="Hyperparameter search; absent: params are used as given."
+    )
+    gates: GatesSpec = Field(
+        default_factory=GatesSpec, description="Checks a candidate must pass to be registered."
+    )
+    registry: RegistrySpec = Field(
+        default_factory=RegistrySpec, description="Approval before production."
+    )
+    serving: dict[str, Any] = Field(
+        default_factory=dict, description="Reserved; serving is configured by CONVEYOR_* settings."
+    )
+    rollout: RolloutSpec = Field(
+        default_factory=RolloutSpec, description="How a candidate reaches production."
+    )
+    monitoring: MonitoringSpec = Field(
+        default_factory=MonitoringSpec, description="What the server watches in production."
+    )
     _source_file: str = PrivateAttr(default="conveyor.yaml")
+    _lines: dict[tuple[str, ...], int] = PrivateAttr(default_factory=dict)
 
     @property
     def source_file(self) -> str:
         """The file this spec was read from, for error messages."""
         return self._source_file
+
+    def where(self, *loc: str) -> str:
+        """``model.params.C (line 7)``: a key path with its line in the file, for messages."""
+        from conveyor.spec.document import located
+
+        return located(loc, self._lines)
 
     @model_validator(mode="after")
     def _metrics_fit_task(self) -> ProjectSpec:

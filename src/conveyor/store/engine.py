@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from conveyor.display import mask_urls, safe_url
 from conveyor.errors import ServiceUnavailableError
 from conveyor.jsonio import dumps
 from conveyor.store.tables import locks, metadata
@@ -63,7 +64,7 @@ class Store:
         except sa.exc.OperationalError as exc:
             engine.dispose()
             raise ServiceUnavailableError(
-                f"store {_safe_url(self.url)} is unreachable: {exc.orig}"
+                f"store {safe_url(self.url)} is unreachable: {mask_urls(str(exc.orig))}"
             ) from None
         self._engine = engine
         return self
@@ -100,7 +101,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _json_dumps(value: Any) -> str:
     """JSON columns via orjson; numpy arrays (inference-log columns) serialise natively."""
     return dumps(value).decode()
-
-
-def _safe_url(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -15,7 +15,7 @@ from conveyor.errors import Problem, SpecError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from conveyor.spec.models import ModelSpec
+    from conveyor.spec.models import ModelSpec, ProjectSpec
 
 
 def import_object(path: str, key: str, spec_file: str, base_dir: Path) -> Any:
@@ -57,6 +57,59 @@ def resolve_estimator(model: ModelSpec, spec_file: str, base_dir: Path) -> Any:
             [Problem("model.train_function", f"{model.train_function!r} is not callable")],
         )
     return fn
+
+
+def resolve_model(spec: ProjectSpec, base_dir: Path) -> Any:
+    """The spec's estimator class (its params and tuned names checked) or train function."""
+    target = resolve_estimator(spec.model, spec.source_file, base_dir)
+    if spec.model.estimator is not None:
+        check_params(spec, target)
+    return target
+
+
+def check_params(spec: ProjectSpec, estimator_cls: Any) -> None:
+    """Every name in ``model.params`` and ``tuning.search_space`` must be a parameter of the
+    estimator, so a leftover (``C`` after switching to a random forest) fails in `validate`,
+    before any data is loaded or run is started, naming the key and what is valid."""
+    valid = estimator_params(estimator_cls)
+    if valid is None:
+        return
+    given = [("model", "params", name) for name in spec.model.params]
+    if spec.tuning is not None:
+        given += [("tuning", "search_space", name) for name in spec.tuning.search_space]
+    problems = [
+        Problem(spec.where(*loc), _not_a_parameter(loc[-1], estimator_cls, valid))
+        for loc in given
+        if loc[-1] not in valid
+    ]
+    if problems:
+        raise SpecError(spec.source_file, problems)
+
+
+def estimator_params(estimator_cls: Any) -> list[str] | None:
+    """The parameter names of an estimator class (its ``get_params()`` keys), or None when it
+    takes any keyword (``**kwargs``, as xgboost and lightgbm do) and cannot be checked."""
+    try:
+        signature = inspect.signature(estimator_cls)
+    except (TypeError, ValueError):
+        return None
+    parameters = signature.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    try:
+        # scikit-learn's own answer; built with defaults, never fitted
+        return sorted(estimator_cls().get_params(deep=False))
+    except Exception:  # a class that needs arguments: its signature answers
+        return sorted(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+
+
+def _not_a_parameter(name: str, estimator_cls: Any, valid: list[str]) -> str:
+    import difflib
+
+    lowered = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    hint = f"; did you mean `{lowered[close[0]]}`?" if close else "."
+    return f"not a parameter of {estimator_cls.__name__}{hint} Valid: {', '.join(valid)}"
 
 
 def build_pipeline(
