@@ -27,22 +27,72 @@ def register(app: typer.Typer) -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the project in.")],
     example: Annotated[
-        str, typer.Option(help="wine, breast_cancer, iris or diabetes (regression).")
-    ] = "wine",
+        str | None,
+        typer.Option(help="wine (the default), breast_cancer, iris or diabetes (regression)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Your own CSV or Parquet file: the spec is written for it."),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="With --data: the column to predict.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="With --data: classification or regression; default inferred."),
+    ] = None,
     name: Annotated[
-        str | None, typer.Option(help="Registered model name; default the example's.")
+        str | None,
+        typer.Option(help="Registered model name; default the example's or the directory's."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing conveyor.yaml.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a project directory with a conveyor.yaml from an example."""
-    from conveyor.templates import init_project
+    """Create a project directory with a conveyor.yaml, from an example or from your own table.
 
-    spec = init_project(directory, example, name, force)
+    With --data FILE --target COL the task is inferred from the target, columns that would hurt
+    the model (identifiers, constants, dates, leakage suspects) are left out with the reason,
+    and the gates come from a quick baseline fit.
+    """
+    if data is None:
+        if target is not None or task is not None:
+            raise typer.BadParameter("--target and --task go with --data FILE")
+        from conveyor.templates import init_project
+
+        spec = init_project(directory, example or "wine", name, force)
+        if json_out:
+            emit_json({"spec": str(spec)})
+        else:
+            out().print(f"created {spec}\nnext: cd {directory} && conveyor run")
+        return
+    if example is not None:
+        raise typer.BadParameter("give --example or --data, not both")
+    if target is None:
+        raise typer.BadParameter("--data needs --target COLUMN (the column to predict)")
+    from conveyor.scaffold import init_from_table
+    from conveyor.spec.models import Task
+
+    chosen = None
+    if task is not None:
+        if task not in {t.value for t in Task}:
+            raise typer.BadParameter(f"--task must be classification or regression, not {task!r}")
+        chosen = Task(task)
+    made = init_from_table(directory, data, target, chosen, name, force)
     if json_out:
-        emit_json({"spec": str(spec)})
-    else:
-        out().print(f"created {spec}\nnext: cd {directory} && conveyor run")
+        emit_json(made.to_dict())
+        return
+    console = out()
+    console.print(f"created {made.spec_path}")
+    console.print(f"task: {made.task.value} ({made.task_reason})")
+    console.print(f"features: {len(made.features)} of {len(made.features) + len(made.left_out)}")
+    for finding in made.left_out:
+        console.print(f"[yellow]left out[/] {finding}")
+    for finding in made.warnings:
+        console.print(f"[yellow]warning[/] {finding}")
+    if made.dropped_rows:
+        console.print(f"data.drop_missing_target: true ({made.dropped_rows:,} rows have no target)")
+    if made.baseline:
+        shown = {k: v for k, v in made.baseline.items() if k in made.gated_metrics}
+        console.print(f"baseline: {fmt_metrics(shown)}; gates set a margin below it")
+    console.print(f"next: cd {directory} && conveyor run")
 
 
 def validate(
@@ -67,6 +117,7 @@ def validate(
         "features": len(data.schema.features),
         "fingerprint": data.fingerprint,
         "schema": data.schema.to_dict(),
+        "warnings": [f.to_dict() for f in data.findings],
     }
     if json_out:
         emit_json(summary)
@@ -89,6 +140,9 @@ def validate(
             rows,
         )
     )
+    for finding in data.findings:
+        colour = "yellow" if finding.level == "warning" else "dim"
+        err().print(f"[{colour}]{finding.level}[/] {finding}")
     out().print("[green]valid[/]")
 
 
@@ -111,7 +165,12 @@ def run(
     console = err()
 
     def progress(step: str, message: str) -> None:
-        if not json_out:
+        if json_out:
+            return
+        if step in ("warning", "note"):
+            colour = "yellow" if step == "warning" else "dim"
+            console.print(f"[{colour}]! {step:<9}[/] {message}")
+        else:
             console.print(f"[cyan]›[/] [bold]{step:<9}[/] {message}")
 
     try:

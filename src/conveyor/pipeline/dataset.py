@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conveyor.data.dates import date_columns, expand_dates
 from conveyor.data.loading import load_dataset, resolve_source
 from conveyor.data.profile import fingerprint
 from conveyor.data.schema import Schema, infer_schema
+from conveyor.data.survey import Finding, FindingKind, survey
 from conveyor.data.validation import check_training_frame
 from conveyor.display import listed
 from conveyor.errors import DataError, Problem
@@ -30,26 +32,49 @@ class PreparedData:
     x_test: pd.DataFrame
     y_test: pd.Series
     raw_test: pd.DataFrame
+    findings: list[Finding] = field(default_factory=list)
 
 
 def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
-    """Load and check the dataset, then split it; every data problem is reported at once."""
+    """Load and check the dataset, then split it; every data problem is reported at once.
+
+    Columns that would hurt the model (identifiers, constants, dates, leakage suspects) come
+    back as ``findings``: dates are handled by ``data.dates``, the rest are warnings."""
     from sklearn.model_selection import train_test_split
 
     classification = spec.task is Task.CLASSIFICATION
     source = resolve_source(spec.data.source, base_dir)
     frame = load_dataset(spec.data.source, base_dir)
-    problems = check_training_frame(frame, spec.data.target, spec.data.features, classification)
+    target = spec.data.target
+    dropped = 0
+    if spec.data.drop_missing_target and target in frame.columns:
+        labelled = frame[target].notna()
+        dropped = int((~labelled).sum())
+        frame = frame[labelled]
+    problems = check_training_frame(frame, target, spec.data.features, classification)
     if problems:
         raise DataError(source, problems)
-    features = spec.data.features or [c for c in frame.columns if c != spec.data.target]
+    if classification:
+        frame = _whole_labels(frame, target)
+    features = spec.data.features or [c for c in frame.columns if c != target]
     unknown = [c for c in spec.data.categorical if c not in features]
     if unknown:
         raise DataError(source, [Problem("data.categorical", f"not a feature: {listed(unknown)}")])
-    frame = frame[[*features, spec.data.target]]
-    schema = infer_schema(frame, features, spec.data.target, classification, spec.data.categorical)
+    frame = frame[[*features, target]]
+    frame, features, findings = _handle_dates(spec, source, frame, features)
+    findings = survey(frame, target, features, classification) + findings
+    if dropped:
+        findings.append(
+            Finding(
+                target,
+                FindingKind.MISSING_TARGET,
+                f"dropped {dropped:,} rows whose target is missing (data.drop_missing_target)",
+                level="note",
+            )
+        )
+    schema = infer_schema(frame, features, target, classification, spec.data.categorical)
     x = prepare_features(frame, schema)
-    y = frame[spec.data.target]
+    y = frame[target]
     stratify = y if classification and y.value_counts().min() >= 2 else None
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=spec.data.test_fraction, random_state=spec.data.seed, stratify=stratify
@@ -64,4 +89,78 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
         x_test=x_test,
         y_test=y_test,
         raw_test=frame.loc[x_test.index],
+        findings=findings,
     )
+
+
+def _handle_dates(
+    spec: ProjectSpec, source: str, frame: pd.DataFrame, features: list[str]
+) -> tuple[pd.DataFrame, list[str], list[Finding]]:
+    """Apply ``data.dates`` to the date columns among ``features``."""
+    dated = [c for c in date_columns(frame, features) if c not in spec.data.categorical]
+    if not dated:
+        return frame, features, []
+    if spec.data.dates == "parts":
+        frame, parts = expand_dates(frame, dated)
+        clash = [p for c in dated for p in parts[c] if features.count(p) or p == spec.data.target]
+        if clash:
+            raise DataError(
+                source, [Problem("data.dates", f"part names already used: {listed(clash)}")]
+            )
+        features = [p for c in features for p in parts.get(c, [c])]
+        return (
+            frame,
+            features,
+            [
+                Finding(
+                    c, FindingKind.DATE, f"used as numeric parts: {', '.join(parts[c])}", "note"
+                )
+                for c in dated
+            ],
+        )
+    if spec.data.features is not None:
+        raise DataError(
+            source,
+            [
+                Problem(
+                    "data.features",
+                    f"{listed(dated)} hold dates; set data.dates: parts to use their year, "
+                    "month, day and weekday as numbers, or leave them out",
+                )
+            ],
+        )
+    kept = [c for c in features if c not in dated]
+    if not kept:
+        raise DataError(
+            source,
+            [
+                Problem(
+                    "data.dates",
+                    f"every feature holds dates ({listed(dated)}); set data.dates: parts",
+                )
+            ],
+        )
+    return (
+        frame.drop(columns=dated),
+        kept,
+        [
+            Finding(
+                c,
+                FindingKind.DATE,
+                "holds dates: left out (data.dates: exclude; parts uses "
+                "year, month, day and weekday as numbers)",
+            )
+            for c in dated
+        ],
+    )
+
+
+def _whole_labels(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Class labels read as floats (a CSV column with gaps is float64) back to integers, so
+    the classes are 0 and 1, not 0.0 and 1.0, everywhere they are compared or shown."""
+    import pandas as pd
+
+    y = frame[target]
+    if pd.api.types.is_float_dtype(y) and bool((y % 1 == 0).all()):
+        frame = frame.assign(**{target: y.astype("int64")})
+    return frame

@@ -45,6 +45,7 @@ class RunResult:
     registered: RegisteredVersion | None = None
     tuning: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         reg = self.registered
@@ -63,6 +64,7 @@ class RunResult:
             "gates": self.gates,
             "tuning": self.tuning,
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            "warnings": self.warnings,
         }
 
 
@@ -110,6 +112,8 @@ def _run(
     with clock.step("data", f"loading and checking {spec.data.source}"):
         target = resolve_model(spec, base_dir)
         data = prepare_data(spec, base_dir)
+    for finding in data.findings:
+        progress(finding.level, str(finding))
     with clock.step("tracking", "connecting to MLflow"):
         client = connect(settings)
         experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
@@ -168,6 +172,7 @@ def _run(
             params=params,
             tuning=tuning_info,
             timings=clock.timings,
+            warnings=[f.to_dict() for f in data.findings],
         )
         if not evaluation.report.passed:
             failed = [f"{g.name}: {g.detail}" for g in evaluation.report.failed]

@@ -48,6 +48,19 @@ class DataSpec(_Section):
         default=0.25, gt=0, lt=1, description="Share of rows held out to evaluate and gate."
     )
     seed: int = Field(default=42, description="Seed of the split and of the estimator.")
+    drop_missing_target: bool = Field(
+        default=False,
+        description="Train on the labelled rows only: rows whose target is missing are dropped "
+        "(and counted in a warning) instead of failing validation.",
+    )
+    dates: Literal["exclude", "parts"] = Field(
+        default="exclude",
+        description="Date and timestamp columns (datetime, or text that parses as dates): "
+        "exclude leaves them out of the features; parts replaces each by numeric "
+        "<column>_year, _month, _day, _weekday (and _hour when it holds times), which "
+        "requests then carry.",
+        examples=["parts"],
+    )
     slices: dict[str, dict[str, dict[SliceOp, Any]]] = Field(
         default_factory=dict,
         description="Named subsets of the holdout as column filters (ops: eq, ne, gt, ge, lt, "
