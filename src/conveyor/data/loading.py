@@ -1,4 +1,5 @@
-"""Load a dataset named by the spec: a CSV or Parquet file, or a dataset bundled with scikit-learn."""
+"""Load a dataset named by the spec: a CSV or Parquet file, a DVC-tracked file
+(``dvc://path[@rev]``), or a dataset bundled with scikit-learn."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ BUILTIN_DATASETS = ("breast_cancer", "diabetes", "iris", "wine")
 
 def resolve_source(source: str, base_dir: Path) -> str:
     """A readable name for the source: built-ins as given, files as absolute paths."""
-    if source.startswith("sklearn:"):
+    if source.startswith(("sklearn:", "dvc://")):
         return source
     path = Path(source)
     return str(path if path.is_absolute() else (base_dir / path).resolve())
@@ -26,6 +27,10 @@ def load_dataset(source: str, base_dir: Path) -> pd.DataFrame:
     """Return the whole dataset as a DataFrame; raise ``DataError`` naming the source."""
     if source.startswith("sklearn:"):
         return _load_builtin(source.removeprefix("sklearn:"))
+    if source.startswith("dvc://"):
+        from conveyor.data.versioned import load_versioned
+
+        return load_versioned(source, base_dir)[0]
     path = Path(resolve_source(source, base_dir))
     if not path.exists():
         raise DataError(str(path), [Problem("data.source", "file not found")])

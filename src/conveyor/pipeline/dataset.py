@@ -12,6 +12,7 @@ from conveyor.data.profile import fingerprint
 from conveyor.data.schema import Schema, infer_schema
 from conveyor.data.survey import Finding, FindingKind, survey
 from conveyor.data.validation import check_training_frame
+from conveyor.data.versioned import is_versioned, load_versioned
 from conveyor.display import listed
 from conveyor.errors import DataError, Problem
 from conveyor.spec.models import ProjectSpec, Task
@@ -33,6 +34,7 @@ class PreparedData:
     y_test: pd.Series
     raw_test: pd.DataFrame
     findings: list[Finding] = field(default_factory=list)
+    lineage: dict[str, str] = field(default_factory=dict)  # tags naming the data's version
 
 
 def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
@@ -44,7 +46,11 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
 
     classification = spec.task is Task.CLASSIFICATION
     source = resolve_source(spec.data.source, base_dir)
-    frame = load_dataset(spec.data.source, base_dir)
+    lineage: dict[str, str] = {}
+    if is_versioned(spec.data.source):
+        frame, lineage = load_versioned(spec.data.source, base_dir)
+    else:
+        frame = load_dataset(spec.data.source, base_dir)
     target = spec.data.target
     dropped = 0
     if spec.data.drop_missing_target and target in frame.columns:
@@ -90,6 +96,7 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
         y_test=y_test,
         raw_test=frame.loc[x_test.index],
         findings=findings,
+        lineage=lineage,
     )
 
 

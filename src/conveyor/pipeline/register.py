@@ -115,6 +115,7 @@ def register_candidate(
     lineage = semver.Lineage(data.schema, data.fingerprint, candidate.params_hash)
     tags: dict[str, str] = {
         T.DATA_FINGERPRINT: data.fingerprint,
+        **data.lineage,
         T.SPEC_HASH: spec_hash(spec),
         T.PARAMS_HASH: candidate.params_hash,
         T.GATES: evaluation.report.summary(),

@@ -130,7 +130,11 @@ def _run(
     ):
         run_id = run.info.run_id
         mlflow.set_tags(
-            {"conveyor.spec_hash": spec_hash(spec), "conveyor.data_fingerprint": data.fingerprint}
+            {
+                "conveyor.spec_hash": spec_hash(spec),
+                "conveyor.data_fingerprint": data.fingerprint,
+                **data.lineage,
+            }
         )
         with clock.step("lineage", "logging dataset lineage"):
             _log_inputs(spec, data)
@@ -192,7 +196,7 @@ def _log_inputs(spec: ProjectSpec, data: Any) -> None:
         dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
             frame, targets=spec.data.target, name=f"{spec.name}-{context}"
         )
-        mlflow.log_input(dataset, context=context, tags={"source": data.source})
+        mlflow.log_input(dataset, context=context, tags={"source": data.source, **data.lineage})
 
 
 def _params_hash(spec: ProjectSpec, params: dict[str, Any]) -> str:

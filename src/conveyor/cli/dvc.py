@@ -1,0 +1,39 @@
+"""`conveyor dvc init`: DVC pipeline stages for the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from conveyor.cli.output import emit_json, out
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Version data and pipelines with DVC.", no_args_is_help=True)
+    group.command("init")(init)
+    app.add_typer(group, name="dvc")
+
+
+def init(
+    project: Annotated[
+        Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing dvc.yaml.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write dvc.yaml: stages that run `conveyor validate` and `conveyor run` with the data and
+    conveyor.yaml as dependencies, so `dvc repro` retrains only when one of them changed."""
+    from conveyor.pipeline.dvc_stages import data_dependencies, write_stages
+    from conveyor.spec import load_spec
+
+    spec = load_spec(project)
+    base = project if project.is_dir() else project.parent
+    path = write_stages(spec, base, force)
+    if json_out:
+        emit_json({"dvc_yaml": str(path), "deps": data_dependencies(spec)})
+        return
+    out().print(f"created {path}\nnext: dvc repro   (then git add dvc.yaml dvc.lock)")
