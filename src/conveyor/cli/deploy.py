@@ -71,13 +71,27 @@ def k8s_render(
     canary_percent: Annotated[
         int, typer.Option(help="With --kserve: canaryTrafficPercent of an update.")
     ] = 10,
+    katib: Annotated[
+        bool, typer.Option("--katib", help="Also write katib/: an Experiment tuning the model.")
+    ] = False,
+    project: Annotated[
+        Path, typer.Option("--project", "-p", help="With --katib: the project (its tuning:).")
+    ] = Path("."),
+    parallel: Annotated[int, typer.Option(help="With --katib: trials running at once.")] = 2,
+    algorithm: Annotated[
+        str, typer.Option(help="With --katib: Katib's search algorithm (tpe, random, ...).")
+    ] = "tpe",
     force: Annotated[bool, typer.Option(help="Overwrite files in a non-empty --out.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write a kustomize base (Deployment, Service, HPA, PDB, controller, ServiceMonitor,
-    PrometheusRule...) and staging/production overlays; no cluster is contacted."""
+    PrometheusRule...) and staging/production overlays; no cluster is contacted.
+
+    With --katib, katib/ holds a Katib Experiment whose search space, objective and budget come
+    from the project's tuning: section; each trial runs `conveyor tune --trial` in the image.
+    """
     from conveyor.deploy.k8s import RenderOptions
-    from conveyor.deploy.kustomize import OVERLAYS, KServeOptions, render
+    from conveyor.deploy.kustomize import OVERLAYS, KatibOptions, KServeOptions, render
     from conveyor.errors import UserError
 
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
@@ -93,7 +107,15 @@ def k8s_render(
         tracking_uri=tracking_uri,
     )
     kserve_options = KServeOptions(storage_uri, canary_percent) if kserve else None
-    files = render(options, out_dir, kserve_options)
+    katib_options = None
+    if katib:
+        from conveyor.spec import load_spec
+
+        spec = load_spec(project)
+        spec_file = project / "conveyor.yaml" if project.is_dir() else project
+        text = spec_file.read_text(encoding="utf-8")
+        katib_options = KatibOptions(spec, text, parallel, algorithm)
+    files = render(options, out_dir, kserve_options, katib_options)
     if json_out:
         emit_json(
             {

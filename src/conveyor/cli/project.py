@@ -206,12 +206,31 @@ def tune(
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage URL shared by workers.")
     ] = None,
+    trial: Annotated[
+        bool,
+        typer.Option(
+            "--trial",
+            help="Evaluate one parameter set chosen elsewhere (Katib): --set NAME=VALUE for "
+            "each searched parameter; prints METRIC=VALUE.",
+        ),
+    ] = False,
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="With --trial: NAME=VALUE.")
+    ] = None,
+    trial_name: Annotated[
+        str | None, typer.Option(help="With --trial: the MLflow run's name (Katib's trial).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run tuning trials as one worker; many workers share a study through --storage."""
+    """Run tuning trials as one worker; many workers share a study through --storage.
+
+    With --trial, evaluate the one parameter set given by --set (the cross-validated metric on
+    the training split, logged as an MLflow run) and print `metric=value` on stdout, the line
+    Katib's StdOut metrics collector reads.
+    """
     from conveyor.errors import Problem, SpecError
     from conveyor.spec import load_spec
-    from conveyor.tuning_worker import tune_worker
+    from conveyor.tuning_worker import run_trial, tune_worker
 
     cli: CliContext = ctx.obj
     spec = load_spec(project)
@@ -220,6 +239,22 @@ def tune(
             str(project), [Problem("tuning", "add a tuning section to run `conveyor tune`")]
         )
     base = project.resolve() if project.is_dir() else project.resolve().parent
+    if not trial and (assignments or trial_name):
+        raise typer.BadParameter("--set and --trial-name go with --trial")
+    if trial:
+        done = run_trial(spec, base, cli.settings, assignments or [], trial_name)
+        if json_out:
+            emit_json(
+                {
+                    "metric": done.metric,
+                    "value": done.value,
+                    "params": done.params,
+                    "run_id": done.run_id,
+                }
+            )
+        else:
+            typer.echo(done.line())
+        return
     result = tune_worker(spec, base, cli.settings, trials, storage)
     payload: dict[str, Any] = {
         "study": result.study,
