@@ -141,10 +141,19 @@ def _run(
         params = dict(spec.model.params)
         tuning_info = None
         if spec.tuning is not None:
-            from conveyor.training.tuning import run_trials
+            backend = spec.tuning.backend
+            with clock.step("tune", f"tuning: {spec.tuning.trials} trials ({backend})"):
+                if backend == "ray":
+                    from conveyor.training.ray_tuning import run_ray_trials
 
-            with clock.step("tune", f"tuning: {spec.tuning.trials} trials"):
-                tuned = run_trials(spec, data.schema, fit, data.x_train, data.y_train)
+                    tuned = run_ray_trials(
+                        spec, base_dir, data.schema, data.x_train, data.y_train,
+                        settings.tracking_uri,
+                    )  # fmt: skip
+                else:
+                    from conveyor.training.tuning import run_trials
+
+                    tuned = run_trials(spec, data.schema, fit, data.x_train, data.y_train)
                 params = tuned.best_params
                 tuning_info = {
                     "best_value": tuned.best_value,

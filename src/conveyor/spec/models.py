@@ -177,6 +177,13 @@ class TuningSpec(_Section):
     study: str | None = Field(
         default=None, description="Study name; default <name>-tuning.", examples=["wine-tuning"]
     )
+    backend: Literal["optuna", "ray"] = Field(
+        default="optuna",
+        description="Where trials run: optuna in this process (workers share storage), or ray: "
+        "Ray Tune with the same seeded Optuna sampler, on a local Ray or the cluster at "
+        "RAY_ADDRESS (pip install 'conveyor-mlops[ray]').",
+        examples=["ray"],
+    )
 
 
 class ChampionGate(_Section):
