@@ -76,9 +76,9 @@ def test_a_segment_is_ingested_exactly_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     w = writer(tmp_path, url)
-    w.spool.mkdir()
-    w._write([encode(record(1)), encode(record(2))])
-    (segment,) = w.spool.iterdir()
+    w.spool.create()
+    w.spool.write("0000000000", [encode(record(1)), encode(record(2))])
+    (segment,) = w.spool.directory.iterdir()
     content = segment.read_bytes()
     assert ingest_segment(store, segment) == 2
     # the ingester died after committing, before deleting: the file comes back
@@ -92,10 +92,10 @@ def test_racing_ingesters_store_each_record_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     Store(url).create().close()
     w = writer(tmp_path, url, batch=5)
-    w.spool.mkdir()
+    w.spool.create()
     for start in range(0, 200, 5):
-        w._write([encode(record(i)) for i in range(start, start + 5)])
-    config = IngestConfig(store_url=url, spool=w.spool, owner=w.owner)
+        w.spool.write(f"{start:010d}", [encode(record(i)) for i in range(start, start + 5)])
+    config = IngestConfig(store_url=url, spool=w.spool.directory, owner=w.owner)
     stores = [Store(url).create() for _ in range(3)]
     threads = [threading.Thread(target=Ingester(config, s).drain) for s in stores]
     for t in threads:
@@ -127,30 +127,29 @@ def test_an_unreadable_segment_is_set_aside_and_the_rest_ingested(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     w = writer(tmp_path, url)
-    w.spool.mkdir()
-    bad = w.spool / f"{w.owner}0000000000.jsonl"
+    w.spool.create()
+    bad = w.spool.directory / f"{w.owner}0000000000.jsonl"
     bad.write_bytes(b'{"request_id": "x"\n')
-    w._seq = iter([1])  # type: ignore[assignment]
-    w._write([encode(record(7))])
-    config = IngestConfig(store_url=url, spool=w.spool, owner=w.owner)
+    w.spool.write("0000000001", [encode(record(7))])
+    config = IngestConfig(store_url=url, spool=w.spool.directory, owner=w.owner)
     assert Ingester(config, store).drain() == 1
     assert logged_ids(store) == ["r7"]
-    assert (w.spool / (bad.name + ".bad")).exists()
+    assert (w.spool.directory / (bad.name + ".bad")).exists()
 
 
 def test_segments_wait_on_disk_while_the_store_is_down(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     w = writer(tmp_path, url)
-    w.spool.mkdir()
-    w._write([encode(record(1))])
+    w.spool.create()
+    w.spool.write("0000000000", [encode(record(1))])
     down = Store("postgresql+psycopg://nobody@127.0.0.1:9/none")
     down._engine = sa.create_engine(down.url, poolclass=NullPool)
-    config = IngestConfig(store_url=url, spool=w.spool, owner=w.owner)
+    config = IngestConfig(store_url=url, spool=w.spool.directory, owner=w.owner)
     stop = threading.Event()
     stop.set()
     Ingester(config, down).run(stop)  # a final drain that cannot reach the store
-    assert len(list(w.spool.iterdir())) == 1
+    assert len(list(w.spool.directory.iterdir())) == 1
     assert Ingester(config, store).drain() == 1  # the store is back
     assert logged_ids(store) == ["r1"]
 
