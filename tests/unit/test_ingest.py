@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -21,6 +24,8 @@ from conveyor.serving.ingest import (
     prune,
 )
 from conveyor.serving.metrics import ServerMetrics
+from conveyor.serving.spool import Spool
+from conveyor.serving.supervisor import IngesterProcess
 from conveyor.store.engine import Store
 from conveyor.store.tables import feedback, inference_log, inference_log_segments
 
@@ -184,3 +189,58 @@ def test_retention_removes_old_rows_only(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         kept = conn.execute(sa.select(feedback.c.request_id)).scalars().all()
     assert sorted(kept) == ["r0", "r1", "r2"]
+
+
+def supervised(tmp_path: Path) -> tuple[IngesterProcess, Spool, Store]:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url).create()
+    spool = Spool(tmp_path / "spool", "111-aaaaaa-")
+    spool.create()
+    config = IngestConfig(store_url=url, spool=spool.directory, owner=spool.owner, interval_s=0.1)
+    return IngesterProcess(config, ServerMetrics(), min_backoff_s=0.2), spool, store
+
+
+def wait_until(check: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_killed_ingester_is_started_again_after_a_growing_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingester, spool, store = supervised(tmp_path)
+    ingester.start()
+    try:
+        for round_, backoff in enumerate((0.2, 0.4), start=1):
+            pid = ingester.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not ingester.up)
+            now = time.monotonic()
+            ingester.tick(now)
+            assert f"(pid {pid}) exited with signal SIGKILL; starting a new one in {backoff} s" in (
+                caplog.text
+            )
+            ingester.tick(now + backoff / 2)
+            assert not ingester.up  # still waiting out the backoff
+            ingester.tick(now + backoff)
+            assert ingester.up and ingester.pid != pid and ingester.restarts == round_
+        spool.write("0000000001", [encode(record(1))])
+        wait_until(lambda: logged_ids(store) == ["r1"])
+    finally:
+        ingester.stop(30)
+    assert not ingester.up
+
+
+def test_stopping_after_the_ingester_died_still_drains_the_spool(tmp_path: Path) -> None:
+    ingester, spool, store = supervised(tmp_path)
+    ingester.start()
+    pid = ingester.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not ingester.up)
+    spool.write("0000000001", [encode(record(1)), encode(record(2))])
+    ingester.stop(30)  # a new ingester for the final drain
+    assert sorted(logged_ids(store)) == ["r1", "r2"]

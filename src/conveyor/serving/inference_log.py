@@ -237,9 +237,12 @@ class InferenceLogWriter:
             now = time.monotonic()
             if now >= self._next_check or stopping:
                 self._next_check = now + self.interval_s
-                self._check_spool()
-                if not stopping:
-                    self.ingester.tick(now)
+                try:
+                    self._check_spool()
+                    if not stopping:
+                        self.ingester.tick(now)
+                except Exception:  # this thread must outlive anything it meets
+                    log.exception("inference log: checking the spool and the ingester failed")
             if stopping:
                 return
 

@@ -77,7 +77,7 @@ def pending_segments(config: IngestConfig, final: bool = False) -> list[Path]:
     found: list[Path] = []
     try:
         entries = list(config.spool.iterdir())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # deleted: the server creates it again
         return []
     for path in entries:
         if not path.name.endswith(SEGMENT_SUFFIX):

@@ -134,5 +134,5 @@ class Spool:
         try:
             with os.scandir(self.directory) as entries:
                 return [e for e in entries if e.name.endswith(SEGMENT_SUFFIX)]
-        except FileNotFoundError:
+        except OSError:  # gone or not a directory: nothing waits there (write() says why)
             return []

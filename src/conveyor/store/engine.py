@@ -104,9 +104,9 @@ class Store:
         """Create missing tables (idempotent); ``ServiceUnavailableError`` when unreachable."""
         engine = self.engine
         path = self.path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
             with engine.begin() as conn:
                 if engine.dialect.name == "postgresql":
                     # processes starting together on an empty database would race to create
