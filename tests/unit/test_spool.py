@@ -13,7 +13,7 @@ import pytest
 
 from conveyor.serving.inference_log import InferenceLogWriter, LogUnavailableError, encode
 from conveyor.serving.metrics import ServerMetrics
-from conveyor.serving.spool import Spool
+from conveyor.serving.spool import Spool, remove_stale_partials
 from conveyor.store.engine import Store
 from tests.unit.test_ingest import logged_ids, record
 
@@ -64,6 +64,18 @@ def test_stats_and_dropping_the_oldest_segments(tmp_path: Path) -> None:
     assert stats.oldest_age_s == pytest.approx(300, abs=1)
     assert spool.drop_oldest(keep_bytes=350) == (2, 3)  # 100 + 200 bytes, the oldest first
     assert sorted(p.name for p in spool.directory.iterdir()) == ["o-2.jsonl", "o-9.jsonl.tmp"]
+
+
+def test_partial_segments_of_a_dead_writer_are_removed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", "o-")
+    spool.create()
+    stale, fresh = spool.directory / "a-1.jsonl.tmp", spool.directory / "b-1.jsonl.tmp"
+    for path in (stale, fresh):
+        path.write_bytes(b"half a reco")
+    os.utime(stale, (time.time() - 120, time.time() - 120))
+    segment = spool.write("1", [b"x"])
+    assert remove_stale_partials(spool.directory, 30) == 1
+    assert sorted(spool.directory.iterdir()) == [fresh, segment]
 
 
 def test_a_large_record_keeps_its_row_count_and_first_rows() -> None:

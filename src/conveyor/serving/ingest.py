@@ -40,7 +40,7 @@ import orjson
 import sqlalchemy as sa
 
 from conveyor.errors import ServiceUnavailableError
-from conveyor.serving.spool import SEGMENT_SUFFIX
+from conveyor.serving.spool import SEGMENT_SUFFIX, remove_stale_partials
 from conveyor.store.engine import Store
 from conveyor.store.tables import feedback, inference_log, inference_log_segments
 
@@ -248,6 +248,9 @@ def main() -> int:
 
     configure_logging(Settings(log_level=config.log_level, log_format=LogFormat(config.log_format)))
     store = Store(config.store_url).open()  # tables are created once the store answers
+    partial = remove_stale_partials(config.spool, config.orphan_after_s)
+    if partial:
+        log.warning("removed %d partial inference-log segments left by a crash", partial)
     stop = threading.Event()
 
     def wait_for_eof() -> None:

@@ -136,3 +136,24 @@ class Spool:
                 return [e for e in entries if e.name.endswith(SEGMENT_SUFFIX)]
         except OSError:  # gone or not a directory: nothing waits there (write() says why)
             return []
+
+
+def remove_stale_partials(directory: Path, older_than_s: float) -> int:
+    """Delete ``.tmp`` files older than ``older_than_s``: segments whose writer died while
+    writing them (a write takes milliseconds). Returns how many were deleted."""
+    now = time.time()
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.endswith(SEGMENT_SUFFIX + TMP_SUFFIX):
+            continue
+        try:
+            if now - entry.stat().st_mtime >= older_than_s:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
