@@ -10,6 +10,10 @@ goes to one at a time):
   1 worker; ``POST /predict`` with ``{"features": [[13 floats], ...]}``.
 - ``conveyor-v2``: the same process, ``POST /v2/models/wine/infer`` with one ``[N, 13]`` FP64
   tensor.
+- ``conveyor-sync`` (only when named in ``--servers``): a second ``conveyor serve wine`` with
+  ``CONVEYOR_INFERENCE_LOG_SYNC=true`` (each answer waits for its log record's write and
+  fsync, shared by the requests that arrive meanwhile) and its own store file; the same body
+  as conveyor. ``--servers conveyor,conveyor-sync`` measures what the setting costs.
 - ``mlserver``: ``mlserver start`` from .venv-peers (MLServer 1.7 + mlserver-sklearn, default
   settings but host and ports) on the logged scikit-learn pipeline dumped to joblib (see
   ``peers/mlserver/export_model.py``); the same V2 body as conveyor-v2. It answers with
@@ -39,6 +43,7 @@ server left behind are stopped the same way, by theirs. Temporary directories ar
     .venv/bin/python benchmarks/serving.py                       # all servers, 5 s cells
     .venv/bin/python benchmarks/serving.py --quick               # 2 s cells, c1 and c16
     .venv/bin/python benchmarks/serving.py --servers conveyor,bare-onnx --json results.json
+    .venv/bin/python benchmarks/serving.py --servers conveyor,conveyor-sync --quick
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ BARE_APP_DIR = PEERS
 MLSERVER_DIR = PEERS / "mlserver"
 PEERS_BIN = ROOT / ".venv-peers" / "bin"
 
-SERVERS = ("conveyor", "conveyor-v2", "mlserver", "mlflow", "bare-onnx")
+SERVERS = ("conveyor", "conveyor-v2", "conveyor-sync", "mlserver", "mlflow", "bare-onnx")
+DEFAULT_SERVERS = tuple(s for s in SERVERS if s != "conveyor-sync")
 ROWS = (1, 100)
 CONCURRENCY = (1, 16, 64)
 QUICK_CONCURRENCY = (1, 16)
@@ -415,6 +421,13 @@ ENDPOINTS = {
     "conveyor-v2": Endpoint(
         "conveyor-v2", "conveyor", "/v2/models/wine/infer", _v2_body, _v2_labels("predictions")
     ),
+    "conveyor-sync": Endpoint(
+        "conveyor-sync",
+        "conveyor-sync",
+        "/predict",
+        lambda m, n: {"features": m.rows[n]},
+        lambda r: [int(v) for v in r["predictions"]],
+    ),
     "mlserver": Endpoint(
         "mlserver", "mlserver", "/v2/models/wine/infer", _v2_body, _v2_labels("predict")
     ),
@@ -433,7 +446,7 @@ ENDPOINTS = {
         lambda r: [int(v) for v in r["predictions"]],
     ),
 }
-PROCESS_ORDER = ("conveyor", "bare-onnx", "mlflow", "mlserver")
+PROCESS_ORDER = ("conveyor", "conveyor-sync", "bare-onnx", "mlflow", "mlserver")
 
 
 @contextmanager
@@ -444,7 +457,13 @@ def serve(
     port = free_port()
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
-    if process == "conveyor":
+    if process in ("conveyor", "conveyor-sync"):
+        if process == "conveyor-sync":  # its own store: two ingesters on one SQLite file queue
+            sync_store = f"sqlite:///{work / 'sync-store.db'}"
+            conveyor_env = conveyor_env | {
+                "CONVEYOR_INFERENCE_LOG_SYNC": "true",
+                "CONVEYOR_STORE_URL": sync_store,
+            }
         env = clean_env(main_bin, CONVEYOR_HOME=str(model.home), **conveyor_env)
         cmd = [str(main_bin / "conveyor"), "serve", "wine", "--port", str(port)]
         with started(
@@ -775,7 +794,7 @@ def benchmark(
         bodies.mkdir()
         running: dict[str, Server] = {}
         startup: dict[str, float] = {}
-        if any(ENDPOINTS[s].process == "conveyor" for s in servers):
+        if any(ENDPOINTS[s].process.startswith("conveyor") for s in servers):
             # the first start downloads the version into the cache; the measured server below
             # is a restart, which loads from it
             with serve("conveyor", model, work, main_bin, conveyor_env or {}) as first:
@@ -786,7 +805,7 @@ def benchmark(
                 running[process] = stack.enter_context(
                     serve(process, model, work, main_bin, conveyor_env or {})
                 )
-                label = f"{process} (restart)" if process == "conveyor" else process
+                label = f"{process} (restart)" if process.startswith("conveyor") else process
                 startup[label] = running[process].ready_s
         endpoints = [ENDPOINTS[s] for s in servers]
         for ep in endpoints:
@@ -868,8 +887,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up seconds per cell (1)")
     parser.add_argument(
         "--servers",
-        default=",".join(SERVERS),
-        help=f"comma-separated subset of {','.join(SERVERS)} (all)",
+        default=",".join(DEFAULT_SERVERS),
+        help=f"comma-separated subset of {','.join(SERVERS)} (all but conveyor-sync)",
     )
     parser.add_argument(
         "--concurrency", help="comma-separated connection counts (1,16,64; --quick: 1,16)"

@@ -122,6 +122,31 @@ class Settings(BaseSettings):
     ort_threads: int = Field(
         default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )
+    inference_log_sync: bool = Field(
+        default=False,
+        description="Answer a prediction only once its inference-log record is written and "
+        "fsynced to the spool (concurrent requests share one write and fsync); off, records "
+        "wait up to 0.5 s in memory and a crash of the process (kill -9) loses them.",
+    )
+    inference_log_spool_max_bytes: int = Field(
+        default=1024**3,
+        ge=0,
+        description="Size of the inference-log spool (segments not yet in the store) at which "
+        "CONVEYOR_INFERENCE_LOG_WHEN_FULL applies; 0: no limit.",
+    )
+    inference_log_when_full: Literal["reject", "drop_oldest"] = Field(
+        default="reject",
+        description="When the spool or the in-memory buffer is full, or the spool cannot be "
+        "written: reject (answer predictions 503 with Retry-After and report not ready: no "
+        "prediction is answered that the log cannot keep) or drop_oldest (keep answering; "
+        "delete the oldest records, counted in conveyor_inference_log_dropped_total).",
+    )
+    inference_log_max_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="Rows of one request's inputs and outputs kept in the inference log; a "
+        "larger request keeps its row count and its first rows only. 0: keep every row.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -62,7 +62,7 @@ def write_yaml(path: Path, document: dict[str, Any]) -> Path:
 def test_promtool_accepts_the_rules_file() -> None:
     result = promtool("check", "rules", PROMETHEUS / rules.RULES_FILE)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 10 rules found" in result.stdout
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 @needs_promtool
@@ -70,7 +70,7 @@ def test_promtool_accepts_the_prometheusrule_spec(tmp_path: Path) -> None:
     crd = yaml.safe_load((PROMETHEUS / rules.CRD_FILE).read_text(encoding="utf-8"))
     result = promtool("check", "rules", write_yaml(tmp_path / "spec.yml", crd["spec"]))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 10 rules found" in result.stdout
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 @needs_promtool
@@ -94,16 +94,28 @@ def test_rule_unit_tests_pass() -> None:
     [
         # firing cases stop firing
         (
-            AlertThresholds(accuracy_drop=0.3, latency_p99_seconds=2.0),
-            ["online accuracy below baseline", "p99 latency above 100 ms"],
+            AlertThresholds(accuracy_drop=0.3, latency_p99_seconds=2.0, spool_age_seconds=1000),
+            [
+                "online accuracy below baseline",
+                "p99 latency above 100 ms",
+                "spool older than 300 s fires after 5m",
+            ],
         ),
         # cases that must stay quiet start firing
         (
-            AlertThresholds(min_label_coverage=0.01, min_window_rows=10, error_rate=0.001),
+            AlertThresholds(
+                min_label_coverage=0.01,
+                min_window_rows=10,
+                error_rate=0.001,
+                spool_full_share=0.5,
+                store_down_for="1m",
+            ),
             [
                 "online accuracy below baseline",
                 "prediction PSI above 0.3 fires only on windows of at least 100 rows",
                 "error rate counts 5xx only",
+                "spool above 80 % of its limit fires",
+                "a store down for 5m fires",
             ],
         ),
     ],
@@ -204,7 +216,7 @@ def test_promtool_accepts_the_prometheus_config() -> None:
     result = promtool("check", "config", PROMETHEUS / "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
     # the config's rule files were found and checked too
-    assert "SUCCESS: 10 rules found" in result.stdout
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 @needs_amtool

@@ -17,10 +17,15 @@ class LoadResult:
     errors: Counter[str] = field(default_factory=Counter)
     versions: Counter[str] = field(default_factory=Counter)
     request_ids: list[str] = field(default_factory=list)
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() each 200 was sent
 
     @property
     def ok(self) -> int:
         return sum(n for s, n in self.statuses.items() if 200 <= s < 300)
+
+    def sent_after(self, moment: float) -> set[str]:
+        """Ids of the 200s whose request was sent after ``moment`` (time.monotonic())."""
+        return {rid for rid, at in zip(self.request_ids, self.sent_at, strict=True) if at > moment}
 
 
 async def generate(
@@ -35,6 +40,7 @@ async def generate(
 
         async def worker() -> None:
             while not stop.is_set() and time.monotonic() < deadline:
+                sent = time.monotonic()
                 try:
                     r = await client.post(url, json=body)
                 except httpx.TransportError as exc:
@@ -48,6 +54,7 @@ async def generate(
                     data = r.json()
                     result.versions[data["model"]["version"]] += 1
                     result.request_ids.append(data["request_id"])
+                    result.sent_at.append(sent)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return result

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -21,6 +24,8 @@ from conveyor.serving.ingest import (
     prune,
 )
 from conveyor.serving.metrics import ServerMetrics
+from conveyor.serving.spool import Spool
+from conveyor.serving.supervisor import IngesterProcess
 from conveyor.store.engine import Store
 from conveyor.store.tables import feedback, inference_log, inference_log_segments
 
@@ -76,9 +81,9 @@ def test_a_segment_is_ingested_exactly_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     w = writer(tmp_path, url)
-    w.spool.mkdir()
-    w._write([encode(record(1)), encode(record(2))])
-    (segment,) = w.spool.iterdir()
+    w.spool.create()
+    w.spool.write("0000000000", [encode(record(1)), encode(record(2))])
+    (segment,) = w.spool.directory.iterdir()
     content = segment.read_bytes()
     assert ingest_segment(store, segment) == 2
     # the ingester died after committing, before deleting: the file comes back
@@ -92,10 +97,10 @@ def test_racing_ingesters_store_each_record_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     Store(url).create().close()
     w = writer(tmp_path, url, batch=5)
-    w.spool.mkdir()
+    w.spool.create()
     for start in range(0, 200, 5):
-        w._write([encode(record(i)) for i in range(start, start + 5)])
-    config = IngestConfig(store_url=url, spool=w.spool, owner=w.owner)
+        w.spool.write(f"{start:010d}", [encode(record(i)) for i in range(start, start + 5)])
+    config = IngestConfig(store_url=url, spool=w.spool.directory, owner=w.owner)
     stores = [Store(url).create() for _ in range(3)]
     threads = [threading.Thread(target=Ingester(config, s).drain) for s in stores]
     for t in threads:
@@ -127,30 +132,29 @@ def test_an_unreadable_segment_is_set_aside_and_the_rest_ingested(tmp_path: Path
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     w = writer(tmp_path, url)
-    w.spool.mkdir()
-    bad = w.spool / f"{w.owner}0000000000.jsonl"
+    w.spool.create()
+    bad = w.spool.directory / f"{w.owner}0000000000.jsonl"
     bad.write_bytes(b'{"request_id": "x"\n')
-    w._seq = iter([1])  # type: ignore[assignment]
-    w._write([encode(record(7))])
-    config = IngestConfig(store_url=url, spool=w.spool, owner=w.owner)
+    w.spool.write("0000000001", [encode(record(7))])
+    config = IngestConfig(store_url=url, spool=w.spool.directory, owner=w.owner)
     assert Ingester(config, store).drain() == 1
     assert logged_ids(store) == ["r7"]
-    assert (w.spool / (bad.name + ".bad")).exists()
+    assert (w.spool.directory / (bad.name + ".bad")).exists()
 
 
 def test_segments_wait_on_disk_while_the_store_is_down(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     w = writer(tmp_path, url)
-    w.spool.mkdir()
-    w._write([encode(record(1))])
+    w.spool.create()
+    w.spool.write("0000000000", [encode(record(1))])
     down = Store("postgresql+psycopg://nobody@127.0.0.1:9/none")
     down._engine = sa.create_engine(down.url, poolclass=NullPool)
-    config = IngestConfig(store_url=url, spool=w.spool, owner=w.owner)
+    config = IngestConfig(store_url=url, spool=w.spool.directory, owner=w.owner)
     stop = threading.Event()
     stop.set()
     Ingester(config, down).run(stop)  # a final drain that cannot reach the store
-    assert len(list(w.spool.iterdir())) == 1
+    assert len(list(w.spool.directory.iterdir())) == 1
     assert Ingester(config, store).drain() == 1  # the store is back
     assert logged_ids(store) == ["r1"]
 
@@ -185,3 +189,58 @@ def test_retention_removes_old_rows_only(tmp_path: Path) -> None:
     with store.engine.connect() as conn:
         kept = conn.execute(sa.select(feedback.c.request_id)).scalars().all()
     assert sorted(kept) == ["r0", "r1", "r2"]
+
+
+def supervised(tmp_path: Path) -> tuple[IngesterProcess, Spool, Store]:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url).create()
+    spool = Spool(tmp_path / "spool", "111-aaaaaa-")
+    spool.create()
+    config = IngestConfig(store_url=url, spool=spool.directory, owner=spool.owner, interval_s=0.1)
+    return IngesterProcess(config, ServerMetrics(), min_backoff_s=0.2), spool, store
+
+
+def wait_until(check: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_killed_ingester_is_started_again_after_a_growing_backoff(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingester, spool, store = supervised(tmp_path)
+    ingester.start()
+    try:
+        for round_, backoff in enumerate((0.2, 0.4), start=1):
+            pid = ingester.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not ingester.up)
+            now = time.monotonic()
+            ingester.tick(now)
+            assert f"(pid {pid}) exited with signal SIGKILL; starting a new one in {backoff} s" in (
+                caplog.text
+            )
+            ingester.tick(now + backoff / 2)
+            assert not ingester.up  # still waiting out the backoff
+            ingester.tick(now + backoff)
+            assert ingester.up and ingester.pid != pid and ingester.restarts == round_
+        spool.write("0000000001", [encode(record(1))])
+        wait_until(lambda: logged_ids(store) == ["r1"])
+    finally:
+        ingester.stop(30)
+    assert not ingester.up
+
+
+def test_stopping_after_the_ingester_died_still_drains_the_spool(tmp_path: Path) -> None:
+    ingester, spool, store = supervised(tmp_path)
+    ingester.start()
+    pid = ingester.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not ingester.up)
+    spool.write("0000000001", [encode(record(1)), encode(record(2))])
+    ingester.stop(30)  # a new ingester for the final drain
+    assert sorted(logged_ids(store)) == ["r1", "r2"]

@@ -108,6 +108,11 @@ def test_volume_rule_only_when_enabled() -> None:
         "ConveyorNoModelServed",
         "ConveyorInferenceLogDropping",
         "ConveyorInferenceLogBacklog",
+        "ConveyorInferenceLogSpoolAge",
+        "ConveyorInferenceLogSpoolNearlyFull",
+        "ConveyorInferenceLogIngesterDown",
+        "ConveyorInferenceLogRefusing",
+        "ConveyorStoreUnavailable",
     } == names
     enabled = rules.prometheus_rules(AlertThresholds(min_request_rate=0.2))
     assert rule_named(enabled, "ConveyorLowRequestVolume")["labels"] == {"severity": "warning"}

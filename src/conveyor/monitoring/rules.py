@@ -57,6 +57,8 @@ class AlertThresholds:
     error_rate: float = 0.01  # share of requests answered 5xx (4xx are the client's mistake)
     min_request_rate: float = 0.0  # inference requests/s per model; 0 disables the rule
     spool_backlog_segments: int = 50  # spooled inference-log segments before "backlog"
+    spool_age_seconds: float = 300.0  # age of the oldest spooled segment: the store is behind
+    spool_full_share: float = 0.8  # share of CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES used
     rate_window: str = "5m"  # range of rate() / deriv()
     job: str = "conveyor"  # the Prometheus job scraping the servers (prometheus.yml's)
     drift_for: str = "10m"
@@ -66,6 +68,11 @@ class AlertThresholds:
     volume_for: str = "10m"
     log_dropping_for: str = "5m"
     log_backlog_for: str = "10m"
+    spool_age_for: str = "5m"
+    spool_full_for: str = "1m"
+    ingester_down_for: str = "1m"
+    log_refusing_for: str = "1m"
+    store_down_for: str = "5m"
     model_missing_for: str = "5m"
 
     def __post_init__(self) -> None:
@@ -78,10 +85,10 @@ class AlertThresholds:
             problems.append(f"rate_window: {self.rate_window!r} must be longer than zero")
         if not _JOB.match(self.job):
             problems.append(f"job: {self.job!r} may hold letters, digits and _ . : - only")
-        for name in ("accuracy_drop", "min_label_coverage", "error_rate"):
+        for name in ("accuracy_drop", "min_label_coverage", "error_rate", "spool_full_share"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name}: {getattr(self, name)} must be between 0 and 1")
-        for name in ("psi_alert", "latency_p99_seconds", "min_request_rate"):
+        for name in ("psi_alert", "latency_p99_seconds", "min_request_rate", "spool_age_seconds"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: {getattr(self, name)} must not be negative")
         if self.min_window_rows < 0 or self.spool_backlog_segments < 0:
@@ -363,10 +370,11 @@ def _log_rules(t: AlertThresholds) -> list[dict[str, Any]]:
             t.log_dropping_for,
             "warning",
             "{{ $labels.instance }} drops inference-log records",
-            '{{ printf "%.3g" $value }} records/s are dropped because the log buffer is full: '
-            "drift and online accuracy miss that traffic.",
-            "The writer cannot keep up: check the disk under CONVEYOR_HOME/spool, raise "
-            "CONVEYOR_INFERENCE_LOG_BUFFER or add replicas.",
+            '{{ printf "%.3g" $value }} records/s of answered predictions are dropped '
+            "({{ $labels.reason }}): drift and online accuracy miss that traffic.",
+            "buffer_full: the writer cannot keep up: check the disk under CONVEYOR_HOME/spool, "
+            "raise CONVEYOR_INFERENCE_LOG_BUFFER or add replicas. spool_full: the store has "
+            "not taken the log for a while (see ConveyorInferenceLogSpoolAge).",
         ),
         _rule(
             "ConveyorInferenceLogBacklog",
@@ -381,6 +389,70 @@ def _log_rules(t: AlertThresholds) -> list[dict[str, Any]]:
             "disk lasts.",
             "Check that the store (CONVEYOR_STORE_URL) accepts connections and read the "
             "ingester's log lines in the server log.",
+        ),
+        _rule(
+            "ConveyorInferenceLogSpoolAge",
+            "max by (job, instance) (conveyor_inference_log_spool_oldest_seconds) > "
+            f"{_num(t.spool_age_seconds)}",
+            t.spool_age_for,
+            "warning",
+            "Inference log of {{ $labels.instance }} is {{ humanizeDuration $value }} behind",
+            "The oldest spooled inference-log segment waits for longer than "
+            f"{_num(t.spool_age_seconds)}s: the store does not take the log (down, read-only, "
+            "or the ingester fails). Drift, online accuracy and rollout evidence miss that "
+            "traffic until it does.",
+            "GET /ready on the instance (store and inference_log), check that the store "
+            "(CONVEYOR_STORE_URL) accepts writes, and read the ingester's log lines in the "
+            "server log.",
+        ),
+        _rule(
+            "ConveyorInferenceLogSpoolNearlyFull",
+            "max by (job, instance) (conveyor_inference_log_spool_bytes)\n/ on (job, instance)\n"
+            "(max by (job, instance) (conveyor_inference_log_spool_max_bytes) > 0)\n"
+            f"> {_num(t.spool_full_share)}",
+            t.spool_full_for,
+            "critical",
+            "Inference-log spool of {{ $labels.instance }} is {{ humanizePercentage $value }} full",
+            "When the spool reaches CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES the instance answers "
+            "predictions 503 (CONVEYOR_INFERENCE_LOG_WHEN_FULL=reject) or deletes the oldest "
+            "records (drop_oldest).",
+            "Bring the store back (see ConveyorInferenceLogSpoolAge); to buy time, raise "
+            "CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES on a larger volume.",
+        ),
+        _rule(
+            "ConveyorInferenceLogIngesterDown",
+            "min by (job, instance) (conveyor_inference_log_ingester_up) == 0",
+            t.ingester_down_for,
+            "critical",
+            "Inference-log ingester of {{ $labels.instance }} is down",
+            "The server restarts its ingester process within seconds of a crash; down this "
+            "long, it keeps failing. Nothing moves from the spool to the store, and /ready "
+            "answers 503.",
+            "Read the ingester's last lines in the server log (its exit and why); the store "
+            "must be reachable with CONVEYOR_STORE_URL from the instance.",
+        ),
+        _rule(
+            "ConveyorInferenceLogRefusing",
+            f"rate(conveyor_inference_log_refused_total[{w}]) > 0",
+            t.log_refusing_for,
+            "critical",
+            "{{ $labels.instance }} refuses predictions it cannot log",
+            '{{ printf "%.3g" $value }} predictions/s answer 503: the inference-log spool is '
+            "full or cannot be written, and CONVEYOR_INFERENCE_LOG_WHEN_FULL=reject.",
+            "GET /ready on the instance names the problem. Free or enlarge the disk under "
+            "CONVEYOR_HOME/spool and bring the store back; drop_oldest keeps answering "
+            "instead, losing the oldest records.",
+        ),
+        _rule(
+            "ConveyorStoreUnavailable",
+            "min by (job, instance) (conveyor_store_up) == 0",
+            t.store_down_for,
+            "warning",
+            "{{ $labels.instance }} cannot reach the Conveyor store",
+            "Predictions are still answered and their records wait in the spool, but "
+            "feedback, live monitoring, alerts and rollouts need the store.",
+            "Check the database behind CONVEYOR_STORE_URL (PostgreSQL: is it up, does the "
+            "instance's network reach it?).",
         ),
     ]
 

@@ -26,6 +26,7 @@ from conveyor.serving.routes import admin, ops, predict, v2
 from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.serving.state import ServerState
+from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
 
@@ -75,10 +76,15 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
             retention_days=settings.inference_log_retention_days,
             log_level=settings.log_level,
             log_format=settings.log_format.value,
+            sync=settings.inference_log_sync,
+            spool_max_bytes=settings.inference_log_spool_max_bytes,
+            when_full=settings.inference_log_when_full,
+            max_rows=settings.inference_log_max_rows,
         )
         if settings.inference_log
         else None
     )
+    store_health = StoreHealth(store, metrics)
     state = ServerState(
         settings,
         store,
@@ -87,12 +93,15 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         DataPlane(manager, metrics, writer, watcher, routing),
         writer,
         watcher,
+        store_health,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.home.mkdir(parents=True, exist_ok=True)
-        store.create()
+        # the tables are created now if the store answers; if not, the server starts anyway
+        # (the model comes from the registry or its cache) and the log waits in the spool
+        store_health.start()
         if writer is not None:
             writer.start()
         if watcher is not None:
@@ -119,6 +128,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
                 watcher.stop()  # writes the last live counts
             if writer is not None:
                 writer.stop()  # then spools their log records and waits for the ingester
+            store_health.stop()
             store.close()
 
     app = FastAPI(

@@ -7,13 +7,14 @@ have in common happens here once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.serving.inference_log import InferenceLogWriter, Record
+from conveyor.serving.inference_log import InferenceLogWriter, LogUnavailableError, Record
 from conveyor.serving.manager import LoadedModel, ModelManager
 from conveyor.serving.metrics import ServerMetrics
 
@@ -79,7 +80,9 @@ class DataPlane:
         submitted = time.perf_counter()
         output = await model.batcher.submit(columns, rows)
         latency_ms = (time.perf_counter() - started) * 1000
-        self._log(model, arm, request_id, rows, columns, output, latency_ms, 200)
+        durable = self._log(model, arm, request_id, rows, columns, output, latency_ms, 200, True)
+        if durable is not None:  # CONVEYOR_INFERENCE_LOG_SYNC: answer once the record is kept
+            await durable
         self._count_classes(model, output)
         if choice is not None and choice.mirror is not None:
             overhead_ms = (submitted - started) * 1000  # decoding etc., before the model
@@ -108,12 +111,12 @@ class DataPlane:
         try:
             output = await model.batcher.submit(columns, rows)
         except Exception as exc:
-            status = getattr(exc, "http_status", 500)
-            latency_ms = (time.perf_counter() - started) * 1000
-            self._log(model, arm, request_id, rows, columns, None, latency_ms, status)
-            return
+            output, status = None, getattr(exc, "http_status", 500)
+        else:
+            status = 200
         latency_ms = (time.perf_counter() - started) * 1000
-        self._log(model, arm, request_id, rows, columns, output, latency_ms, 200)
+        with contextlib.suppress(LogUnavailableError):  # counted; nobody waits for a copy
+            self._log(model, arm, request_id, rows, columns, output, latency_ms, status, False)
 
     def _log(
         self,
@@ -125,15 +128,19 @@ class DataPlane:
         output: Output | None,
         latency_ms: float,
         status: int,
-    ) -> None:
+        answered: bool,
+    ) -> asyncio.Future[None] | None:
+        """Record a model call; returns what an answered request waits for when the log is
+        synchronous. Raises ``LogUnavailableError`` when the log cannot keep the record."""
         ident = model.identity
+        durable = None
         if self.log_writer is not None:
             outputs: dict[str, Any] = {}
             if output is not None:
                 outputs["predictions"] = output.predictions
                 if output.probabilities is not None:
                     outputs["probabilities"] = output.probabilities
-            self.log_writer.submit(
+            durable = self.log_writer.submit(
                 Record(
                     request_id,
                     datetime.now(UTC),
@@ -145,10 +152,12 @@ class DataPlane:
                     outputs,
                     latency_ms,
                     status,
-                )
+                ),
+                wait=answered,
             )
         if self.watcher is not None:
             self.watcher.request(model.bundle, latency_ms, status)
+        return durable
 
     def _count_classes(self, model: LoadedModel, output: Output) -> None:
         ident = model.identity

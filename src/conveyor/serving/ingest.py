@@ -13,6 +13,12 @@ whose ingester could not finish). End of stdin — the server closing it on shut
 dying — means: ingest what is there, then exit. The signals a terminal sends to the whole
 process group are ignored, so Ctrl-C on the server cannot cut a final drain short.
 
+Faults of the store never end this process: unreachable (also at start) or read-only, the
+segments wait on disk and it retries with a backoff; a SQLite file deleted or replaced under
+it is created again (``Store.check``) and a segment whose commit may have gone into the old
+file is ingested again into the new one. Anything else it cannot handle ends it, and the
+server starts a new one (``conveyor.serving.supervisor``).
+
 Retention: rows older than ``retention_days`` (inference log, feedback, segment names) are
 deleted in bounded chunks every ``prune_every_s``.
 """
@@ -33,13 +39,15 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from conveyor.errors import ServiceUnavailableError
+from conveyor.serving.spool import SEGMENT_SUFFIX, remove_stale_partials
 from conveyor.store.engine import Store
 from conveyor.store.tables import feedback, inference_log, inference_log_segments
 
 log = logging.getLogger("conveyor.serving.ingest")
 
-SEGMENT_SUFFIX = ".jsonl"
 PRUNE_CHUNK = 5_000
+REPLACED_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ def pending_segments(config: IngestConfig, final: bool = False) -> list[Path]:
     found: list[Path] = []
     try:
         entries = list(config.spool.iterdir())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # deleted: the server creates it again
         return []
     for path in entries:
         if not path.name.endswith(SEGMENT_SUFFIX):
@@ -87,7 +95,9 @@ def pending_segments(config: IngestConfig, final: bool = False) -> list[Path]:
 
 
 def ingest_segment(store: Store, path: Path) -> int:
-    """Insert one segment's records (exactly once); returns how many this call inserted."""
+    """Insert one segment's records (exactly once), then delete the file; returns how many
+    this call inserted. The file goes only once its commit is known to be in the store's
+    current file (``Store.check`` after the commit)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:  # a sibling ingester took it
@@ -99,18 +109,28 @@ def ingest_segment(store: Store, path: Path) -> int:
         path.replace(bad)
         log.error("inference-log segment %s is unreadable (%s); kept as %s", path, exc, bad)
         return 0
+    for _ in range(REPLACED_RETRIES):
+        store.check()
+        inserted = _insert(store, path.name, rows)
+        if not store.check():
+            path.unlink(missing_ok=True)
+            return inserted
+        log.error("inference-log segment %s ingested again into the new store file", path.name)
+    raise ServiceUnavailableError(f"the store file {store.path} keeps being replaced")
+
+
+def _insert(store: Store, name: str, rows: list[dict[str, Any]]) -> int:
     try:
         with store.engine.begin() as conn:
             conn.execute(
                 inference_log_segments.insert().values(
-                    name=path.name, rows=len(rows), at=datetime.now(UTC)
+                    name=name, rows=len(rows), at=datetime.now(UTC)
                 )
             )
             if rows:
                 conn.execute(_raw_insert(conn.dialect.name), rows)
     except sa.exc.IntegrityError:  # ingested before: by a sibling, or before a crash
-        rows = []
-    path.unlink(missing_ok=True)
+        return 0
     return len(rows)
 
 
@@ -178,16 +198,19 @@ class Ingester:
     def run(self, stop: threading.Event) -> None:
         failures = 0
         while True:
-            stopping = stop.wait(min(self.config.interval_s * (2**failures), 30.0))
+            stopping = stop.wait(min(self.config.interval_s * (2**failures), 5.0))
             try:
                 self.drain(final=stopping)
                 self._maybe_prune()
-                failures = 0
-            except sa.exc.OperationalError as exc:  # the store is down: segments wait on disk
+            except (sa.exc.OperationalError, ServiceUnavailableError) as exc:
+                # the store is down or read-only: segments wait on disk
                 failures = min(failures + 1, 6)
-                log.warning("inference-log store unavailable, segments kept: %s", exc.orig)
-                if stopping:
-                    return
+                detail = getattr(exc, "orig", None) or exc
+                log.warning("inference-log store unavailable, segments kept: %s", detail)
+            else:
+                if failures:
+                    log.warning("inference-log store available again: ingesting the backlog")
+                failures = 0
             if stopping:
                 return
 
@@ -224,7 +247,10 @@ def main() -> int:
     from conveyor.settings import LogFormat, Settings
 
     configure_logging(Settings(log_level=config.log_level, log_format=LogFormat(config.log_format)))
-    store = Store(config.store_url).create()
+    store = Store(config.store_url).open()  # tables are created once the store answers
+    partial = remove_stale_partials(config.spool, config.orphan_after_s)
+    if partial:
+        log.warning("removed %d partial inference-log segments left by a crash", partial)
     stop = threading.Event()
 
     def wait_for_eof() -> None:

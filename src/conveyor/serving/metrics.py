@@ -73,7 +73,58 @@ class ServerMetrics:
         )
         self.log_dropped = Counter(
             "conveyor_inference_log_dropped_total",
-            "Inference-log records dropped because the buffer was full.",
+            "Inference-log records of answered predictions that were dropped, by reason "
+            "(buffer_full, spool_full: CONVEYOR_INFERENCE_LOG_WHEN_FULL=drop_oldest).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("buffer_full", "spool_full"):
+            self.log_dropped.labels(reason)
+        self.log_refused = Counter(
+            "conveyor_inference_log_refused_total",
+            "Predictions answered 503 because the inference log could not keep their record "
+            "(spool full or unwritable, buffer full; CONVEYOR_INFERENCE_LOG_WHEN_FULL=reject).",
+            registry=r,
+        )
+        self.log_spool_bytes = Gauge(
+            "conveyor_inference_log_spool_bytes",
+            "Bytes of spooled inference-log segments not yet moved into the store.",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.log_spool_max_bytes = Gauge(
+            "conveyor_inference_log_spool_max_bytes",
+            "The spool's size limit (CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES); 0: none.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.log_spool_oldest = Gauge(
+            "conveyor_inference_log_spool_oldest_seconds",
+            "Age of the oldest spooled inference-log segment: how far the store is behind.",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.ingester_up = Gauge(
+            "conveyor_inference_log_ingester_up",
+            "1 while the inference-log ingester process runs (0 in any worker: 0).",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.ingester_restarts = Counter(
+            "conveyor_inference_log_ingester_restarts_total",
+            "Times the inference-log ingester process died and was started again.",
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "conveyor_store_up",
+            "1 while the Conveyor store answers the server's probe.",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
+        self.store_recreated = Counter(
+            "conveyor_store_recreated_total",
+            "Times the store's SQLite file was found deleted or replaced while in use and was "
+            "created again.",
             registry=r,
         )
         self.log_written = Counter(

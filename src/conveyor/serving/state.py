@@ -9,6 +9,7 @@ from conveyor.serving.dataplane import DataPlane
 from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
+from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
 
@@ -22,3 +23,4 @@ class ServerState:
     dataplane: DataPlane
     log_writer: InferenceLogWriter | None
     watcher: Watcher | None = None
+    store_health: StoreHealth | None = None

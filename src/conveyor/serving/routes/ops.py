@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from conveyor.serving.feedback import parse_feedback, store_feedback
 from conveyor.serving.http import JsonResponse, parse_json, read_body
+from conveyor.serving.readiness import readiness
 from conveyor.serving.state import ServerState
 
 FEEDBACK_BODY = {
@@ -41,12 +42,10 @@ def router(state: ServerState) -> APIRouter:
 
     @api.get("/ready")
     async def ready() -> Response:
-        """Readiness: a model is loaded and accepting requests."""
-        if state.manager.ready:
-            return JsonResponse(
-                {"status": "ready", "version": state.manager.current().identity.version}
-            )
-        return JsonResponse({"status": "loading"}, status_code=503)
+        """Readiness: a model is loaded and the inference log keeps what is answered (its
+        ingester runs, its spool takes records); 503 with the problems otherwise."""
+        answer = readiness(state)
+        return JsonResponse(answer.body, status_code=200 if answer.ready else 503)
 
     @api.get("/model/info")
     async def model_info() -> Response:
