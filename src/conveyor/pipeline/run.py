@@ -16,6 +16,7 @@ from conveyor.errors import GateFailedError
 from conveyor.pipeline.dataset import prepare_data
 from conveyor.pipeline.evaluate import Candidate, evaluate_candidate
 from conveyor.pipeline.register import RegisteredVersion, register_candidate
+from conveyor.pipeline.wandb_log import wandb_run
 from conveyor.registry.client import connect, ensure_experiment, mlflow_errors
 from conveyor.registry.stages import ModelRegistry
 from conveyor.settings import Settings
@@ -127,13 +128,16 @@ def _run(
     with (
         mlflow_errors(),
         mlflow.start_run(experiment_id=experiment_id, run_name=f"{spec.name}-run") as run,
+        contextlib.ExitStack() as stack,
     ):
         run_id = run.info.run_id
+        wb = stack.enter_context(wandb_run(spec, settings.home, run_id, settings.tracking_uri))
         mlflow.set_tags(
             {
                 "conveyor.spec_hash": spec_hash(spec),
                 "conveyor.data_fingerprint": data.fingerprint,
                 **data.lineage,
+                **wb.link(),
             }
         )
         with clock.step("lineage", "logging dataset lineage"):
@@ -148,12 +152,14 @@ def _run(
 
                     tuned = run_ray_trials(
                         spec, base_dir, data.schema, data.x_train, data.y_train,
-                        settings.tracking_uri,
+                        settings.tracking_uri, on_trial=wb.log_trial,
                     )  # fmt: skip
                 else:
                     from conveyor.training.tuning import run_trials
 
-                    tuned = run_trials(spec, data.schema, fit, data.x_train, data.y_train)
+                    tuned = run_trials(
+                        spec, data.schema, fit, data.x_train, data.y_train, on_trial=wb.log_trial
+                    )
                 params = tuned.best_params
                 tuning_info = {
                     "best_value": tuned.best_value,
@@ -164,6 +170,7 @@ def _run(
                 mlflow.log_metric(f"tuning_best_cv_{tuned.metric}", tuned.best_value)
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_param("estimator", spec.model.estimator or spec.model.train_function)
+        wb.log_params(params)
         with clock.step("train", "training"):
             model = fit(data.x_train, data.y_train, params)
         with clock.step("evaluate", "evaluating on the holdout, exporting ONNX, checking gates"):
@@ -189,11 +196,13 @@ def _run(
         )
         if not evaluation.report.passed:
             failed = [f"{g.name}: {g.detail}" for g in evaluation.report.failed]
+            wb.finish(result.to_dict(), evaluation.plot)
             raise GateFailedError(failed, result.to_dict())
         with clock.step("register", "logging the model and registering it"):
             result.registered = register_candidate(
                 spec, data, evaluation, candidate, registry, run_id, base_dir, actor
             )
+        wb.finish(result.to_dict(), evaluation.plot)
     return result
 
 

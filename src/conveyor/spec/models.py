@@ -265,6 +265,31 @@ class RegistrySpec(_Section):
     )
 
 
+class WandbSpec(_Section):
+    """A Weights & Biases project that mirrors every run (MLflow stays the registry)."""
+
+    project: str = Field(
+        min_length=1, description="W&B project the runs go to.", examples=["wine-models"]
+    )
+    entity: str | None = Field(
+        default=None, description="W&B team or user; default the API key's.", examples=["acme"]
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="Extra W&B tags on each run.", examples=[["nightly"]]
+    )
+
+
+class TrackingSpec(_Section):
+    """Trackers beside MLflow."""
+
+    wandb: WandbSpec | None = Field(
+        default=None,
+        description="Also log each run (params, tuning trials, metrics, gate report, plot) to "
+        "W&B, linked both ways with the MLflow run; WANDB_MODE=offline logs locally.",
+        examples=[{"project": "wine-models"}],
+    )
+
+
 def _http_urls(cls: type, value: list[str]) -> list[str]:
     """Webhook URLs must be http(s)."""
     for url in value:
@@ -490,6 +515,9 @@ class ProjectSpec(_Section):
     )
     registry: RegistrySpec = Field(
         default_factory=RegistrySpec, description="Approval before production."
+    )
+    tracking: TrackingSpec = Field(
+        default_factory=TrackingSpec, description="Trackers beside MLflow (Weights & Biases)."
     )
     serving: dict[str, Any] = Field(
         default_factory=dict, description="Reserved; serving is configured by CONVEYOR_* settings."

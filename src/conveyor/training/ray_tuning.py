@@ -16,6 +16,7 @@ import functools
 import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +41,10 @@ def run_ray_trials(
     x: pd.DataFrame,
     y: pd.Series,
     tracking_uri: str,
+    on_trial: Callable[[int, dict[str, Any], str, float], None] | None = None,
 ) -> TuningResult:
-    """Run ``tuning.trials`` trials on Ray under the active MLflow run; return the best."""
+    """Run ``tuning.trials`` trials on Ray under the active MLflow run; return the best
+    (``on_trial`` hears of each finished trial once they are all done)."""
     import mlflow
     import optuna
 
@@ -106,6 +109,13 @@ def run_ray_trials(
             if best.metrics is None or best.error is not None:
                 errors = [str(e) for e in grid.errors][:1]
                 raise UserError(f"every Ray trial failed: {errors[0] if errors else 'no result'}")
+            if on_trial is not None:
+                for number in range(len(grid)):
+                    done = grid[number]
+                    if done.metrics is not None and SCORE in done.metrics:
+                        chosen = {k: v for k, v in (done.config or {}).items() if k in space}
+                        params = {**spec.model.params, **chosen}
+                        on_trial(number, params, metric, float(done.metrics[SCORE]))
             searched = {k: v for k, v in (best.config or {}).items() if k in space}
             return TuningResult(
                 best_params={**spec.model.params, **searched},

@@ -129,8 +129,10 @@ def run_trials(
     y: pd.Series,
     trials: int | None = None,
     storage: str | None = None,
+    on_trial: Callable[[int, dict[str, Any], str, float], None] | None = None,
 ) -> TuningResult:
-    """Run trials (nested MLflow runs under the active run) and return the study's best."""
+    """Run trials (nested MLflow runs under the active run) and return the study's best;
+    ``on_trial(number, params, metric, value)`` hears of each finished trial."""
     import mlflow
 
     assert spec.tuning is not None
@@ -150,6 +152,8 @@ def run_trials(
             value = cv_score(spec, fit, x, y, params, metric)
             mlflow.log_metric(f"cv_{metric}", value)
             mlflow.set_tag("conveyor.trial", str(trial.number))
+        if on_trial is not None:
+            on_trial(trial.number, params, metric, value)
         return value
 
     study.optimize(objective, n_trials=trials or tuning.trials, timeout=tuning.timeout_s)
