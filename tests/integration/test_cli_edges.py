@@ -64,10 +64,16 @@ def closed_port() -> int:
         (["nosuch"], "Usage: conveyor [OPTIONS] COMMAND", "conveyor --help", "No such command"),
         (["valdate"], "Usage: conveyor [OPTIONS] COMMAND", "conveyor --help", "'validate'?"),
         (
+            ["init", "x", "--datta", "y"],
+            "Usage: conveyor init [OPTIONS]",
+            "conveyor init --help",
+            "No such option: --datta",
+        ),
+        (
             ["init", "x", "--data", "y"],
             "Usage: conveyor init [OPTIONS]",
             "conveyor init --help",
-            "No such option: --data",
+            "--data needs --target",
         ),
         (
             ["serve", "--port", "eighty"],

@@ -71,7 +71,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     conveyor = str(Path(sys.executable).parent / "conveyor")
     for estimator in (
         "sklearn.linear_model.LogisticRegression",
-        "sklearn.ensemble.HistGradientBoostingClassifier",
+        "sklearn.semi_supervised.LabelSpreading",
     ):
         (project / "conveyor.yaml").write_text(SPEC % estimator)
         done = subprocess.run(

@@ -49,11 +49,12 @@ def test_train_function_is_called_with_params(cli: Callable, tmp_path: Path) -> 
 def test_no_onnx_converter_falls_back_to_pyfunc(cli: Callable, tmp_path: Path) -> None:
     project = tmp_path / "hgb"
     project.mkdir()
+    # skl2onnx has no converter for label spreading
     (project / "conveyor.yaml").write_text(
         "name: hgb\ntask: classification\n"
         "data: {source: sklearn:breast_cancer, target: target}\n"
-        "model:\n  estimator: sklearn.ensemble.HistGradientBoostingClassifier\n"
-        "  params: {max_iter: 20}\n"
+        "model:\n  estimator: sklearn.semi_supervised.LabelSpreading\n"
+        "  params: {max_iter: 50}\n"
     )
     result = cli("run", "--project", str(project), "--json")
     assert result.exit_code == 0, result.stderr

@@ -108,13 +108,13 @@ def slice_masks(
 
 def save_plot(path: Path, y_true: Any, preds: Predictions, classification: bool) -> Path:
     """A confusion matrix (classification) or residuals-vs-predicted plot (regression) as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    # a bare Figure renders without pyplot's global backend, which a notebook or an
+    # application embedding Conveyor keeps for itself
+    fig = Figure(figsize=(5, 4), dpi=100)
+    ax = fig.subplots()
     if classification:
         from sklearn.metrics import ConfusionMatrixDisplay
 
@@ -131,5 +131,4 @@ def save_plot(path: Path, y_true: Any, preds: Predictions, classification: bool)
         ax.set_title("Residuals (holdout)")
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
