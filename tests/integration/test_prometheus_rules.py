@@ -171,6 +171,7 @@ def test_low_volume_rule_when_enabled(tmp_path: Path, min_rate: float, passes: b
                 "description": f"Traffic is below {min_rate} requests/s for a loaded model.",
                 "runbook": "Check the clients, the ingress or load balancer and DNS; a rollout "
                 "may have moved the traffic elsewhere.",
+                "runbook_url": "docs/runbooks.md#low-request-volume",
             },
         }
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from conveyor.cli import alerts as alert_commands
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, out, table
 from conveyor.errors import UserError
@@ -42,6 +43,7 @@ def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
     alerts_app = typer.Typer(help="Alerts raised by the servers' monitors.", no_args_is_help=True)
     alerts_app.command("list")(list_alerts)
+    alert_commands.register(alerts_app)
     app.add_typer(alerts_app, name="alerts")
 
 
@@ -167,7 +169,11 @@ def list_alerts(
             a["version"],
             a["rule"],
             a["severity"],
-            "[red]firing[/]" if a["state"] == "firing" else "resolved",
+            (
+                ("[red]firing[/] (silenced)" if a["details"].get("silenced") else "[red]firing[/]")
+                if a["state"] == "firing"
+                else "resolved"
+            ),
             a["started_at"],
         ]
         for a in found

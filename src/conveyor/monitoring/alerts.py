@@ -14,13 +14,14 @@ The thresholds come from the version's ``monitoring:`` settings; the Prometheus 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from conveyor.monitoring.assess import MIN_REQUESTS
+from conveyor.monitoring.runbooks import runbook_url
 from conveyor.store.tables import alerts
 
 if TYPE_CHECKING:
@@ -60,7 +61,11 @@ def evaluate(assessment: Assessment, spec: MonitoringSpec) -> list[Check]:
     ]
     if spec.alerts.min_requests_per_minute > 0:
         checks.append(_volume(assessment, spec))
-    return checks
+    # every alert says where its runbook is (stored with the alert, sent with its webhooks)
+    return [
+        replace(c, details={**c.details, "runbook_url": runbook_url(c.rule, spec.runbook_base_url)})
+        for c in checks
+    ]
 
 
 def _data_drift(a: Assessment) -> Check:
@@ -227,6 +232,8 @@ class AlertBook:
                     row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).one()
                     transitions.append(Transition("alert.firing", alert_dict(row)))
                 elif check.firing and current is not None:
+                    if (current.details or {}).get("silenced"):  # not yet told: keep the mark
+                        values["details"] = {**check.details, "silenced": True}
                     conn.execute(alerts.update().where(alerts.c.id == current.id).values(**values))
                 elif check.firing is False and current is not None:
                     conn.execute(
@@ -237,6 +244,10 @@ class AlertBook:
                     row = conn.execute(sa.select(alerts).where(alerts.c.id == current.id)).one()
                     transitions.append(Transition("alert.resolved", alert_dict(row)))
         return transitions
+
+    def set_details(self, alert_id: int, details: dict[str, Any]) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(alerts.update().where(alerts.c.id == alert_id).values(details=details))
 
     def list(
         self, model: str | None = None, state: str | None = "firing", limit: int = 100

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import UserError
+from conveyor.monitoring.runbooks import DEFAULT_BASE, runbook_url
 
 if TYPE_CHECKING:
     from conveyor.spec.models import MonitoringSpec
@@ -61,6 +62,7 @@ class AlertThresholds:
     spool_full_share: float = 0.8  # share of CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES used
     rate_window: str = "5m"  # range of rate() / deriv()
     job: str = "conveyor"  # the Prometheus job scraping the servers (prometheus.yml's)
+    runbook_base: str = DEFAULT_BASE  # each rule's runbook_url is this plus its section
     drift_for: str = "10m"
     accuracy_for: str = "10m"
     latency_for: str = "10m"
@@ -109,6 +111,7 @@ class AlertThresholds:
             "latency_p99_seconds": alerts.latency_p99_ms / 1000,
             "error_rate": alerts.error_rate,
             "min_request_rate": alerts.min_requests_per_minute / 60,
+            "runbook_base": monitoring.runbook_base_url,
         }
         return cls(**{**from_spec, **overrides})
 
@@ -116,13 +119,15 @@ class AlertThresholds:
 def prometheus_rules(thresholds: AlertThresholds | None = None) -> dict[str, Any]:
     """A Prometheus rules file (``groups`` of alerting rules) for the given thresholds."""
     t = thresholds or AlertThresholds()
-    return {
-        "groups": [
-            {"name": "conveyor-model-quality", "rules": _quality_rules(t)},
-            {"name": "conveyor-serving", "rules": _serving_rules(t)},
-            {"name": "conveyor-inference-log", "rules": _log_rules(t)},
-        ]
-    }
+    groups: list[dict[str, Any]] = [
+        {"name": "conveyor-model-quality", "rules": _quality_rules(t)},
+        {"name": "conveyor-serving", "rules": _serving_rules(t)},
+        {"name": "conveyor-inference-log", "rules": _log_rules(t)},
+    ]
+    for group in groups:
+        for rule in group["rules"]:
+            rule["annotations"]["runbook_url"] = runbook_url(rule["alert"], t.runbook_base)
+    return {"groups": groups}
 
 
 def prometheus_rule_crd(
@@ -463,8 +468,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m conveyor.monitoring.rules", description=main.__doc__
     )
     parser.add_argument("--out", type=Path, required=True, help="Directory to write into.")
+    parser.add_argument(
+        "--runbook-base",
+        default=DEFAULT_BASE,
+        help="URL of docs/runbooks.md that each rule's runbook_url points into.",
+    )
     args = parser.parse_args(argv)
-    for path in write_files(args.out):
+    for path in write_files(args.out, AlertThresholds(runbook_base=args.runbook_base)):
         print(path)
     return 0
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.monitoring.alerts import AlertBook, evaluate
 from conveyor.monitoring.assess import Assessment, assess
 from conveyor.monitoring.live import LiveMonitor
+from conveyor.monitoring.silences import Silences
 from conveyor.notify import post_event
 
 if TYPE_CHECKING:
@@ -124,8 +125,23 @@ class Watcher:
             transitions = book.apply(ident.name, ident.version, checks, assessment.at)
             firing = {a["rule"] for a in book.list(ident.name) if a["version"] == ident.version}
             self._publish(assessment, bundle, {c.rule: c.rule in firing for c in checks})
+            silences = Silences(self.store)
             for transition in transitions:
                 alert = transition.alert
+                silence = silences.covering(alert["model"], alert["rule"], assessment.at)
+                if silence is not None:
+                    log.info(
+                        "alert %s of %s version %s is silenced until %s by %s (%s): no webhook",
+                        alert["rule"],
+                        alert["model"],
+                        alert["version"],
+                        silence.until.isoformat(timespec="seconds"),
+                        silence.created_by,
+                        silence.reason,
+                    )
+                    if transition.event == "alert.firing":  # told once the silence is over
+                        book.set_details(alert["id"], {**alert["details"], "silenced": True})
+                    continue
                 log.warning(
                     "alert %s: %s %s version %s: %s",
                     "firing" if transition.event == "alert.firing" else "resolved",
@@ -140,10 +156,35 @@ class Watcher:
                     {"alert": alert},
                     self.webhook_secret,
                 )
+            self._after_silences(book, silences, bundle, ident.name, ident.version, assessment)
             results.append(assessment)
         self._forget({(b.identity.name, b.identity.version) for b in served})
         self.rounds += 1
         return results
+
+    def _after_silences(
+        self,
+        book: AlertBook,
+        silences: Silences,
+        bundle: Bundle,
+        model: str,
+        version: str,
+        assessment: Assessment,
+    ) -> None:
+        """Alerts that opened under a silence and still fire once it is over: notify now."""
+        for alert in book.list(model):
+            if alert["version"] != version or not alert["details"].get("silenced"):
+                continue
+            if silences.covering(model, alert["rule"], assessment.at) is not None:
+                continue
+            details = {k: v for k, v in alert["details"].items() if k != "silenced"}
+            book.set_details(alert["id"], details)
+            post_event(
+                bundle.monitoring.webhooks,
+                "alert.firing",
+                {"alert": {**alert, "details": details}},
+                self.webhook_secret,
+            )
 
     # ---------------------------------------------------------------- gauges
     def _publish(self, a: Assessment, bundle: Bundle, firing: Mapping[str, bool]) -> None:

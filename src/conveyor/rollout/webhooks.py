@@ -42,9 +42,12 @@ def payload(rollout: Rollout, reason: str) -> dict[str, Any]:
 
 def webhook_notifier(secret: str | None) -> Notifier:
     """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set."""
+    from conveyor.monitoring.runbooks import SECTIONS, runbook_url
     from conveyor.notify import post_event
 
     def notify(urls: Sequence[str], event: str, body: Mapping[str, Any]) -> object:
+        if event in SECTIONS:  # an event that asks for a person says where its runbook is
+            body = {**body, "runbook_url": runbook_url(event)}
         return post_event(urls, event, body, secret=secret)
 
     return notify

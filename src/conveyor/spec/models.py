@@ -362,6 +362,12 @@ class MonitoringSpec(_Section):
     interval_seconds: float = Field(default=60.0, ge=1, description="How often alerts are checked.")
     drift: DriftSpec = Field(default_factory=DriftSpec, description="When a feature drifted.")
     alerts: AlertSpec = Field(default_factory=AlertSpec, description="Alert thresholds.")
+    runbook_base_url: str = Field(
+        default="docs/runbooks.md",
+        description="Where the runbooks are: each alert carries runbook_url = this plus the "
+        "anchor of its section (point it at your copy, e.g. the file in your Git host).",
+        examples=["https://github.com/acme/models/blob/main/docs/runbooks.md"],
+    )
     webhooks: list[str] = Field(
         default_factory=list,
         description="http(s) URLs that receive alerts (signed with CONVEYOR_WEBHOOK_SECRET).",

@@ -96,6 +96,21 @@ alerts = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
 )
 
+# a person's decision to stop notifying about a model's alerts (one rule, or every rule when
+# `rule` is NULL) until a time, with the reason: alerts still open and resolve, webhooks wait
+alert_silences = sa.Table(
+    "alert_silences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("rule", sa.String(100), nullable=True),
+    sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 # one row per rollout of a candidate version against the production champion. `active_model`
 # holds the model's name while the rollout is unfinished and NULL afterwards: its unique
 # constraint (NULLs never collide) lets the database refuse a second active rollout of a model.
