@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test-only system tools from Debian's packages: promtool (package prometheus), amtool
 # (package prometheus-alertmanager), wrk, shellcheck (actionlint runs it) and chromium (headless,
-# renders the HTML report in a test).
+# renders the HTML report in a test) and pg_dump/pg_restore (the backup runbook's commands).
 # Installs only what is missing; needs root (CI runs as root) or passwordless sudo.
 set -euo pipefail
 missing=()
@@ -10,6 +10,7 @@ command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
