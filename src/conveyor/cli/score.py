@@ -1,0 +1,76 @@
+"""`conveyor score`: batch predictions for a table with a registered version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from conveyor.cli.context import CliContext
+from conveyor.cli.output import emit_json, out
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ENGINES = ("local", "spark", "ray")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)
+
+
+def score(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model.")],
+    input_path: Annotated[
+        str, typer.Option("--input", help="Parquet or CSV: a file, a directory or a glob.")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(help="Where the answers go (.parquet or .csv; spark/ray: a directory)."),
+    ],
+    version: Annotated[
+        str | None, typer.Option(help="A version number; default the --stage alias.")
+    ] = None,
+    stage: Annotated[str, typer.Option(help="The alias to score with.")] = "production",
+    engine: Annotated[str, typer.Option(help="local (streaming), spark or ray.")] = "local",
+    keep: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated input columns to copy; default every non-feature."),
+    ] = None,
+    batch_rows: Annotated[
+        int, typer.Option(min=1, help="local: rows per batch (bounds the memory).")
+    ] = 65_536,
+    spark_master: Annotated[
+        str | None, typer.Option(help="spark: the master URL; default the session's or local[*].")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Score a table with a registered version: the same answers as the server, for every row,
+    with the input's keys, the prediction, each class's probability, model and version."""
+    from conveyor.errors import UserError
+    from conveyor.monitoring.assess import registered_bundle
+
+    if engine not in ENGINES:
+        raise UserError(f"--engine {engine!r}: one of {', '.join(ENGINES)}")
+    cli: CliContext = ctx.obj
+    bundle = registered_bundle(cli.settings, name, version, stage)
+    columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else None
+    if engine == "spark":
+        from conveyor.engines.spark import score_spark
+
+        result = score_spark(bundle, input_path, output, columns, spark_master)
+    elif engine == "ray":
+        from conveyor.engines.ray_data import score_ray
+
+        result = score_ray(bundle, input_path, output, columns)
+    else:
+        from conveyor.engines.local import score_local
+
+        result = score_local(bundle, input_path, output, columns, batch_rows)
+    if json_out:
+        emit_json(result.to_dict() | {"model": name, "version": bundle.identity.version})
+        return
+    out().print(
+        f"[green]scored[/] {result.rows:,} rows with {name} version {bundle.identity.version} "
+        f"({engine}, {result.seconds:.1f} s) into {output}"
+    )

@@ -1,0 +1,136 @@
+"""`conveyor score --engine local`: stream the input in record batches through the model and
+append each answer batch to the output, so memory stays bounded by the batch, not the data."""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.display import shown
+from conveyor.engines.scoring import output_arrow_schema, plan_for, score_frame
+from conveyor.errors import DataError, Problem
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+    from conveyor.serving.bundle import Bundle
+
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    rows: int
+    output: Path
+    seconds: float
+    engine: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "output": str(self.output),
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows / self.seconds, 1) if self.seconds else None,
+            "engine": self.engine,
+        }
+
+
+def input_files(spec: str) -> list[str]:
+    """A file, a directory (its Parquet/CSV files) or a glob; ``DataError`` if nothing."""
+    path = Path(spec)
+    if path.is_dir():
+        found = sorted(
+            str(p) for p in path.rglob("*") if p.suffix.lower() in {".parquet", ".pq", ".csv"}
+        )
+    elif any(ch in spec for ch in "*?["):
+        found = sorted(glob.glob(spec, recursive=True))
+    else:
+        found = [spec] if path.exists() else []
+    if not found:
+        raise DataError(spec, [Problem("--input", "no Parquet or CSV file found")])
+    kinds = {Path(f).suffix.lower() in {".csv"} for f in found}
+    if len(kinds) > 1:
+        raise DataError(spec, [Problem("--input", "mixes CSV and Parquet files")])
+    return found
+
+
+def open_dataset(files: list[str]) -> ds.Dataset:
+    import pyarrow.dataset as ds
+
+    fmt = "csv" if files[0].lower().endswith(".csv") else "parquet"
+    try:
+        return ds.dataset(files, format=fmt)
+    except Exception as exc:  # pyarrow's errors for unreadable files are many
+        raise DataError(files[0], [Problem("--input", f"cannot read: {exc}")]) from None
+
+
+def score_local(
+    bundle: Bundle,
+    input_spec: str,
+    output: Path,
+    keep: list[str] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> ScoreResult:
+    import time
+
+    import pyarrow as pa
+
+    from conveyor.serving.runtime import open_runtime
+
+    started = time.perf_counter()
+    dataset = open_dataset(input_files(input_spec))
+    plan = plan_for(bundle, dataset.schema.names, keep)
+    runtime = open_runtime(bundle)
+    columns = list(dict.fromkeys([*plan.keep, *plan.features]))
+    schema = output_arrow_schema(plan, dataset.schema, bundle.classification)
+    writer = _Writer(output, schema)
+    rows = 0
+    try:
+        for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
+            if batch.num_rows == 0:
+                continue
+            frame = batch.to_pandas()
+            answers = score_frame(frame, bundle, runtime, plan, first_row=rows)
+            writer.write(pa.Table.from_pandas(answers, schema=schema, preserve_index=False))
+            rows += batch.num_rows
+    except BaseException:
+        writer.close()
+        output.unlink(missing_ok=True)  # never leave half an answer behind
+        raise
+    writer.close()
+    return ScoreResult(rows, output, time.perf_counter() - started, "local")
+
+
+class _Writer:
+    """Parquet or CSV by the output's suffix, written batch by batch."""
+
+    def __init__(self, output: Path, schema: Any) -> None:
+        suffix = output.suffix.lower()
+        if suffix not in {".parquet", ".pq", ".csv"}:
+            raise DataError(
+                str(output), [Problem("--output", f"use .parquet or .csv, not {shown(suffix)}")]
+            )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self.csv = suffix == ".csv"
+        self.schema = schema
+        self.output = output
+        self._writer: Any = None
+
+    def write(self, table: Any) -> None:
+        if self._writer is None:
+            if self.csv:
+                import pyarrow.csv as pcsv
+
+                self._writer = pcsv.CSVWriter(str(self.output), self.schema)
+            else:
+                import pyarrow.parquet as pq
+
+                self._writer = pq.ParquetWriter(str(self.output), self.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is None:  # no rows: still an output with the columns
+            self.write(self.schema.empty_table())
+        self._writer.close()

@@ -1,0 +1,100 @@
+"""`conveyor score --engine spark`: the same scoring as ``local``, as a ``mapInPandas`` over a
+Spark DataFrame, so data larger than one machine is scored where it lives. The model's directory
+travels to the executors with ``SparkContext.addFile``; each Python worker opens the runtime
+once and scores Arrow batches. Output is Spark's: a directory of Parquet (or CSV) parts.
+
+PySpark is an optional extra (``pip install 'conveyor-mlops[spark]'``, Java 17).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conveyor.engines.local import ScoreResult, input_files
+from conveyor.engines.scoring import output_arrow_schema, plan_for, score_frame
+from conveyor.errors import DataError, Problem, UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas as pd
+
+    from conveyor.serving.bundle import Bundle
+
+
+def spark_session(master: str | None = None) -> Any:
+    """The active session, or a new one on ``master`` (default ``local[*]``)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UserError(
+            "--engine spark needs PySpark: pip install 'conveyor-mlops[spark]'"
+        ) from None
+    # the Python workers must be this interpreter (with Conveyor and its libraries), not the
+    # first python3 on PATH; a variable of Spark's, read when its workers start
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("conveyor-score")
+    if master or not SparkSession.getActiveSession():
+        builder = builder.master(master or "local[*]").config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
+
+
+def score_spark(
+    bundle: Bundle,
+    input_spec: str,
+    output: Path,
+    keep: list[str] | None = None,
+    master: str | None = None,
+) -> ScoreResult:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    started = time.perf_counter()
+    files = input_files(input_spec)
+    session = spark_session(master)
+    reader = session.read
+    frame = (
+        reader.option("header", True).option("inferSchema", True).csv(files)
+        if files[0].lower().endswith(".csv")
+        else reader.parquet(*files)
+    )
+    import pyarrow as pa
+
+    arrow_keys = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in frame.schema.fields])
+    plan = plan_for(bundle, frame.columns, keep)
+    out_schema = output_arrow_schema(plan, arrow_keys, bundle.classification)
+    session.sparkContext.addFile(str(bundle.path), recursive=True)
+    folder, identity = bundle.path.name, bundle.identity
+
+    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from pyspark import SparkFiles
+
+        from conveyor.serving.bundle import read_bundle
+        from conveyor.serving.runtime import open_runtime
+
+        local = read_bundle(Path(SparkFiles.get(folder)), identity)
+        runtime = open_runtime(local)
+        for batch in batches:
+            yield score_frame(batch.reset_index(drop=True), local, runtime, plan)
+
+    columns = list(dict.fromkeys([*plan.keep, *plan.features]))
+    answers = frame.select(*columns).mapInPandas(score, from_arrow_schema(out_schema))
+    writer = answers.write.mode("overwrite")
+    suffix = output.suffix.lower()
+    if suffix == ".csv":
+        writer.option("header", True).csv(str(output))
+    elif suffix in {".parquet", ".pq", ""}:
+        writer.parquet(str(output))
+    else:
+        raise DataError(str(output), [Problem("--output", "use a .parquet or .csv directory")])
+    rows = session.read.parquet(str(output)).count() if suffix != ".csv" else answers.count()
+    return ScoreResult(int(rows), output, time.perf_counter() - started, "spark")
+
+
+def _arrow_type(spark_type: Any) -> Any:
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    return to_arrow_type(spark_type)
