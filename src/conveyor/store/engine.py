@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from conveyor.errors import ServiceUnavailableError
 from conveyor.jsonio import dumps
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import locks, metadata
 
 _CREATE_LOCK_KEY = 0x636F6E76_65796F72  # "conveyor": the advisory lock around table creation
@@ -78,8 +79,9 @@ class Store:
         """A transaction holding an exclusive, cross-process lock named ``name``.
 
         SQLite: BEGIN IMMEDIATE serialises writers. PostgreSQL: a row lock on ``locks``.
+        A store that fails meanwhile raises ``StoreUnavailableError``.
         """
-        with self.engine.begin() as conn:
+        with store_errors(f"lock {name}"), self.engine.begin() as conn:
             if not self.is_sqlite:
                 holder = f"{socket.gethostname()}:{os.getpid()}"
                 insert = postgresql.insert(locks).values(name=name, holder=holder)
