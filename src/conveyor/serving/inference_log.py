@@ -81,6 +81,7 @@ class InferenceLogWriter:
         retention_days: float = 0.0,
         log_level: str = "INFO",
         log_format: str = "text",
+        feedback_pending_s: float = 600.0,
     ) -> None:
         self.spool = spool
         self.metrics = metrics
@@ -95,6 +96,7 @@ class InferenceLogWriter:
             owner=self.owner,
             interval_s=interval_s,
             retention_days=retention_days,
+            feedback_pending_s=feedback_pending_s,
             log_level=log_level,
             log_format=log_format,
         )
