@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from conveyor.errors import ServiceUnavailableError
 from conveyor.monitoring.alerts import AlertBook, Check
+from conveyor.monitoring.assess import labelled_predictions
 from conveyor.monitoring.live import LiveMonitor, bucket_rows
 from conveyor.rollout import errors as rollout_errors
 from conveyor.store.audit import AuditEvent, AuditLog
@@ -78,6 +80,11 @@ def _alerts_apply(store: Store) -> Any:
     return AlertBook(store).apply("wine", "1", [check], datetime.now(UTC))
 
 
+def _labelled(store: Store) -> Any:
+    bundle = SimpleNamespace(identity=SimpleNamespace(name="wine", version="1"))
+    return list(labelled_predictions(store, bundle, datetime.now(UTC)))  # type: ignore[arg-type]
+
+
 def _live_flush(store: Store) -> Any:
     live = LiveMonitor(store)
     live.observe_request("wine", "1", {"features": {}}, 3.0, 200)
@@ -89,6 +96,7 @@ CALL_SITES: dict[str, Callable[[Store], Any]] = {
     "audit history": lambda s: AuditLog(s).history("wine"),
     "alerts apply": _alerts_apply,
     "alerts list": lambda s: AlertBook(s).list("wine"),
+    "feedback join": _labelled,
     "live flush": _live_flush,
     "live read": lambda s: list(bucket_rows(s, "wine", "1", None)),
     "store lock": lambda s: s.locked("model:wine").__enter__(),
