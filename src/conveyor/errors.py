@@ -114,3 +114,14 @@ class ServiceUnavailableError(ConveyorError):
 
     exit_code = 1
     http_status = 503
+
+
+class RateLimitedError(UserError):
+    """More requests of a kind than a configured rate allows; retry after ``retry_after``
+    seconds (HTTP 429 with Retry-After)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

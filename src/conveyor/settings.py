@@ -147,6 +147,35 @@ class Settings(BaseSettings):
         description="Rows of one request's inputs and outputs kept in the inference log; a "
         "larger request keeps its row count and its first rows only. 0: keep every row.",
     )
+    feedback_max_items: int = Field(
+        default=10_000,
+        ge=1,
+        description="Labels in one POST /feedback; a larger batch gets 413 (send it in parts).",
+    )
+    feedback_rate: float = Field(
+        default=20_000,
+        ge=0,
+        description="Labels per second one server process accepts on POST /feedback, in bursts "
+        "of up to feedback_max_items; beyond it 429 with Retry-After. 0: no limit.",
+    )
+    feedback_recent_ids: int = Field(
+        default=50_000,
+        ge=0,
+        description="Request ids of its latest answers each server process remembers, so a "
+        "label sent before its prediction reaches the store joins at once.",
+    )
+    feedback_pending_max: int = Field(
+        default=10_000,
+        ge=0,
+        description="Labels held (all processes together) while no logged prediction matches "
+        "them yet; labels beyond it are refused. 0 refuses every label without a prediction.",
+    )
+    feedback_pending_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a held label waits for its prediction to be logged before it is "
+        "dropped.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -82,7 +82,14 @@ async def test_predictions_are_logged_and_feedback_joins(
         },
     )
     assert fb.status_code == 200, fb.text
-    assert fb.json() == {"accepted": 2}
+    assert fb.json() == {
+        "accepted": 2,
+        "joined": 2,
+        "pending": 0,
+        "rejected": 0,
+        "unmatched": [],
+        "unmatched_omitted": 0,
+    }
     state = wine_client.app.state.conveyor  # type: ignore[attr-defined]
     state.log_writer.stop()  # flush
     with state.store.engine.connect() as conn:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from conveyor.monitoring.assess import MIN_REQUESTS
 from conveyor.monitoring.runbooks import runbook_url
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import alerts
 
 if TYPE_CHECKING:
@@ -196,7 +197,10 @@ class AlertBook:
     ) -> list[Transition]:
         now = now or datetime.now(UTC)
         transitions: list[Transition] = []
-        with self.store.locked(f"alerts:{model}") as conn:
+        with (
+            store_errors(f"record the alerts of {model!r}"),
+            self.store.locked(f"alerts:{model}") as conn,
+        ):
             open_rows = {
                 row.rule: row
                 for row in conn.execute(
@@ -257,7 +261,7 @@ class AlertBook:
             query = query.where(alerts.c.model == model)
         if state:
             query = query.where(alerts.c.state == state)
-        with self.store.engine.connect() as conn:
+        with store_errors("list alerts"), self.store.engine.connect() as conn:
             return [alert_dict(row) for row in conn.execute(query.limit(limit))]
 
 

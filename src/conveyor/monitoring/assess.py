@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from conveyor.monitoring.live import load_window
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import feedback, inference_log
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def labelled_predictions(
             & (inference_log.c.status == 200)
         )
     )
-    with store.engine.connect() as conn:
+    with store_errors(f"read the feedback of {ident.name!r}"), store.engine.connect() as conn:
         for at, row, label, outputs in conn.execute(query):
             values = (outputs or {}).get("predictions") or []
             if 0 <= row < len(values):

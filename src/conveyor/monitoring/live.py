@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import monitor_buckets
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ class LiveMonitor:
             }
             for model, version, minute in sorted(touched)
         ]
-        with self.store.engine.begin() as conn:
+        with store_errors("write live monitor counts"), self.store.engine.begin() as conn:
             conn.execute(_upsert(conn.dialect.name), rows)
         for key in [k for k in self._buckets if k[2] < now_minute]:
             del self._buckets[key]
@@ -326,7 +327,7 @@ def bucket_rows(
     if since is not None:
         query = query.where(c.minute >= since)
     query = query.order_by(c.minute.desc() if newest_first else c.minute)
-    with store.engine.connect() as conn:
+    with store_errors(f"read live monitor counts of {model!r}"), store.engine.connect() as conn:
         yield from conn.execute(query).tuples()
 
 

@@ -1,5 +1,6 @@
-"""Rollout errors (all ``UserError``s: the request was refused and nothing changed) and the
-one place where the store's database errors become ``ServiceUnavailableError``.
+"""Rollout errors (all ``UserError``s: the request was refused and nothing changed). The
+store's database errors become ``StoreUnavailableError`` in ``conveyor.store.errors``
+(``store_errors`` is re-exported here for callers that import it from this module).
 
 UserError
 ├── RolloutConflictError      another rollout of the model is active (HTTP 409)
@@ -10,10 +11,15 @@ UserError
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from conveyor.errors import NotFoundError, UserError
+from conveyor.store.errors import store_errors
 
-from conveyor.errors import NotFoundError, ServiceUnavailableError, UserError
+__all__ = [
+    "IllegalTransitionError",
+    "NoActiveRolloutError",
+    "RolloutConflictError",
+    "store_errors",
+]
 
 
 class RolloutConflictError(UserError):
@@ -39,19 +45,3 @@ class NoActiveRolloutError(NotFoundError):
 
     def __init__(self, model: str, command: str) -> None:
         super().__init__(f"cannot {command}: no active rollout of {model!r}")
-
-
-@contextlib.contextmanager
-def store_errors(what: str) -> Iterator[None]:
-    """Database connection failures inside the block become ``ServiceUnavailableError``.
-
-    The interrupted transaction did not commit (or, failing at commit, its outcome is
-    unknown): rollout writes compare-and-set a revision, so retrying either case is safe.
-    """
-    import sqlalchemy as sa
-
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
-        raise ServiceUnavailableError(f"{what}: the store is unreachable ({detail})") from None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from conveyor.rollout.errors import store_errors
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import leases
 
 if TYPE_CHECKING:

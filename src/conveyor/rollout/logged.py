@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from conveyor.rollout.errors import store_errors
 from conveyor.rollout.evidence import ArmEvidence, Evidence, Pairs, TaskName
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import feedback, inference_log
 
 if TYPE_CHECKING:

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from conveyor.errors import NotFoundError
-from conveyor.rollout.errors import RolloutConflictError, store_errors
+from conveyor.rollout.errors import RolloutConflictError
 from conveyor.rollout.state import Rollout, State, target
 from conveyor.store.audit import AuditEvent, AuditLog
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import rollout_events, rollouts
 
 if TYPE_CHECKING:

@@ -17,11 +17,13 @@ from conveyor import __version__
 from conveyor.errors import ConveyorError, UserError
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.feedback import FeedbackDesk
 from conveyor.serving.http import JsonResponse, error_response, request_id
 from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.middleware import RequestContext
+from conveyor.serving.recent import RecentPredictions
 from conveyor.serving.routes import admin, ops, predict, v2
 from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
@@ -74,6 +76,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
             settings.inference_log_buffer,
             settings.inference_log_batch,
             retention_days=settings.inference_log_retention_days,
+            feedback_pending_s=settings.feedback_pending_seconds,
             log_level=settings.log_level,
             log_format=settings.log_format.value,
             sync=settings.inference_log_sync,
@@ -85,15 +88,17 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         else None
     )
     store_health = StoreHealth(store, metrics)
+    recent = RecentPredictions(settings.feedback_recent_ids)
     state = ServerState(
         settings,
         store,
         metrics,
         manager,
-        DataPlane(manager, metrics, writer, watcher, routing),
+        DataPlane(manager, metrics, writer, watcher, routing, recent),
         writer,
         watcher,
         store_health,
+        feedback=FeedbackDesk.from_settings(settings, store, recent),
     )
 
     @contextlib.asynccontextmanager
@@ -197,8 +202,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)
+        rid = request_id(request)
+        # answered outside the request-id middleware: name the id here, as every answer does
+        headers = {"X-Request-ID": rid} if rid else None
         return JsonResponse(
-            {"error": "internal error", "request_id": request_id(request)}, status_code=500
+            {"error": "internal error", "request_id": rid}, status_code=500, headers=headers
         )
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from conveyor.monitoring.watch import Watcher
+    from conveyor.serving.recent import RecentPredictions
     from conveyor.serving.routing import Routing
     from conveyor.serving.runtime import Columns, Output
 
@@ -50,12 +51,14 @@ class DataPlane:
         log_writer: InferenceLogWriter | None,
         watcher: Watcher | None = None,
         routing: Routing | None = None,
+        recent: RecentPredictions | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.log_writer = log_writer
         self.watcher = watcher
         self.routing = routing
+        self.recent = recent  # answered request ids, for feedback to match
         self._mirrors: set[asyncio.Task[None]] = set()
         self._class_counters: dict[tuple[str, str, str], Any] = {}
 
@@ -155,6 +158,8 @@ class DataPlane:
                 ),
                 wait=answered,
             )
+            if status == 200 and self.recent is not None:
+                self.recent.add(request_id, rows)
         if self.watcher is not None:
             self.watcher.request(model.bundle, latency_ms, status)
         return durable

@@ -112,6 +112,7 @@ class InferenceLogWriter:
         spool_max_bytes: int = 0,
         when_full: WhenFull = "reject",
         max_rows: int = 0,
+        feedback_pending_s: float = 600.0,
     ) -> None:
         self.metrics = metrics
         self.capacity = capacity
@@ -131,6 +132,7 @@ class InferenceLogWriter:
                 owner=self.owner,
                 interval_s=interval_s,
                 retention_days=retention_days,
+                feedback_pending_s=feedback_pending_s,
                 log_level=log_level,
                 log_format=log_format,
             ),

@@ -21,6 +21,10 @@ server starts a new one (``conveyor.serving.supervisor``).
 
 Retention: rows older than ``retention_days`` (inference log, feedback, segment names) are
 deleted in bounded chunks every ``prune_every_s``.
+
+Held feedback: after each round it moves labels that arrived before their prediction was
+logged into ``feedback`` once the prediction is in (``conveyor.store.feedback``), and drops
+those held longer than ``feedback_pending_s``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import sqlalchemy as sa
 from conveyor.errors import ServiceUnavailableError
 from conveyor.serving.spool import SEGMENT_SUFFIX, remove_stale_partials
 from conveyor.store.engine import Store
+from conveyor.store.feedback import adopt_pending
 from conveyor.store.tables import feedback, inference_log, inference_log_segments
 
 log = logging.getLogger("conveyor.serving.ingest")
@@ -61,6 +66,7 @@ class IngestConfig:
     prune_every_s: float = 600.0
     log_level: str = "INFO"
     log_format: str = "text"
+    feedback_pending_s: float = 600.0
 
     def to_json(self) -> bytes:
         return orjson.dumps({**self.__dict__, "spool": str(self.spool)})
@@ -201,6 +207,7 @@ class Ingester:
             stopping = stop.wait(min(self.config.interval_s * (2**failures), 5.0))
             try:
                 self.drain(final=stopping)
+                self.adopt_feedback()
                 self._maybe_prune()
             except (sa.exc.OperationalError, ServiceUnavailableError) as exc:
                 # the store is down or read-only: segments wait on disk
@@ -220,6 +227,19 @@ class Ingester:
             count += ingest_segment(self.store, path)
         self.ingested += count
         return count
+
+    def adopt_feedback(self) -> int:
+        """Held labels whose prediction is now logged join it (the store being down, the next
+        round retries)."""
+        expired = datetime.now(UTC) - timedelta(seconds=self.config.feedback_pending_s)
+        try:
+            moved = adopt_pending(self.store, expired)
+        except ServiceUnavailableError as exc:
+            log.warning("held feedback not adopted: %s", exc)
+            return 0
+        if moved:
+            log.info("%d held feedback labels joined their logged predictions", moved)
+        return moved
 
     def _maybe_prune(self) -> None:
         if self.config.retention_days <= 0:

@@ -44,10 +44,11 @@ def _read(store: Store, model: str) -> tuple[Rollout | None, Summary]:
     import sqlalchemy as sa
 
     from conveyor.rollout.records import RolloutRecords
+    from conveyor.store.errors import store_errors
     from conveyor.store.tables import rollout_events, rollouts
 
     rollout = RolloutRecords(store).active_for(model)
-    with store.engine.connect() as conn:
+    with store_errors(f"read the rollouts of {model!r}"), store.engine.connect() as conn:
         ended = {
             state: int(count)
             for state, count in conn.execute(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.feedback import FeedbackDesk
 from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
@@ -24,3 +25,4 @@ class ServerState:
     log_writer: InferenceLogWriter | None
     watcher: Watcher | None = None
     store_health: StoreHealth | None = None
+    feedback: FeedbackDesk = field(kw_only=True)

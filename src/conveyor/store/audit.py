@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from conveyor.store.engine import Store
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import audit_events
 
 
@@ -60,11 +61,13 @@ class AuditLog:
             "reason": event.reason,
             "details": event.details,
         }
-        if conn is not None:
-            new_id = conn.execute(audit_events.insert().values(**values)).inserted_primary_key
-        else:
-            with self.store.engine.begin() as own:
-                new_id = own.execute(audit_events.insert().values(**values)).inserted_primary_key
+        with store_errors(f"record the audit event {event.action} of {event.model!r}"):
+            if conn is not None:
+                new_id = conn.execute(audit_events.insert().values(**values)).inserted_primary_key
+            else:
+                with self.store.engine.begin() as own:
+                    insert = audit_events.insert().values(**values)
+                    new_id = own.execute(insert).inserted_primary_key
         return AuditEvent(
             model=event.model,
             version=event.version,
@@ -88,11 +91,12 @@ class AuditLog:
             .order_by(audit_events.c.id.desc())
             .limit(limit)
         )
-        if conn is not None:
-            rows = conn.execute(query).mappings().all()
-        else:
-            with self.store.engine.connect() as own:
-                rows = own.execute(query).mappings().all()
+        with store_errors(f"read the audit trail of {model!r}"):
+            if conn is not None:
+                rows = conn.execute(query).mappings().all()
+            else:
+                with self.store.engine.connect() as own:
+                    rows = own.execute(query).mappings().all()
         events = [
             AuditEvent(
                 id=r["id"],

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from conveyor.display import mask_urls, safe_url
 from conveyor.errors import ServiceUnavailableError
 from conveyor.jsonio import dumps
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import locks, metadata
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,9 @@ class Store:
         """A transaction holding an exclusive, cross-process lock named ``name``.
 
         SQLite: BEGIN IMMEDIATE serialises writers. PostgreSQL: a row lock on ``locks``.
+        A store that fails meanwhile raises ``StoreUnavailableError``.
         """
-        with self.engine.begin() as conn:
+        with store_errors(f"lock {name}"), self.engine.begin() as conn:
             if not self.is_sqlite:
                 holder = f"{socket.gethostname()}:{os.getpid()}"
                 insert = postgresql.insert(locks).values(name=name, holder=holder)

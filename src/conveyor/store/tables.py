@@ -65,6 +65,21 @@ feedback = sa.Table(
     sa.UniqueConstraint("request_id", "row", name="uq_feedback_request_row"),
 )
 
+# labels whose prediction was not (yet) in the inference log when they arrived: the log
+# reaches the store through a spool, so a label may overtake its prediction. Bounded in
+# rows (CONVEYOR_FEEDBACK_PENDING_MAX) and age (CONVEYOR_FEEDBACK_PENDING_SECONDS); the
+# ingester moves a label into `feedback` once its prediction is logged, else it expires.
+feedback_pending = sa.Table(
+    "feedback_pending",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(100), nullable=False, index=True),
+    sa.Column("row", sa.Integer, nullable=False, default=0),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("label", sa.JSON, nullable=False),
+    sa.UniqueConstraint("request_id", "row", name="uq_feedback_pending_request_row"),
+)
+
 # one row per (model, version, minute, process): the live monitor's counts for that minute —
 # drift bins over the version's reference profile, requests, errors and a latency histogram —
 # so a window of any length is a merge of small rows, never a rescan of the inference log

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from conveyor.serving.feedback import parse_feedback, store_feedback
 from conveyor.serving.http import JsonResponse, parse_json, read_body
 from conveyor.serving.readiness import readiness
 from conveyor.serving.state import ServerState
@@ -20,8 +19,8 @@ FEEDBACK_BODY = {
             "schema": {
                 "type": "object",
                 "properties": {
-                    "request_id": {"type": "string"},
-                    "row": {"type": "integer", "minimum": 0},
+                    "request_id": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "row": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                     "label": {},
                     "feedback": {"type": "array", "items": {"type": "object"}},
                 },
@@ -75,10 +74,13 @@ def router(state: ServerState) -> APIRouter:
 
     @api.post("/feedback", openapi_extra={"requestBody": FEEDBACK_BODY})
     async def feedback(request: Request) -> Response:
-        """Ground truth for one (`request_id`, `label`) or many (`feedback: [...]`) predictions."""
-        body = parse_json(await read_body(request, state.settings.max_body_bytes))
-        rows = parse_feedback(body, state.manager.current().bundle.schema.classes)
-        count = await asyncio.to_thread(store_feedback, state.store, rows)
-        return JsonResponse({"accepted": count})
+        """Ground truth for one (`request_id`, `label`, `row`?) or many (`feedback: [...]`)
+        predictions; the answer counts what joined a logged prediction, what is held until its
+        prediction is logged and what was rejected, and lists the labels that did not join."""
+        body = await read_body(request, state.settings.max_body_bytes)
+        classes = state.manager.current().bundle.schema.classes
+        # decoding, checking and storing grow with the batch: off the event loop
+        receipt = await asyncio.to_thread(lambda: state.feedback.submit(parse_json(body), classes))
+        return JsonResponse(receipt)
 
     return api
