@@ -68,6 +68,9 @@ def score_ray(
             fn_constructor_args=(str(bundle.path), bundle.identity, plan),
             batch_format="pandas",
             concurrency=concurrency,
+            # half a CPU each: the read tasks feeding the actors need CPUs too, and on a small
+            # cluster actors holding every CPU would wait for input forever
+            num_cpus=0.5,
         )
         suffix = output.suffix.lower()
         if suffix == ".csv":
