@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.display import shown
-from conveyor.engines.scoring import output_arrow_schema, plan_for, score_frame
+from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_frame
 from conveyor.errors import DataError, Problem
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def score_local(
     runtime = open_runtime(bundle)
     columns = list(dict.fromkeys([*plan.keep, *plan.features]))
     schema = output_arrow_schema(plan, dataset.schema, bundle.classification)
+    scored = pa.schema([f for f in schema if f.name not in IDENTITY])
+    model, version = pa.scalar(plan.model), pa.scalar(plan.version)
     writer = _Writer(output, schema)
     rows = 0
     try:
@@ -92,8 +94,11 @@ def score_local(
             if batch.num_rows == 0:
                 continue
             frame = batch.to_pandas()
-            answers = score_frame(frame, bundle, runtime, plan, first_row=rows)
-            writer.write(pa.Table.from_pandas(answers, schema=schema, preserve_index=False))
+            answers = score_frame(frame, bundle, runtime, plan, rows, with_identity=False)
+            table = pa.Table.from_pandas(answers, schema=scored, preserve_index=False)
+            n = batch.num_rows  # constant columns straight in Arrow: no per-row Python
+            table = table.append_column("model", pa.repeat(model, n))
+            writer.write(table.append_column("model_version", pa.repeat(version, n)))
             rows += batch.num_rows
     except BaseException:
         writer.close()

@@ -76,11 +76,20 @@ def output_arrow_schema(plan: ScoringPlan, keys: pa.Schema, classification: bool
     return pa.schema(fields)
 
 
+IDENTITY = ("model", "model_version")
+
+
 def score_frame(
-    frame: pd.DataFrame, bundle: Bundle, runtime: Runtime, plan: ScoringPlan, first_row: int = 0
+    frame: pd.DataFrame,
+    bundle: Bundle,
+    runtime: Runtime,
+    plan: ScoringPlan,
+    first_row: int = 0,
+    with_identity: bool = True,
 ) -> pd.DataFrame:
     """Answers for ``frame`` (a batch of the input); rows numbered from ``first_row`` in
-    errors."""
+    errors. ``with_identity=False`` leaves out the constant model and version columns, for an
+    engine that adds them itself more cheaply."""
     import numpy as np
     import pandas as pd
 
@@ -106,8 +115,9 @@ def score_frame(
         )
         for j, c in enumerate(plan.classes):
             out[f"probability_{c}"] = probabilities[:, j]
-    out["model"] = np.full(rows, plan.model, dtype=object)
-    out["model_version"] = np.full(rows, plan.version, dtype=object)
+    if with_identity:
+        out["model"] = np.full(rows, plan.model, dtype=object)
+        out["model_version"] = np.full(rows, plan.version, dtype=object)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.engines.local import ScoreResult, input_files
-from conveyor.engines.scoring import output_arrow_schema, plan_for, score_frame
+from conveyor.engines.local import BATCH_ROWS, ScoreResult, input_files
+from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_frame
 from conveyor.errors import DataError, Problem, UserError
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def score_spark(
     keep: list[str] | None = None,
     master: str | None = None,
 ) -> ScoreResult:
+    from pyspark.sql import functions
     from pyspark.sql.pandas.types import from_arrow_schema
 
     started = time.perf_counter()
@@ -78,10 +79,21 @@ def score_spark(
         local = read_bundle(Path(SparkFiles.get(folder)), identity)
         runtime = open_runtime(local)
         for batch in batches:
-            yield score_frame(batch.reset_index(drop=True), local, runtime, plan)
+            yield score_frame(
+                batch.reset_index(drop=True), local, runtime, plan, with_identity=False
+            )
 
     columns = list(dict.fromkeys([*plan.keep, *plan.features]))
-    answers = frame.select(*columns).mapInPandas(score, from_arrow_schema(out_schema))
+    # model and version are constants: Spark adds them, the workers need not ship them back
+    scored = pa.schema([f for f in out_schema if f.name not in IDENTITY])
+    # larger Arrow batches: fewer round trips between the JVM and the Python workers
+    session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(BATCH_ROWS))
+    answers = (
+        frame.select(*columns)
+        .mapInPandas(score, from_arrow_schema(scored))
+        .withColumn("model", functions.lit(plan.model))
+        .withColumn("model_version", functions.lit(plan.version))
+    )
     writer = answers.write.mode("overwrite")
     suffix = output.suffix.lower()
     if suffix == ".csv":
