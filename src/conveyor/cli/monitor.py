@@ -213,6 +213,16 @@ def drift(
     min_rows: Annotated[
         int, typer.Option(help="Fewer current rows than this: insufficient_data.")
     ] = 100,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local, or spark: count the current window (a file, directory or glob larger "
+            "than memory) with Spark over the reference's bins."
+        ),
+    ] = "local",
+    spark_master: Annotated[
+        str | None, typer.Option(help="spark: the master URL; default the session's or local[*].")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Compare a current window with a reference: per-feature test, PSI, distance, verdict.
@@ -233,8 +243,18 @@ def drift(
         psi_alert=threshold,
         min_rows=min_rows,
     )
+    if engine not in ("local", "spark"):
+        raise UserError(f"--engine {engine!r}: local or spark")
     names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    result = drift_between_files(reference, current, config, columns=names, prediction=prediction)
+    result = drift_between_files(
+        reference,
+        current,
+        config,
+        columns=names,
+        prediction=prediction,
+        engine=engine,
+        spark_master=spark_master,
+    )
     if json_out:
         emit_json(result.to_dict())
     else:
