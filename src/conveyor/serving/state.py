@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.http import Offload
 from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
@@ -22,3 +23,4 @@ class ServerState:
     dataplane: DataPlane
     log_writer: InferenceLogWriter | None
     watcher: Watcher | None = None
+    offload: Offload = field(default_factory=Offload)  # large bodies decode off the loop
