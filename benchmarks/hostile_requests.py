@@ -11,6 +11,8 @@ Bodies (each under the default 8 MiB body limit):
 - ``instances-1e6-empty``: ``{"instances": [{}, {}, ...]}`` with 10^6 empty objects (3 MB);
 - ``instances-1e4-empty``: the same with 10^4 objects (under a row cap, every row is wrong);
 - ``features-290k``: ``{"features": [[13 zeros], ...]}``, 290,000 rows (8 MB);
+- ``features-250k-nan``: 250,000 such rows with a bare ``NaN`` in each (pandas' way of writing a
+  missing value, which orjson refuses: the slower tolerant parser reads it);
 - ``v2-json-300k``: one [300000, 13] FP64 tensor as JSON data;
 - ``v2-binary-80k``: one [80000, 13] FP64 tensor as binary data;
 - ``v2-json-short-data``: shape [1, 13] but 3·10^6 values in ``data``.
@@ -100,6 +102,11 @@ def bodies() -> dict[str, tuple[bytes, dict[str, str], str]]:
         ),
         "features-290k": (
             ('{"features":[' + ",".join([zeros] * 290_000) + "]}").encode(),
+            {},
+            "/predict",
+        ),
+        "features-250k-nan": (
+            ('{"features":[' + ",".join([zeros.replace("[0,", "[NaN,")] * 250_000) + "]}").encode(),
             {},
             "/predict",
         ),

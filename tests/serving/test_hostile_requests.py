@@ -74,6 +74,12 @@ def bodies() -> dict[str, tuple[str, bytes, dict[str, str], int]]:
             {},
             413,
         ),
+        "features-250k-rows-pandas-nan": (  # read by the slower, tolerant parser
+            "/predict",
+            b'{"features":[' + b",".join([zeros.replace(b"[0,", b"[NaN,")] * 250_000) + b"]}",
+            {},
+            413,
+        ),
         "v2-binary-80k-rows": ("/v2/models/wine/infer", binary, headers, 413),
         "v2-json-data-beyond-shape": (
             "/v2/models/wine/infer",
