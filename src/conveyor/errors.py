@@ -5,9 +5,11 @@ ConveyorError
 │   ├── SpecError             conveyor.yaml is malformed or invalid
 │   ├── DataError             a dataset cannot be loaded or breaks the schema
 │   ├── NotFoundError         a model or version that does not exist
-│   └── ApprovalRequiredError promotion without a required approval
+│   ├── ApprovalRequiredError promotion without a required approval
+│   └── ModelInputError       the model runtime refused a request's values (HTTP 422)
 ├── GateFailedError           the candidate failed its quality gates (CLI exit 3)
-└── ServiceUnavailableError   MLflow, the store or another service cannot be reached
+├── ServiceUnavailableError   MLflow, the store or another service cannot be reached
+└── RuntimeFailure            the model runtime (ONNX Runtime, pyfunc) failed to load or run
 """
 
 from __future__ import annotations
@@ -125,3 +127,17 @@ class RateLimitedError(UserError):
     def __init__(self, message: str, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ModelInputError(UserError):
+    """The model runtime refused values that passed the schema (an index out of a table's
+    range, NaN where an estimator allows none): the request, not the server, must change."""
+
+    http_status = 422
+
+
+class RuntimeFailure(ConveyorError):
+    """The model runtime failed to load a model or to run it, for reasons not in the request."""
+
+    exit_code = 1
+    http_status = 500

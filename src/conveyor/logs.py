@@ -10,6 +10,37 @@ from datetime import UTC, datetime
 from conveyor.display import mask_urls
 from conveyor.settings import LogFormat, Settings
 
+# Characters that end a line in some reader (a terminal, `less`, journald, a log shipper) or
+# steer a terminal, with the escapes JSON would use: a value from a request can then never
+# start a line of its own and pass for a record.
+_ESCAPES = {c: f"\\u{c:04x}" for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]} | {
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    ord("\b"): "\\b",
+    ord("\f"): "\\f",
+}
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message``, one line per record. The message's control characters
+    are escaped as in JSON; a traceback's lines follow indented, so every line that starts at
+    column 0 is a record Conveyor wrote."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = record.message.translate(_ESCAPES)
+        return super().formatMessage(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        first, _, rest = text.partition("\n")
+        if not rest:
+            return first
+        return first + "".join(f"\n    {line.translate(_ESCAPES)}" for line in rest.split("\n"))
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, safe for any message text."""
@@ -48,7 +79,7 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_format is LogFormat.JSON:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     handler.addFilter(MaskSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Larger bodies get 413."
     )
+    max_request_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description=(
+            "Rows one request may carry (/predict instances or features, a V2 tensor's first "
+            "dimension); more get 413. Bounds the decoding, model call and inference-log row of "
+            "a single request; score larger sets in several requests."
+        ),
+    )
     unseen_categories: Literal["allow", "reject"] = Field(
         default="allow", description="What to do with a category the model never saw."
     )

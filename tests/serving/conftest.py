@@ -118,6 +118,37 @@ def mixed_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     return reg
 
 
+@pytest.fixture(scope="session")
+def nullable_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    """A regression model with missing values in training: a nullable categorical
+    (``district``), a nullable numeric (``area``) and a numeric never missing (``rooms``)."""
+    import numpy as np
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("nullable-serving")
+    reg = Registered(root / "home", root / "houses", "houses")
+    reg.project.mkdir()
+    rng = np.random.default_rng(1)
+    n = 400
+    district = rng.choice(np.asarray(["north", "south", "east", "west"], dtype=object), n)
+    district[rng.random(n) < 0.08] = None
+    area = rng.normal(80, 20, n)
+    area[rng.random(n) < 0.1] = np.nan
+    rooms = rng.integers(1, 6, n).astype(float)
+    price = 1000 * rooms + 10 * np.nan_to_num(area, nan=80) + rng.normal(0, 50, n)
+    pd.DataFrame({"district": district, "area": area, "rooms": rooms, "price": price}).to_csv(
+        reg.project / "data.csv", index=False
+    )
+    (reg.project / "conveyor.yaml").write_text(
+        "name: houses\ntask: regression\n"
+        "data: {source: data.csv, target: price}\n"
+        "model: {estimator: sklearn.linear_model.Ridge}\n"
+    )
+    reg.conveyor("run")
+    reg.conveyor("promote", "houses", "1", "--to", "production")
+    return reg
+
+
 def make_settings(home: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {"home": home, "refresh_seconds": 0}
     values.update(overrides)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import httpx
 import pytest
+import pytest_asyncio
+
+from conveyor.serving.app import create_app
+from tests.serving.conftest import Registered, make_settings
 
 
 async def post(client: httpx.AsyncClient, body: object) -> httpx.Response:
@@ -115,3 +123,83 @@ async def test_categorical_policy_and_nullable(mixed_client: httpx.AsyncClient) 
     )
     locs = {p["loc"] for p in wrong.json()["problems"]}
     assert locs == {"instances[0].colour", "instances[0].flag"}
+
+
+async def test_huge_integer_is_named_not_a_crash(
+    wine_client: httpx.AsyncClient, wine_row: dict[str, float]
+) -> None:
+    row = ", ".join(
+        f'"{k}": {"1" + "0" * 400 if k == "alcohol" else "NaN" if k == "hue" else v}'
+        for k, v in wine_row.items()
+    )
+    r = await wine_client.post("/predict", content=f'{{"instances": [{{{row}}}]}}')
+    assert r.status_code == 422, r.text
+    assert {p["loc"] for p in r.json()["problems"]} == {
+        "instances[0].alcohol",
+        "instances[0].hue",
+    }
+
+
+async def test_problems_stop_at_the_cap(wine_client: httpx.AsyncClient) -> None:
+    from conveyor.serving.inputs import MAX_PROBLEMS
+
+    r = await post(wine_client, {"instances": [{}] * 5000})
+    assert r.status_code == 422
+    body = r.json()
+    assert len(body["problems"]) == MAX_PROBLEMS and body["truncated"] is True
+    assert f"checking stopped after {MAX_PROBLEMS} problems" in body["error"]
+
+
+@pytest_asyncio.fixture
+async def capped_client(
+    wine_registered: Registered, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(
+        wine_registered.home,
+        model_name="wine",
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        max_request_rows=3,
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        yield client
+
+
+async def test_rows_per_request_are_capped_by_the_setting(
+    capped_client: httpx.AsyncClient, wine_row: dict[str, float]
+) -> None:
+    assert (await post(capped_client, {"instances": [wine_row] * 3})).status_code == 200
+    for body, loc in (
+        ({"instances": [wine_row] * 4}, "instances"),
+        ({"features": [list(wine_row.values())] * 4}, "features"),
+    ):
+        r = await post(capped_client, body)
+        assert r.status_code == 413, r.text
+        assert r.json()["problems"] == [
+            {"loc": loc, "msg": "4 rows; at most 3 per request (CONVEYOR_MAX_REQUEST_ROWS)"}
+        ]
+    tensors = [
+        {"name": k, "shape": [4], "datatype": "FP64", "data": [v] * 4} for k, v in wine_row.items()
+    ]
+    r = await capped_client.post("/v2/models/wine/infer", json={"inputs": tensors})
+    assert r.status_code == 413
+    assert "inputs[alcohol].shape: 4 rows; at most 3" in r.json()["error"]
+
+
+async def test_large_bodies_decode_off_the_loop_with_the_same_answers(
+    wine_client: httpx.AsyncClient, wine_row: dict[str, float]
+) -> None:
+    from conveyor.serving.http import OFFLOAD_BYTES
+
+    small = await post(wine_client, {"instances": [wine_row] * 2})
+    rows = OFFLOAD_BYTES // len(json.dumps(wine_row)) + 1
+    large = await post(wine_client, {"instances": [wine_row] * rows})
+    assert large.status_code == 200, large.text
+    assert len(large.content) > 0 and large.json()["predictions"] == [0] * rows
+    assert large.json()["probabilities"][0] == small.json()["probabilities"][0]
+    bad = await post(wine_client, {"instances": [wine_row] * (rows - 1) + [{}]})
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["loc"] == f"instances[{rows - 1}].alcalinity_of_ash"

@@ -96,3 +96,61 @@ def test_triton_sees_errors(server: Server, wine_matrix: np.ndarray) -> None:
     good.set_data_from_numpy(wine_matrix.astype(np.float32))
     with pytest.raises(InferenceServerException, match="version 9"):
         client.infer("wine", [good], model_version="9")
+
+
+@pytest.fixture(scope="module")
+def houses_server(nullable_registered: Registered) -> Iterator[Server]:
+    with running_server(nullable_registered, "houses", "--refresh-seconds", "0") as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_triton_regression_types_agree_with_metadata(houses_server: Server, binary: bool) -> None:
+    import tritonclient.http as httpclient
+
+    client = triton(houses_server)
+    meta = client.get_model_metadata("houses")
+    announced = {o["name"]: o["datatype"] for o in meta["outputs"]}
+    assert announced == {"predictions": "FP64"}
+    inputs = []
+    for name, values, datatype in (
+        ("district", np.asarray(["north", "south"], dtype=object), "BYTES"),
+        ("area", np.asarray([70.0, 90.0]), "FP64"),
+        ("rooms", np.asarray([2.0, 3.0]), "FP64"),
+    ):
+        t = httpclient.InferInput(name, [2], datatype)
+        t.set_data_from_numpy(values, binary_data=binary)
+        inputs.append(t)
+    outputs = [httpclient.InferRequestedOutput("predictions", binary_data=binary)]
+    result = client.infer("houses", inputs, outputs=outputs)
+    assert result.get_output("predictions")["datatype"] == announced["predictions"]
+    predictions = result.as_numpy("predictions")
+    assert predictions.dtype == np.float64 and predictions.shape == (2,)
+    assert predictions[1] > predictions[0]  # bigger and one more room
+
+
+def test_triton_sends_missing_values(houses_server: Server) -> None:
+    import tritonclient.http as httpclient
+    from tritonclient.utils import InferenceServerException
+
+    client = triton(houses_server)
+
+    def infer(area: np.ndarray, rooms: np.ndarray, district: np.ndarray) -> np.ndarray:
+        inputs = []
+        for name, values, datatype in (
+            ("district", district, "BYTES"),
+            ("area", area, "FP64"),
+            ("rooms", rooms, "FP32"),
+        ):
+            t = httpclient.InferInput(name, [len(values)], datatype)
+            t.set_data_from_numpy(values)  # binary: NaN travels as itself
+            inputs.append(t)
+        return client.infer("houses", inputs).as_numpy("predictions")  # type: ignore[no-any-return]
+
+    district = np.asarray(["north", ""], dtype=object)  # "" is a missing category
+    got = infer(np.asarray([np.nan, 80.0]), np.asarray([2.0, 2.0], np.float32), district)
+    assert got.shape == (2,) and np.isfinite(got).all()
+    with pytest.raises(
+        InferenceServerException, match=r"inputs\[rooms\]\[0\]: must not be missing"
+    ):
+        infer(np.asarray([70.0]), np.asarray([np.nan], np.float32), district[:1])

@@ -127,6 +127,10 @@ class MicroBatcher:
                 merged = {n: np.concatenate([b.columns[n] for b in batch]) for n in names}
             output = self.runtime.predict(merged, rows)
         except Exception as exc:  # a runtime failure fails this batch, never the loop
+            if len(batch) > 1:  # alone, each request gets its own answer: one bad row fails one
+                for item in batch:
+                    self._run([item], item.rows)
+                return
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)

@@ -1,21 +1,38 @@
-"""HTTP helpers shared by the routes: fast JSON responses, body limits, request ids, errors."""
+"""HTTP helpers shared by the routes: fast JSON responses, body limits, request ids, errors,
+and decoding large bodies off the event loop."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.errors import ConveyorError, Problem
 from conveyor.jsonio import dumps
 from conveyor.serving.inputs import RequestError
+from conveyor.serving.jsonbody import parse_json
+
+if TYPE_CHECKING:
+    import anyio
+
+__all__ = ["parse_json"]  # shared by every route that reads a JSON body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+REQUEST_ID_RULE = "1-100 characters of letters, digits and . _ : -"
 STATE_REQUEST_ID = "conveyor_request_id"
 STATE_VERSION = "conveyor_version"
+# Bodies up to this size are decoded on the event loop: a request this small is a few
+# milliseconds of work at worst, and a thread hop would cost the 1-row path more than it saves.
+OFFLOAD_BYTES = 64 * 1024
+# Large decodes are GIL-bound Python: more threads than cores buy no speed, only memory (each
+# holds a parsed body, about ten times its size), so a few at a time and the rest wait.
+OFFLOAD_THREADS = 2
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class BodyTooLarge(RequestError):
@@ -45,13 +62,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(body: bytes) -> Any:
-    if not body:
-        raise RequestError([Problem("body", "empty; expected a JSON object")], status=400)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError([Problem("body", f"malformed JSON: {exc}")], status=400) from None
+class Offload:
+    """Runs a request's decoding (parse, checks: work that grows with its rows) on a worker
+    thread when the body is larger than ``threshold`` bytes, so a large or hostile body never
+    holds the event loop and every other request (health probes included) keeps its pace.
+    One per server process, built by its composition root."""
+
+    def __init__(self, threshold: int = OFFLOAD_BYTES, threads: int = OFFLOAD_THREADS) -> None:
+        self.threshold = threshold
+        self.threads = threads
+        self._limiter: anyio.CapacityLimiter | None = None  # made in the loop, on first use
+
+    async def run(self, size: int, fn: Callable[[*Ts], T], *args: *Ts) -> T:
+        if size <= self.threshold:
+            return fn(*args)
+        import anyio.to_thread
+
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
 
 def request_id(request: Request) -> str:
@@ -61,6 +90,20 @@ def request_id(request: Request) -> str:
 
 def choose_request_id(header: str | None, fresh: str) -> str:
     return header if header is not None and _REQUEST_ID.match(header) else fresh
+
+
+def body_request_id(request: Request, given: object) -> str:
+    """The one id of a request that may also name itself in its body (the Open Inference
+    Protocol's ``id``): a valid ``X-Request-ID`` header wins, else the body's ``id``, else the
+    id the middleware made. It becomes the request's id for the log row, the response and
+    ``/feedback``; a body ``id`` that cannot be one is refused (400, naming ``id``)."""
+    header = request.headers.get("x-request-id")
+    if given is None or given == "" or (header is not None and _REQUEST_ID.match(header)):
+        return request_id(request)
+    if not isinstance(given, str) or not _REQUEST_ID.match(given):
+        raise RequestError([Problem("id", f"must be {REQUEST_ID_RULE}")], status=400)
+    request.scope.setdefault("state", {})[STATE_REQUEST_ID] = given
+    return given
 
 
 def error_response(exc: ConveyorError, rid: str, v2: bool) -> Response:

@@ -1,27 +1,38 @@
 """Decode request bodies into feature columns and check them against the model's schema.
 
-Every problem is collected and reported with its location (``instances[3].alcohol``), so a
-client fixes its request in one go. Work is per column with numpy; Python touches each
-value once, only to reject what JSON numbers cannot be (strings, booleans, nulls).
+Problems are reported with their location (``instances[3].alcohol``), so a client fixes its
+request in one go — up to ``MAX_PROBLEMS``: checking stops there, so a hostile body costs no
+more than a short list. Requests carry at most ``max_rows`` rows (413 beyond). Work is per
+column with numpy; Python touches each value once, only to reject what JSON numbers cannot be.
+
+Missing values: ``null`` (and ``NaN``, as pandas writes it) in a numeric feature, ``null`` or
+``""`` in a categorical one, are accepted for features that were nullable in training and
+refused, naming the feature, for the others.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from conveyor.data.schema import Column, Kind, Schema
 from conveyor.errors import Problem, UserError
+from conveyor.serving.jsonbody import parse_json
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from conveyor.serving.manager import LoadedModel, ModelManager
     from conveyor.serving.runtime import Columns
 
 MAX_PROBLEMS = 50
 _NUMBER_TYPES = (int, float)
+ROWS_SETTING = "CONVEYOR_MAX_REQUEST_ROWS"
+NUMERIC_MISSING = "must not be missing (null or NaN): the model was trained without missing values"
+CATEGORY_MISSING = 'must not be missing (null or ""): the model was trained without missing values'
 
 
 class UnseenPolicy(StrEnum):
@@ -30,56 +41,131 @@ class UnseenPolicy(StrEnum):
 
 
 class RequestError(UserError):
-    """A request that does not fit the model; ``problems`` says where and why."""
+    """A request that does not fit the model; ``problems`` says where and why.
+
+    ``truncated`` means checking stopped at ``MAX_PROBLEMS``: there may be more."""
 
     http_status = 422
 
-    def __init__(self, problems: Sequence[Problem], status: int = 422) -> None:
+    def __init__(
+        self, problems: Sequence[Problem], status: int = 422, truncated: bool = False
+    ) -> None:
         self.problems = list(problems)[:MAX_PROBLEMS]
+        self.truncated = truncated or len(problems) > MAX_PROBLEMS
         self.http_status = status
         head = "; ".join(str(p) for p in self.problems[:5])
-        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        if self.truncated:
+            more += f" (checking stopped after {MAX_PROBLEMS} problems)"
         super().__init__(f"invalid request: {head}{more}")
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        body: dict[str, object] = {
             "error": self.message,
             "problems": [{"loc": p.where, "msg": p.message} for p in self.problems],
         }
+        if self.truncated:
+            body["truncated"] = True
+        return body
+
+
+class TooManyRows(RequestError):
+    """More rows in one request than ``CONVEYOR_MAX_REQUEST_ROWS`` allows (413)."""
+
+    def __init__(self, where: str, rows: int, limit: int) -> None:
+        message = f"{rows} rows; at most {limit} per request ({ROWS_SETTING})"
+        super().__init__([Problem(where, message)], status=413)
+
+
+class Problems:
+    """The problems of one request. Reaching ``MAX_PROBLEMS`` raises at once: the work spent
+    on a bad request stays bounded however many rows are wrong."""
+
+    def __init__(self, status: int = 422) -> None:
+        self.items: list[Problem] = []
+        self.status = status
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(Problem(where, message))
+        if len(self.items) >= MAX_PROBLEMS:
+            raise RequestError(self.items, self.status, truncated=True)
+
+    def check(self) -> None:
+        if self.items:
+            raise RequestError(self.items, self.status)
 
 
 def bad_request(where: str, message: str) -> RequestError:
     return RequestError([Problem(where, message)], status=400)
 
 
+def check_rows(where: str, rows: int, limit: int | None) -> None:
+    if limit is not None and rows > limit:
+        raise TooManyRows(where, rows, limit)
+
+
+@dataclass(frozen=True)
+class PredictInput:
+    """A decoded ``/predict`` body: the model it asked for and its columns."""
+
+    model: LoadedModel
+    version: str | None
+    columns: Columns
+    rows: int
+
+
+def decode_predict(
+    body: bytes, manager: ModelManager, policy: UnseenPolicy, max_rows: int
+) -> PredictInput:
+    """Parse and check a ``/predict`` body: ``instances``, ``features`` or one object."""
+    parsed = parse_json(body)
+    if not isinstance(parsed, dict):
+        raise bad_request("body", "must be a JSON object")
+    version = parsed.pop("model_version", None)
+    if version is not None and not isinstance(version, str | int):
+        raise bad_request("model_version", "must be a string or integer")
+    pinned = None if version is None else str(version)
+    model = manager.get(pinned)
+    schema = model.bundle.schema
+    if "instances" in parsed:
+        columns, rows = columns_from_instances(parsed["instances"], schema, policy, max_rows)
+    elif "features" in parsed:
+        columns, rows = columns_from_matrix(parsed["features"], schema, policy, max_rows)
+    else:
+        columns, rows = columns_from_instances(parsed, schema, policy, max_rows)
+    return PredictInput(model, pinned, columns, rows)
+
+
 def columns_from_instances(
-    instances: Any, schema: Schema, policy: UnseenPolicy
+    instances: Any, schema: Schema, policy: UnseenPolicy, max_rows: int | None = None
 ) -> tuple[Columns, int]:
     """``[{feature: value}, ...]`` (or one object) → columns in schema order."""
     if isinstance(instances, dict):
         instances = [instances]
     if not isinstance(instances, list) or not instances:
         raise bad_request("instances", "must be a non-empty list of objects")
+    check_rows("instances", len(instances), max_rows)
     names = schema.names
     wanted = set(names)
-    problems: list[Problem] = []
+    problems = Problems()
     for i, row in enumerate(instances):
         if not isinstance(row, dict):
-            problems.append(Problem(f"instances[{i}]", "must be an object of feature: value"))
+            problems.add(f"instances[{i}]", "must be an object of feature: value")
             continue
         if row.keys() != wanted:
             keys = set(row)
             for name in sorted(wanted - keys):
-                problems.append(Problem(f"instances[{i}].{name}", "missing feature"))
+                problems.add(f"instances[{i}].{name}", "missing feature")
             for name in sorted(keys - wanted):
-                problems.append(Problem(f"instances[{i}].{name}", "unknown feature"))
-    if problems:
-        raise RequestError(problems)
+                problems.add(f"instances[{i}].{name}", "unknown feature")
+    problems.check()
     raw = {name: [row[name] for row in instances] for name in names}
     return check_columns(raw, schema, policy, lambda name, i: f"instances[{i}].{name}")
 
 
-def columns_from_matrix(rows: Any, schema: Schema, policy: UnseenPolicy) -> tuple[Columns, int]:
+def columns_from_matrix(
+    rows: Any, schema: Schema, policy: UnseenPolicy, max_rows: int | None = None
+) -> tuple[Columns, int]:
     """``[[v1, v2, ...], ...]`` in schema order → columns."""
     import numpy as np
 
@@ -87,17 +173,21 @@ def columns_from_matrix(rows: Any, schema: Schema, policy: UnseenPolicy) -> tupl
         raise bad_request("features", "must be a non-empty list of rows")
     if not isinstance(rows[0], list):
         rows = [rows]  # a single row
+    check_rows("features", len(rows), max_rows)
     width = len(schema.features)
-    bad = [i for i, row in enumerate(rows) if not isinstance(row, list) or len(row) != width]
-    if bad:
-        raise RequestError(
-            [Problem(f"features[{i}]", f"must be a list of {width} values") for i in bad]
-        )
+    problems = Problems()
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            problems.add(f"features[{i}]", f"must be a list of {width} values")
+    problems.check()
     if all(c.kind is not Kind.CATEGORICAL for c in schema.features):
-        matrix = np.asarray(rows)
+        matrix = np.asarray(rows)  # object dtype when a null or a string is among the numbers
         if matrix.dtype.kind in "iuf" and matrix.ndim == 2:
-            _check_finite_matrix(matrix, schema, lambda name, i: f"features[{i}].{name}")
             as_float = matrix.astype(np.float64, copy=False)
+            names = schema.names
+            bad = non_finite(as_float, schema.features, lambda i, j: f"features[{i}].{names[j]}")
+            if bad:
+                raise RequestError(bad)
             return {c.name: as_float[:, j] for j, c in enumerate(schema.features)}, len(rows)
     raw = {c.name: [row[j] for row in rows] for j, c in enumerate(schema.features)}
     return check_columns(raw, schema, policy, lambda name, i: f"features[{i}].{name}")
@@ -112,51 +202,75 @@ def check_columns(
     """Typed numpy columns from lists of JSON values, or a ``RequestError`` naming each bad cell."""
     rows = len(next(iter(raw.values()))) if raw else 0
     columns: Columns = {}
-    problems: list[Problem] = []
+    problems = Problems()
     for col in schema.features:
         values = raw[col.name]
         if len(values) != rows:
-            problems.append(Problem(col.name, f"has {len(values)} values, expected {rows}"))
+            problems.add(col.name, f"has {len(values)} values, expected {rows}")
             continue
         if col.kind is Kind.CATEGORICAL:
             columns[col.name] = _categorical(values, col, policy, where, problems)
         else:
             columns[col.name] = _numeric(values, col, where, problems)
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    if problems:
-        raise RequestError(problems)
+    problems.check()
     return columns, rows
 
 
+def non_finite(
+    matrix: np.ndarray, features: Sequence[Column], where: Callable[[int, int], str]
+) -> list[Problem]:
+    """The cells (at most ``MAX_PROBLEMS``) of a [rows, features] float matrix holding an
+    infinity, or NaN — a missing value — in a feature that was never missing in training."""
+    import numpy as np
+
+    finite = np.isfinite(matrix)
+    if finite.all():
+        return []
+    nullable = np.asarray([c.nullable for c in features], dtype=bool)
+    cells = np.argwhere(~finite & ~(np.isnan(matrix) & nullable))[:MAX_PROBLEMS]
+    return [
+        Problem(
+            where(int(i), int(j)),
+            NUMERIC_MISSING if math.isnan(matrix[i, j]) else "must be a finite number",
+        )
+        for i, j in cells
+    ]
+
+
 def _numeric(
-    values: list[Any], col: Column, where: Callable[[str, int], str], problems: list[Problem]
+    values: list[Any], col: Column, where: Callable[[str, int], str], problems: Problems
 ) -> np.ndarray:
     import numpy as np
 
     if all(type(v) in _NUMBER_TYPES for v in values):
-        arr = np.asarray(values, dtype=np.float64)
-        finite = np.isfinite(arr)
-        if not finite.all():
-            for i in np.flatnonzero(~finite)[:10]:
-                problems.append(Problem(where(col.name, int(i)), "must be a finite number"))
-        return arr
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except OverflowError:  # an integer beyond float range: the per-value path names it
+            pass
+        else:
+            for p in non_finite(arr.reshape(-1, 1), [col], lambda i, _: where(col.name, i)):
+                problems.add(p.where, p.message)
+            return arr
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
-        if v is None:
+        if v is None or (type(v) is float and v != v):  # null, or NaN as pandas writes it
             if not col.nullable:
-                problems.append(Problem(where(col.name, i), "must not be null"))
+                problems.add(where(col.name, i), NUMERIC_MISSING)
             out[i] = math.nan
         elif type(v) is bool and col.kind is Kind.BOOLEAN:
             out[i] = float(v)
         elif type(v) in _NUMBER_TYPES:
-            if not math.isfinite(v):
-                problems.append(Problem(where(col.name, i), "must be a finite number"))
-            out[i] = v
+            try:
+                number = float(v)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                problems.add(where(col.name, i), "must be a finite number")
+            out[i] = number
         else:
             expected = "a boolean" if col.kind is Kind.BOOLEAN else "a number"
-            problems.append(
-                Problem(where(col.name, i), f"must be {expected}, got {type(v).__name__} {v!r:.40}")
+            problems.add(
+                where(col.name, i), f"must be {expected}, got {type(v).__name__} {v!r:.40}"
             )
     return out
 
@@ -166,7 +280,7 @@ def _categorical(
     col: Column,
     policy: UnseenPolicy,
     where: Callable[[str, int], str],
-    problems: list[Problem],
+    problems: Problems,
 ) -> np.ndarray:
     import numpy as np
 
@@ -174,10 +288,11 @@ def _categorical(
 
     out = np.empty(len(values), dtype=object)
     known = set(col.categories)
+    empty_is_missing = "" not in known  # "" is how BYTES tensors (and CSVs) carry "missing"
     for i, v in enumerate(values):
-        if v is None:
+        if v is None or (type(v) is float and v != v) or (v == "" and empty_is_missing):
             if not col.nullable:
-                problems.append(Problem(where(col.name, i), "must not be null"))
+                problems.add(where(col.name, i), CATEGORY_MISSING)
             out[i] = MISSING_CATEGORY
             continue
         if type(v) is str:
@@ -185,27 +300,9 @@ def _categorical(
         elif type(v) in _NUMBER_TYPES or type(v) is bool:
             text = str(v)
         else:
-            problems.append(
-                Problem(where(col.name, i), f"must be a string, got {type(v).__name__}")
-            )
+            problems.add(where(col.name, i), f"must be a string, got {type(v).__name__}")
             continue
         if policy is UnseenPolicy.REJECT and known and text not in known:
-            problems.append(Problem(where(col.name, i), f"unseen category {text!r:.40}"))
+            problems.add(where(col.name, i), f"unseen category {text!r:.40}")
         out[i] = text
     return out
-
-
-def _check_finite_matrix(
-    matrix: np.ndarray, schema: Schema, where: Callable[[str, int], str]
-) -> None:
-    import numpy as np
-
-    bad = ~np.isfinite(matrix)
-    if bad.any():
-        cells = np.argwhere(bad)[:MAX_PROBLEMS]
-        raise RequestError(
-            [
-                Problem(where(schema.features[j].name, int(i)), "must be a finite number")
-                for i, j in cells
-            ]
-        )

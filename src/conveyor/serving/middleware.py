@@ -59,7 +59,8 @@ class RequestContext:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", rid.encode()))
+                    # a route may adopt the id a body names (V2 `id`): the state has the last word
+                    headers.append((b"x-request-id", state[STATE_REQUEST_ID].encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -90,5 +91,5 @@ class RequestContext:
                         scope["path"],
                         status,
                         elapsed * 1000,
-                        rid,
+                        state[STATE_REQUEST_ID],
                     )

@@ -1,17 +1,31 @@
 """Runtimes run a batch of feature columns through a model: ONNX Runtime, or MLflow pyfunc
-for models without an ONNX export. One small interface, one implementation per class."""
+for models without an ONNX export. One small interface, one implementation per class.
+
+``runtime_error`` is the one boundary where a runtime's own exceptions become Conveyor's:
+values the model refuses (ONNX Runtime's INVALID_ARGUMENT, scikit-learn's ``ValueError``)
+are a ``ModelInputError`` (422); anything else while loading or running is a
+``RuntimeFailure`` (500, logged with its traceback). Nothing above this module sees an
+onnxruntime or scikit-learn exception.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.data.schema import Kind
+from conveyor.errors import ConveyorError, ModelInputError, RuntimeFailure
 
 if TYPE_CHECKING:
     import numpy as np
 
     from conveyor.serving.bundle import Bundle
+
+log = logging.getLogger(__name__)
+_MESSAGE_CHARS = 300  # a runtime's message can quote a whole graph node or array
 
 Columns = dict[str, "np.ndarray"]
 
@@ -28,6 +42,34 @@ class Runtime(Protocol):
     def predict(self, columns: Columns, rows: int) -> Output: ...
 
 
+def runtime_error(
+    exc: Exception, runtime: str, doing: str, input_errors: tuple[type[Exception], ...] = ()
+) -> ConveyorError:
+    """What a runtime raised while ``doing`` something, as Conveyor's error (raise it ``from``
+    the original). A call on the request path catches and calls this, so success costs
+    nothing; loading uses ``runtime_errors``."""
+    if isinstance(exc, ConveyorError):
+        return exc
+    if isinstance(exc, input_errors):
+        return ModelInputError(f"the model cannot score this input: {_short(exc)}")
+    log.error("%s runtime failed %s", runtime, doing, exc_info=exc)
+    return RuntimeFailure(f"the {runtime} runtime failed {doing}: {_short(exc)}")
+
+
+@contextlib.contextmanager
+def runtime_errors(runtime: str, doing: str) -> Iterator[None]:
+    """``runtime_error`` around a block (loading a model)."""
+    try:
+        yield
+    except Exception as exc:
+        raise runtime_error(exc, runtime, doing) from exc
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
+
+
 class OnnxRuntime:
     """ONNX Runtime on CPU; one [N, 1] input per feature as exported by `conveyor run`."""
 
@@ -35,14 +77,17 @@ class OnnxRuntime:
 
     def __init__(self, bundle: Bundle, threads: int = 1) -> None:
         import onnxruntime as ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
         assert bundle.onnx_path is not None
+        self._input_errors: tuple[type[Exception], ...] = (InvalidArgument,)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(bundle.onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        with runtime_errors(self.name, f"loading {bundle.onnx_path}"):
+            self.session = ort.InferenceSession(
+                str(bundle.onnx_path), options, providers=["CPUExecutionProvider"]
+            )
         self.features = [(c.name, c.kind) for c in bundle.schema.features]
         self.inputs = bundle.onnx_inputs
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -57,7 +102,10 @@ class OnnxRuntime:
                 feeds[onnx_name] = col.astype(object).reshape(rows, 1)
             else:
                 feeds[onnx_name] = np.ascontiguousarray(col, dtype=np.float32).reshape(rows, 1)
-        result = self.session.run(None, feeds)
+        try:
+            result = self.session.run(None, feeds)
+        except Exception as exc:
+            raise runtime_error(exc, self.name, f"on {rows} rows", self._input_errors) from exc
         probabilities = np.asarray(result[1]) if len(result) > 1 else None
         return Output(np.asarray(result[0]).reshape(rows), probabilities)
 
@@ -70,7 +118,8 @@ class PyfuncRuntime:
     def __init__(self, bundle: Bundle) -> None:
         import mlflow.sklearn
 
-        self.model = mlflow.sklearn.load_model(str(bundle.path))
+        with runtime_errors(self.name, f"loading {bundle.path}"):
+            self.model = mlflow.sklearn.load_model(str(bundle.path))
         self.schema = bundle.schema
         self.classification = bundle.classification
 
@@ -79,10 +128,14 @@ class PyfuncRuntime:
         import pandas as pd
 
         frame = pd.DataFrame({c.name: columns[c.name] for c in self.schema.features})
-        labels = np.asarray(self.model.predict(frame)).reshape(rows)
-        proba = None
-        if self.classification and hasattr(self.model, "predict_proba"):
-            proba = np.asarray(self.model.predict_proba(frame), dtype=np.float32)
+        try:
+            labels = np.asarray(self.model.predict(frame)).reshape(rows)
+            proba = None
+            if self.classification and hasattr(self.model, "predict_proba"):
+                proba = np.asarray(self.model.predict_proba(frame), dtype=np.float32)
+        except Exception as exc:
+            # scikit-learn says ValueError for values an estimator refuses (NaN, unknown category)
+            raise runtime_error(exc, self.name, f"on {rows} rows", (ValueError,)) from exc
         return Output(labels, proba)
 
 

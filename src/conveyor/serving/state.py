@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
 from conveyor.serving.feedback import FeedbackDesk
+from conveyor.serving.http import Offload
 from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
@@ -26,3 +27,4 @@ class ServerState:
     watcher: Watcher | None = None
     store_health: StoreHealth | None = None
     feedback: FeedbackDesk = field(kw_only=True)
+    offload: Offload = field(default_factory=Offload)  # large bodies decode off the loop

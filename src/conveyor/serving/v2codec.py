@@ -8,12 +8,13 @@ the client asked to receive as binary.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import Problem
-from conveyor.serving.inputs import RequestError, bad_request
+from conveyor.serving.inputs import ROWS_SETTING, Problems, RequestError, bad_request, check_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,6 +35,7 @@ _NUMPY = {
     "FP32": "float32",
     "FP64": "float64",
 }
+_FLOATS = frozenset({"FP16", "FP32", "FP64"})
 
 
 @dataclass
@@ -61,37 +63,54 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     return body[:n], body[n:]
 
 
-def decode_inputs(header: dict[str, Any], binary: bytes) -> list[Tensor]:
-    """Every input tensor of a request, as numpy arrays of the declared shape."""
-    import numpy as np
+def decode_inputs(
+    header: dict[str, Any], binary: bytes, max_rows: int | None = None, width: int = 1
+) -> list[Tensor]:
+    """Every input tensor of a request, as numpy arrays of the declared shape.
 
+    A tensor's first dimension is its rows: more than ``max_rows`` is refused (413) before
+    its data is read, as is a tensor holding more values than ``max_rows`` × ``width`` (the
+    model's feature count) could need."""
     inputs = header.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise bad_request("inputs", "must be a non-empty list of tensors")
     tensors: list[Tensor] = []
     offset = 0
-    problems: list[Problem] = []
+    problems = Problems(status=400)
     for i, spec in enumerate(inputs):
         where = f"inputs[{i}]"
         if not isinstance(spec, dict):
-            problems.append(Problem(where, "must be an object"))
+            problems.add(where, "must be an object")
             continue
         name, datatype, shape = spec.get("name"), spec.get("datatype"), spec.get("shape")
         if not isinstance(name, str) or not name:
-            problems.append(Problem(f"{where}.name", "must be a non-empty string"))
+            problems.add(f"{where}.name", "must be a non-empty string")
             continue
         where = f"inputs[{name}]"
         if datatype not in _NUMPY and datatype != "BYTES":
-            problems.append(Problem(f"{where}.datatype", f"unknown datatype {datatype!r}"))
+            problems.add(f"{where}.datatype", f"unknown datatype {datatype!r}")
             continue
         if (
             not isinstance(shape, list)
             or not shape
             or not all(type(d) is int and d >= 0 for d in shape)
         ):
-            problems.append(Problem(f"{where}.shape", "must be a list of non-negative integers"))
+            problems.add(f"{where}.shape", "must be a list of non-negative integers")
             continue
-        count = int(np.prod(shape))
+        count = math.prod(shape)  # Python integers: a hostile shape cannot overflow
+        if max_rows is not None:
+            check_rows(f"{where}.shape", shape[0], max_rows)
+            if count > max_rows * width:
+                raise RequestError(
+                    [
+                        Problem(
+                            f"{where}.shape",
+                            f"{shape} holds {count} values; at most {max_rows} rows of "
+                            f"{width} features per request ({ROWS_SETTING})",
+                        )
+                    ],
+                    status=413,
+                )
         params = spec.get("parameters") or {}
         size = params.get("binary_data_size") if isinstance(params, dict) else None
         try:
@@ -104,44 +123,61 @@ def decode_inputs(header: dict[str, Any], binary: bytes) -> list[Tensor]:
             else:
                 if "data" not in spec:
                     raise ValueError("has neither 'data' nor parameters.binary_data_size")
-                array = _from_json(spec["data"], datatype)
+                array = _from_json(spec["data"], datatype, count)
             if array.size != count:
                 raise ValueError(f"holds {array.size} values but shape {shape} needs {count}")
-        except (ValueError, TypeError, struct.error, UnicodeDecodeError) as exc:
-            problems.append(Problem(where, str(exc)))
+        except (ValueError, TypeError, OverflowError, struct.error) as exc:
+            problems.add(where, str(exc))
             continue
         tensors.append(Tensor(name, datatype, shape, array.reshape(shape)))
-    if problems:
-        raise RequestError(problems, status=400)
+    problems.check()
     return tensors
 
 
-def _from_json(data: Any, datatype: str) -> np.ndarray:
+def _from_json(data: Any, datatype: str, count: int) -> np.ndarray:
+    """``data`` (flat or nested as the shape) as an array. ``null`` is a missing value: NaN in
+    a floating-point tensor, ``None`` in a BYTES one; other tensors cannot carry it."""
     import numpy as np
 
+    flat = _flatten(data, count)
+    if len(flat) != count:  # before looking at any value: a short shape over long data is cheap
+        raise ValueError(f"holds {len(flat)} values but its shape needs {count}")
     if datatype == "BYTES":
-        flat = _flatten(data)
-        if not all(isinstance(v, str) for v in flat):
-            raise ValueError("BYTES data must be strings")
+        if not all(v is None or type(v) is str for v in flat):
+            raise ValueError('BYTES data must be strings (null or "" for a missing value)')
         return np.asarray(flat, dtype=object)
-    flat = _flatten(data)
     if datatype == "BOOL":
-        if not all(isinstance(v, bool) for v in flat):
+        if not all(type(v) is bool for v in flat):
             raise ValueError("BOOL data must be true/false")
+    elif datatype in _FLOATS:
+        if not all(v is None or type(v) in (int, float) for v in flat):
+            raise ValueError(f"{datatype} data must be numbers (null for a missing value)")
     elif not all(type(v) in (int, float) for v in flat):
-        raise ValueError(f"{datatype} data must be numbers")
+        nulls = any(v is None for v in flat)
+        hint = "; a missing value (null) needs an FP16/FP32/FP64 tensor" if nulls else ""
+        raise ValueError(f"{datatype} data must be numbers{hint}")
     return np.asarray(flat, dtype=_NUMPY[datatype])
 
 
-def _flatten(data: Any) -> list[Any]:
+def _flatten(data: Any, count: int) -> list[Any]:
+    """The values of nested lists in order; refuses more than ``count`` of them as it goes."""
     if not isinstance(data, list):
         return [data]
-    if data and isinstance(data[0], list):
-        out: list[Any] = []
-        for part in data:
-            out.extend(_flatten(part))
-        return out
-    return data
+    if not data or not isinstance(data[0], list):
+        return data
+    out: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            out.append(item)
+            if len(out) > count:
+                raise ValueError(f"holds more values than the {count} its shape needs")
+        else:
+            stack.pop()
+    return out
 
 
 def _from_binary(raw: bytes, datatype: str, count: int) -> np.ndarray:
@@ -152,14 +188,19 @@ def _from_binary(raw: bytes, datatype: str, count: int) -> np.ndarray:
         if len(raw) != count * dtype.itemsize:
             raise ValueError(f"binary size {len(raw)} does not fit {count} {datatype} values")
         return np.frombuffer(raw, dtype=dtype)
-    values = []
+    values: list[str] = []
     pos = 0
     while pos < len(raw):
+        if len(values) == count:
+            raise ValueError(f"holds more BYTES values than the {count} its shape needs")
         (length,) = struct.unpack_from("<I", raw, pos)
         pos += 4
         if pos + length > len(raw):
             raise ValueError("BYTES element runs past the end of its binary data")
-        values.append(raw[pos : pos + length].decode("utf-8"))
+        try:
+            values.append(raw[pos : pos + length].decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"BYTES element {len(values)} is not UTF-8: {exc.reason}") from None
         pos += length
     return np.asarray(values, dtype=object)
 
@@ -184,3 +225,11 @@ def encode_output(name: str, array: np.ndarray, binary: bool) -> tuple[dict[str,
         raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     entry["parameters"] = {"binary_data_size": len(raw)}
     return entry, raw
+
+
+def as_datatype(array: np.ndarray, datatype: str) -> np.ndarray:
+    """``array`` in the V2 ``datatype`` a model's metadata announces (BYTES stays as it is), so
+    what clients read matches what they were told (tritonclient decodes by the type)."""
+    if datatype == "BYTES":
+        return array
+    return array.astype(_NUMPY[datatype], copy=False)

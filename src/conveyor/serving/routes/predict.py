@@ -7,13 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from conveyor.serving.http import STATE_VERSION, JsonResponse, parse_json, read_body, request_id
-from conveyor.serving.inputs import (
-    UnseenPolicy,
-    bad_request,
-    columns_from_instances,
-    columns_from_matrix,
-)
+from conveyor.serving.http import STATE_VERSION, JsonResponse, read_body, request_id
+from conveyor.serving.inputs import UnseenPolicy, decode_predict
 from conveyor.serving.state import ServerState
 
 PREDICT_BODY = {
@@ -53,29 +48,24 @@ def router(state: ServerState) -> APIRouter:
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY}, tags=["predict"])
     async def predict(request: Request) -> Response:
         """Predict for one or many rows, named (`instances`) or in schema order (`features`)."""
-        body = parse_json(await read_body(request, state.settings.max_body_bytes))
-        if not isinstance(body, dict):
-            raise bad_request("body", "must be a JSON object")
-        version = body.pop("model_version", None)
-        if version is not None and not isinstance(version, str | int):
-            raise bad_request("model_version", "must be a string or integer")
-        model = state.manager.get(None if version is None else str(version))
-        schema = model.bundle.schema
-        policy = UnseenPolicy(state.settings.unseen_categories)
-        if "instances" in body:
-            columns, rows = columns_from_instances(body["instances"], schema, policy)
-        elif "features" in body:
-            columns, rows = columns_from_matrix(body["features"], schema, policy)
-        else:
-            columns, rows = columns_from_instances(body, schema, policy)
+        settings = state.settings
+        body = await read_body(request, settings.max_body_bytes)
+        decoded = await state.offload.run(
+            len(body),
+            decode_predict,
+            body,
+            state.manager,
+            UnseenPolicy(settings.unseen_categories),
+            settings.max_request_rows,
+        )
         rid = request_id(request)
         result = await state.dataplane.predict(
-            columns,
-            rows,
+            decoded.columns,
+            decoded.rows,
             rid,
             request.scope["state"]["conveyor_started"],
-            version=None if version is None else str(version),
-            model=model,
+            version=decoded.version,
+            model=decoded.model,
             headers=request.headers,
         )
         model = result.model  # a rollout may have routed it to the candidate

@@ -11,24 +11,12 @@ from conveyor import __version__
 from conveyor.data.schema import Kind, Schema
 from conveyor.errors import NotFoundError, Problem
 from conveyor.jsonio import dumps
-from conveyor.serving.http import (
-    STATE_VERSION,
-    JsonResponse,
-    parse_json,
-    read_body,
-    request_id,
-)
-from conveyor.serving.inputs import RequestError, UnseenPolicy, bad_request, check_columns
+from conveyor.serving.http import STATE_VERSION, JsonResponse, body_request_id, read_body
+from conveyor.serving.inputs import RequestError, UnseenPolicy
 from conveyor.serving.manager import LoadedModel
-from conveyor.serving.runtime import Columns
 from conveyor.serving.state import ServerState
-from conveyor.serving.v2codec import (
-    HEADER_LENGTH,
-    Tensor,
-    decode_inputs,
-    encode_output,
-    split_body,
-)
+from conveyor.serving.v2codec import HEADER_LENGTH, as_datatype, encode_output
+from conveyor.serving.v2inputs import decode_infer
 
 INFER_BODY = {
     "required": True,
@@ -62,6 +50,12 @@ INFER_BODY = {
 }
 
 
+MISSING_VALUES = (
+    'a missing value is NaN or null in an FP tensor, "" or null in a BYTES tensor; '
+    "accepted for inputs whose parameters.nullable is true"
+)
+
+
 def _model(state: ServerState, name: str, version: str | None) -> LoadedModel:
     model = state.manager.current()
     if name != model.identity.name:
@@ -76,6 +70,7 @@ def _metadata(model: LoadedModel) -> dict[str, Any]:
             "name": c.name,
             "datatype": "BYTES" if c.kind is Kind.CATEGORICAL else "FP64",
             "shape": [-1],
+            "parameters": {"nullable": c.nullable},
         }
         for c in schema.features
     ]
@@ -90,7 +85,7 @@ def _metadata(model: LoadedModel) -> dict[str, Any]:
         "platform": f"conveyor_{model.runtime.name}",
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"classes": [str(c) for c in schema.classes]},
+        "parameters": {"classes": [str(c) for c in schema.classes], "missing": MISSING_VALUES},
     }
 
 
@@ -98,87 +93,6 @@ def _prediction_type(schema: Schema) -> str:
     if not schema.classes:
         return "FP64"
     return "INT64" if all(isinstance(c, int) for c in schema.classes) else "BYTES"
-
-
-def tensors_to_columns(
-    tensors: list[Tensor], schema: Schema, policy: UnseenPolicy
-) -> tuple[Columns, int]:
-    """One [N, n_features] tensor in metadata order, or one [N] / [N, 1] tensor per feature."""
-    import numpy as np
-
-    names = schema.names
-    if len(tensors) == 1 and len(tensors[0].shape) == 2 and tensors[0].name not in names:
-        matrix = tensors[0]
-        rows, width = matrix.shape
-        if width != len(names):
-            raise RequestError(
-                [
-                    Problem(
-                        f"inputs[{matrix.name}].shape",
-                        f"must be [N, {len(names)}] (one column per feature), got {matrix.shape}",
-                    )
-                ]
-            )
-        if matrix.data.dtype.kind in "iuf" and all(
-            c.kind is not Kind.CATEGORICAL for c in schema.features
-        ):
-            # the common numeric case: one conversion and one finiteness check for the matrix
-            values = matrix.data.astype(np.float64, copy=False)
-            finite = np.isfinite(values)
-            if not finite.all():
-                i, j = (int(v) for v in np.argwhere(~finite)[0])
-                raise RequestError(
-                    [Problem(f"inputs[{matrix.name}][{i}][{j}]", "must be a finite number")]
-                )
-            return {n: values[:, j] for j, n in enumerate(names)}, rows
-        raw = {n: matrix.data[:, j] for j, n in enumerate(names)}
-    else:
-        raw = {}
-        problems = []
-        for t in tensors:
-            if t.name not in names:
-                problems.append(Problem(f"inputs[{t.name}]", "unknown feature"))
-            elif len(t.shape) > 2 or (len(t.shape) == 2 and t.shape[1] != 1):
-                problems.append(
-                    Problem(f"inputs[{t.name}].shape", f"must be [N] or [N, 1], got {t.shape}")
-                )
-            else:
-                raw[t.name] = t.data.reshape(-1)
-        problems += [
-            Problem(f"inputs[{n}]", "missing feature")
-            for n in names
-            if n not in raw and not problems
-        ]
-        if problems:
-            raise RequestError(problems)
-        lengths = {len(v) for v in raw.values()}
-        if len(lengths) != 1:
-            raise RequestError(
-                [Problem("inputs", f"feature tensors differ in length: {sorted(lengths)}")]
-            )
-    as_lists: dict[str, list[Any]] = {}
-    for col in schema.features:
-        values = raw[col.name]
-        if col.kind is not Kind.CATEGORICAL and values.dtype.kind in "iuf":
-            arr = values.astype(np.float64)
-            if not np.isfinite(arr).all():
-                bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-                raise RequestError(
-                    [Problem(f"inputs[{col.name}][{bad}]", "must be a finite number")]
-                )
-            raw[col.name] = arr
-            continue
-        as_lists[col.name] = values.tolist()
-    if not as_lists:
-        return {n: raw[n] for n in names}, len(raw[names[0]])
-    # the slow, value-checking path only for categorical or mistyped columns
-    checked, rows = check_columns(
-        {n: (as_lists[n] if n in as_lists else raw[n].tolist()) for n in names},
-        schema,
-        policy,
-        lambda name, i: f"inputs[{name}][{i}]",
-    )
-    return checked, rows
 
 
 def router(state: ServerState) -> APIRouter:
@@ -214,36 +128,39 @@ def router(state: ServerState) -> APIRouter:
     @api.post("/models/{name}/versions/{version}/infer", openapi_extra={"requestBody": INFER_BODY})
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
         model = _model(state, name, version)
-        body = await read_body(request, state.settings.max_body_bytes)
-        head, binary = split_body(body, request.headers.get(HEADER_LENGTH))
-        header = parse_json(head)
-        if not isinstance(header, dict):
-            raise bad_request("body", "must be a JSON object")
-        policy = UnseenPolicy(state.settings.unseen_categories)
-        columns, rows = tensors_to_columns(
-            decode_inputs(header, binary), model.bundle.schema, policy
+        settings = state.settings
+        body = await read_body(request, settings.max_body_bytes)
+        decoded = await state.offload.run(
+            len(body),
+            decode_infer,
+            body,
+            request.headers.get(HEADER_LENGTH),
+            model.bundle.schema,
+            UnseenPolicy(settings.unseen_categories),
+            settings.max_request_rows,
         )
-        given = header.get("id")
-        rid = given if isinstance(given, str) else request_id(request)
+        rid = body_request_id(request, decoded.header.get("id"))
         result = await state.dataplane.predict(
-            columns,
-            rows,
-            request_id(request),
+            decoded.columns,
+            decoded.rows,
+            rid,
             request.scope["state"]["conveyor_started"],
             version=version,
             model=model,
             headers=request.headers,
         )
         request.scope["state"][STATE_VERSION] = result.model.identity.version
-        return _infer_response(header, result.model, result.output, rid)
+        return _infer_response(decoded.header, result.model, result.output, rid)
 
     return api
 
 
 def _infer_response(header: dict[str, Any], model: LoadedModel, output: Any, rid: str) -> Response:
-    available = {"predictions": output.predictions}
+    # in the types the metadata announces, whatever the runtime produced (ONNX gives FP32)
+    schema = model.bundle.schema
+    available = {"predictions": as_datatype(output.predictions, _prediction_type(schema))}
     if output.probabilities is not None:
-        available["probabilities"] = output.probabilities
+        available["probabilities"] = as_datatype(output.probabilities, "FP32")
     raw_params = header.get("parameters")
     params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     default_binary = bool(params.get("binary_data_output", False))

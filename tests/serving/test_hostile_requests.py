@@ -1,0 +1,152 @@
+"""One large or hostile request against a real `conveyor serve`: a quick 4xx, while /health keeps
+answering and memory stays bounded; request text cannot forge a log line."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serving.conftest import Registered
+from tests.serving.server import Server, running_server
+
+pytestmark = pytest.mark.integration
+
+# generous bounds: before rows were capped, a 3 MB body of 10^6 empty objects took 14-20 s to
+# answer, held /health as long and grew the process by 2.5 GB
+ANSWER_WITHIN_S = 5.0
+HEALTH_WITHIN_S = 2.0
+RSS_GROWTH_MB = 600.0
+
+
+@pytest.fixture(scope="module")
+def server(
+    wine_registered: Registered, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    reg = wine_registered.clone(tmp_path_factory.mktemp("hostile"))
+    env = {"CONVEYOR_LOG_LEVEL": "INFO", "CONVEYOR_LOG_FORMAT": "text"}
+    with running_server(reg, "wine", "--refresh-seconds", "0", env=env) as srv:
+        yield srv
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def v2_binary(rows: int) -> tuple[bytes, dict[str, str]]:
+    raw = bytes(rows * 13 * 8)
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": [rows, 13],
+                    "datatype": "FP64",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ]
+        }
+    ).encode()
+    return head + raw, {"Inference-Header-Content-Length": str(len(head))}
+
+
+def bodies() -> dict[str, tuple[str, bytes, dict[str, str], int]]:
+    zeros = b"[" + b",".join([b"0"] * 13) + b"]"
+    binary, headers = v2_binary(80_000)
+    return {
+        "instances-1e6-empty": (
+            "/predict",
+            b'{"instances":[' + b",".join([b"{}"] * 10**6) + b"]}",
+            {},
+            413,
+        ),
+        "features-290k-rows": (
+            "/predict",
+            b'{"features":[' + b",".join([zeros] * 290_000) + b"]}",
+            {},
+            413,
+        ),
+        "features-250k-rows-pandas-nan": (  # read by the slower, tolerant parser
+            "/predict",
+            b'{"features":[' + b",".join([zeros.replace(b"[0,", b"[NaN,")] * 250_000) + b"]}",
+            {},
+            413,
+        ),
+        "v2-binary-80k-rows": ("/v2/models/wine/infer", binary, headers, 413),
+        "v2-json-data-beyond-shape": (
+            "/v2/models/wine/infer",
+            b'{"inputs":[{"name":"input-0","shape":[1,13],"datatype":"FP64","data":['
+            + b",".join([b"0"] * 3_000_000)
+            + b"]}]}",
+            {},
+            400,
+        ),
+        "instances-1e4-empty": (
+            "/predict",
+            b'{"instances":[' + b",".join([b"{}"] * 10**4) + b"]}",
+            {},
+            422,
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(bodies()))
+def test_hostile_body_answers_fast_without_stalling_health(server: Server, name: str) -> None:
+    path, body, headers, status = bodies()[name]
+    pid = server.proc.pid
+    before = rss_mb(pid)
+    done = threading.Event()
+    health: list[float] = []
+    peak = [before]
+
+    def probe() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            while not done.is_set():
+                began = time.perf_counter()
+                assert client.get("/health").status_code == 200
+                health.append(time.perf_counter() - began)
+                time.sleep(0.01)
+
+    def sample() -> None:  # apart from the probe, which may be the one kept waiting
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mb(pid))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (probe, sample)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    try:
+        r = httpx.post(server.url + path, content=body, headers=headers, timeout=60)
+        answered = time.perf_counter() - began
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(60)
+    assert answered < ANSWER_WITHIN_S, answered
+    assert health and max(health) < HEALTH_WITHIN_S, max(health)
+    assert peak[0] - before < RSS_GROWTH_MB, (before, peak[0])
+    assert r.status_code == status, r.text[:300]
+    assert "error" in r.json()
+
+
+def test_request_text_cannot_forge_a_log_line(server: Server) -> None:
+    forged = "2099-01-01 00:00:00,000 CRITICAL conveyor.forged: injected"
+    r = httpx.get(f"{server.url}/nope%0A{forged.replace(' ', '%20')}%0D%0A", timeout=10)
+    assert r.status_code == 404
+    deadline = time.monotonic() + 10
+    while "conveyor.forged" not in server.output():  # the access line is written after the answer
+        assert time.monotonic() < deadline, server.output()[-2000:]
+        time.sleep(0.05)
+    lines = server.output().splitlines()
+    assert not [line for line in lines if line.startswith("2099-01-01")]
+    access = next(line for line in lines if "conveyor.forged" in line)
+    assert "GET /nope\\n2099-01-01 00:00:00,000 CRITICAL conveyor.forged: injected\\r\\n" in access
