@@ -37,7 +37,11 @@ export CONVEYOR_MONITOR_INTERVAL_SECONDS=2 CONVEYOR_MONITOR_FLUSH_SECONDS=1 \
     CONVEYOR_ROLLOUT_POLL_SECONDS=1 CONVEYOR_ROLLOUT_CONTROLLER_SECONDS=1
 conveyor serve wine --port "$port" --refresh-seconds 2 &
 server_pid=$!
-trap 'kill -TERM "$server_pid" 2>/dev/null || true' EXIT
+ui_port="$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+conveyor ui --port "$ui_port" 2>/dev/null &
+ui_pid=$!
+trap 'kill -TERM "$server_pid" "$ui_pid" 2>/dev/null || true' EXIT
+printf '\nconsole: http://127.0.0.1:%s/   (models, the rollouts below live, monitoring)\n' "$ui_port"
 python "$root/scripts/demo_client.py" "http://127.0.0.1:$port"
 
 step "traffic: first like the training data, then with a few features shifted"
@@ -102,6 +106,9 @@ conveyor models history wine
 step "stopping the server (SIGTERM: drains requests, flushes the inference log)"
 kill -TERM "$server_pid"
 wait "$server_pid" || true
+kill -TERM "$ui_pid" 2>/dev/null || true
+wait "$ui_pid" 2>/dev/null || true
 trap - EXIT
 
 printf '\nMLflow UI on these files: mlflow ui --backend-store-uri sqlite:///%s/mlflow.db\n' "$CONVEYOR_HOME"
+printf 'Console on these files: CONVEYOR_HOME=%s conveyor ui   (http://127.0.0.1:8100/)\n' "$CONVEYOR_HOME"

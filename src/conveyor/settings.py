@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     rollout_controller_seconds: float = Field(
         default=5.0, gt=0, description="How often the rollout leader checks its rollouts."
     )
+    mlflow_ui_url: str = Field(
+        default="",
+        description="Base URL of an MLflow UI on the same registry; the console links runs "
+        "and versions to it. Empty: no links.",
+    )
+    console_port: int = Field(default=8100, ge=1, le=65535, description="`conveyor ui`'s port.")
     ort_threads: int = Field(
         default=1, ge=1, description="ONNX Runtime intra-op threads per worker."
     )

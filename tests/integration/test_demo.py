@@ -49,6 +49,32 @@ def test_demo_script_runs_end_to_end(tmp_path: Path) -> None:
     assert "drift in" in monitor and "(exit 4: an alert rule fires)" in monitor
     for feature in ("alcohol", "hue", "proline"):
         assert f"{feature}: chi2 p_adj" in monitor
+    # the console ran beside the server: its URL was printed, and on the demo's home it shows
+    # both rollouts, v2 promoted and v3 rolled back
+    assert "console: http://127.0.0.1:" in text
+    home = next(line for line in text.splitlines() if line.startswith("Console on these files"))
+    demo_home = home.split("CONVEYOR_HOME=", 1)[1].split()[0]
+    from conveyor.console.views import Console
+    from conveyor.registry.client import connect
+    from conveyor.registry.stages import ModelRegistry
+    from conveyor.rollout.wiring import controller_for
+    from conveyor.settings import Settings
+    from conveyor.store.engine import Store
+
+    settings = Settings(home=Path(demo_home))
+    store = Store(settings.store_url).create()
+    try:
+        view = Console(
+            settings,
+            store,
+            ModelRegistry(connect(settings), store),
+            controller_for(settings, store),
+        )
+        shown = view.rollout("wine")
+        outcomes = {r["candidate"]: r["state"] for r in [shown["rollout"], *shown["past"]]}
+        assert outcomes == {"2": "succeeded", "3": "rolled_back"}
+    finally:
+        store.close()
     (report,) = (tmp_path / "demo" / "reports").glob("*.html")
     assert str(report) in text  # its path is printed
     html = report.read_text()

@@ -10,7 +10,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from conveyor.cli import backup, deploy, dvc, models, monitor, project, rollout, score, serve
+from conveyor.cli import backup, deploy, dvc, models, monitor, project, rollout, score, serve, ui
 from conveyor.cli import report as report_command  # main.report prints errors
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
@@ -44,6 +44,7 @@ def build_app() -> typer.Typer:
     dvc.register(app)
     backup.register(app)
     score.register(app)
+    ui.register(app)
     return app
 
 
