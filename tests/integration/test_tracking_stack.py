@@ -198,3 +198,24 @@ def test_run_promote_serve_rollout_on_postgres_and_s3(
                 assert version == "2"  # the server followed the alias the rollout moved
             shown = json.loads(conveyor("models", "show", "wine_s3", "2", "--json").stdout)
             assert shown["stage"] == "production"
+
+            # the console reads the same PostgreSQL store and MLflow server
+            ui = subprocess.Popen(
+                [str(BIN / "conveyor"), "ui", "--port", str(ui_port := free_port())],
+                env=reg.env() | client_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                api = f"http://127.0.0.1:{ui_port}/api/models/wine_s3"
+                deadline = time.monotonic() + 60
+                while not _answers(f"http://127.0.0.1:{ui_port}/api/meta"):
+                    assert time.monotonic() < deadline and ui.poll() is None
+                    time.sleep(0.2)
+                rollout = httpx.get(f"{api}/rollout", timeout=60).json()
+                assert rollout["rollout"]["state"] == "succeeded"
+                assert rollout["traffic"][-1]["candidate"] == 100
+                watched = httpx.get(f"{api}/monitoring?window=60", timeout=60).json()
+                assert [v["version"] for v in watched["versions"]] == ["2"]
+                assert watched["versions"][0]["health"]["requests"] >= 1  # v2 answered the probe
+            finally:
+                ui.terminate()
+                ui.wait(20)

@@ -201,24 +201,28 @@ def test_the_console_in_a_browser(wine_registered: Registered, tmp_path: Path) -
 def test_the_api_says_what_is_wrong(wine_registered: Registered, tmp_path: Path) -> None:
     reg = wine_registered.clone(tmp_path)
     with console(reg, {}) as ui:
-        assert httpx.get(f"{ui}/api/models/nope").status_code == 404
-        no_rollout = httpx.get(f"{ui}/api/models/wine/rollout").json()
+        assert httpx.get(f"{ui}/api/models/nope", timeout=60).status_code == 404
+        no_rollout = httpx.get(f"{ui}/api/models/wine/rollout", timeout=60).json()
         assert no_rollout["rollout"] is None
-        off = httpx.post(f"{ui}/api/models/wine/rollout/pause", json={"reason": "x"})
+        off = httpx.post(f"{ui}/api/models/wine/rollout/pause", json={"reason": "x"}, timeout=60)
         assert off.status_code == 403 and "CONVEYOR_ADMIN_TOKEN" in off.json()["error"]
-        assert httpx.get(f"{ui}/api/meta").json()["actions"] is False
-        page = httpx.get(f"{ui}/")
+        assert httpx.get(f"{ui}/api/meta", timeout=60).json()["actions"] is False
+        page = httpx.get(f"{ui}/", timeout=60)
         assert page.status_code == 200 and "/static/vendor/echarts.min.js" in page.text
-        assert httpx.get(f"{ui}/static/vendor/echarts.min.js").status_code == 200
+        assert httpx.get(f"{ui}/static/vendor/echarts.min.js", timeout=60).status_code == 200
     with console(reg, {"CONVEYOR_ADMIN_TOKEN": TOKEN}) as ui:
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        missing = httpx.post(f"{ui}/api/models/wine/rollout/pause", json={}, headers=auth)
+        missing = httpx.post(
+            f"{ui}/api/models/wine/rollout/pause", json={}, headers=auth, timeout=60
+        )
         assert missing.status_code == 400 and missing.json()["problems"][0]["loc"] == "reason"
         bad = httpx.post(
             f"{ui}/api/models/wine/rollout/explode", json={"reason": "x"}, headers=auth
         )
         assert bad.status_code == 400
-        none = httpx.post(f"{ui}/api/models/wine/rollout/pause", json={"reason": "x"}, headers=auth)
+        none = httpx.post(
+            f"{ui}/api/models/wine/rollout/pause", json={"reason": "x"}, headers=auth, timeout=60
+        )
         assert none.status_code in (404, 409)  # nothing to pause: said, not a 500
 
 

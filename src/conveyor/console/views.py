@@ -35,6 +35,7 @@ LINEAGE_TAGS = (
     T.PARAMS_HASH,
 )
 MAX_DISTRIBUTIONS = 6  # features whose reference and window distributions are drawn
+DRIFT_SLICES = 24  # points of the drift-over-time chart
 
 
 @dataclass
@@ -152,6 +153,7 @@ class Console:
                     "performance": report["performance"],
                     "checks": [c.__dict__ for c in checks],
                     "series": _series(history),
+                    "drift_over_time": _drift_over_time(bundle, history, assessment),
                     "distributions": _distributions(bundle, history, assessment),
                 }
             )
@@ -258,6 +260,43 @@ def _series(history: Any) -> dict[str, Any]:
             for s in history.steps
         ],
     }
+
+
+def _drift_over_time(bundle: Bundle, history: Any, assessment: Any) -> dict[str, Any]:
+    """PSI per feature over the window, in up to ``DRIFT_SLICES`` slices (steps merged so each
+    slice holds enough rows to judge), for the features that moved most."""
+    from conveyor.monitoring.assess import drift_config
+    from conveyor.monitoring.drift import compare_window
+    from conveyor.monitoring.window import WindowCounts
+
+    steps = list(zip(history.steps, history.step_windows, strict=False))
+    if not steps:
+        return {"times": [], "features": {}}
+    size = max(1, -(-len(steps) // DRIFT_SLICES))
+    top = [
+        f.name
+        for f in sorted(assessment.drift.features, key=lambda f: -(f.psi or 0.0))[
+            :MAX_DISTRIBUTIONS
+        ]
+    ]
+    config = drift_config(bundle.monitoring.drift)
+    times: list[str] = []
+    series: dict[str, list[float | None]] = {name: [] for name in top}
+    for start in range(0, len(steps), size):
+        merged = WindowCounts.from_profile(bundle.profile)
+        for _, window in steps[start : start + size]:
+            merged.merge(window)
+        times.append(steps[start][0].start.isoformat())
+        if merged.rows == 0:
+            for name in top:
+                series[name].append(None)
+            continue
+        report = compare_window(bundle.profile, merged, config)
+        by_name = {f.name: f for f in report.features}
+        for name in top:
+            found = by_name.get(name)
+            series[name].append(found.psi if found is not None else None)
+    return {"times": times, "features": series, "psi_alert": config.psi_alert}
 
 
 def _distributions(bundle: Bundle, history: Any, assessment: Any) -> list[dict[str, Any]]:

@@ -60,6 +60,7 @@ class History:
     metric: str  # accuracy (classification) | mae (regression)
     baseline: float | None  # the metric on the training holdout
     window: WindowCounts  # the whole window's counts over the reference profile
+    step_windows: tuple[WindowCounts, ...] = ()  # each step's counts, for drift over time
 
     @property
     def requests(self) -> int:
@@ -127,6 +128,7 @@ def load_history(
         metric=metric,
         baseline=ident.metrics.get(metric),
         window=window.window,
+        step_windows=tuple(b.window for b in buckets),
     )
 
 

@@ -304,6 +304,7 @@ function monitoringPage({ model }) {
             el("div", { id: `${id}-summary`, class: "card" }),
             el("div", { class: "grid" },
               el("div", { class: "card" }, el("h3", {}, "Drift per feature (PSI)"), el("div", { id: `${id}-psi`, class: "chart" })),
+              el("div", { class: "card" }, el("h3", {}, "PSI over time"), el("div", { id: `${id}-psi-time`, class: "chart" })),
               el("div", { class: "card" }, el("h3", {}, "Online accuracy"), el("div", { id: `${id}-metric`, class: "chart" })),
               el("div", { class: "card" }, el("h3", {}, "Latency (ms)"), el("div", { id: `${id}-latency`, class: "chart" })),
               el("div", { class: "card" }, el("h3", {}, "Requests and errors"), el("div", { id: `${id}-traffic`, class: "chart" }))),
@@ -338,6 +339,17 @@ function renderVersion(id, v) {
     animation: false, grid: { left: 140, right: 16, top: 8, bottom: 24 },
     xAxis: { type: "value" }, yAxis: { type: "category", data: features.map((f) => f.name).reverse() },
     series: [{ type: "bar", data: features.map((f) => ({ value: f.psi ?? 0, itemStyle: { color: f.status === "drift" ? "#c53030" : f.status === "warning" ? "#b7791f" : "#2b6cb0" } })).reverse() }],
+  });
+  const overTime = v.drift_over_time;
+  chart(`${id}-psi-time`, {
+    animation: false, grid: { left: 44, right: 16, top: 48, bottom: 24 }, legend: { top: 0, type: "scroll" },
+    tooltip: { trigger: "axis" }, xAxis: { type: "time", splitNumber: 4, axisLabel: { hideOverlap: true } },
+    yAxis: { type: "value", min: 0 },
+    series: Object.entries(overTime.features).map(([name, values], i) => ({
+      type: "line", name, connectNulls: false, data: values.map((x, j) => [overTime.times[j], x]),
+      ...(i === 0 && overTime.psi_alert ? { markLine: { symbol: "none", silent: true, lineStyle: { type: "dashed", color: "#c53030" },
+        data: [{ yAxis: overTime.psi_alert, name: "alert" }] } } : {}),
+    })),
   });
   const points = v.series.points;
   chart(`${id}-metric`, {
