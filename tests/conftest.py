@@ -127,3 +127,17 @@ def wine_project(tmp_path: Path) -> Callable[..., Path]:
         return project
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """One local Ray (2 CPUs) for the whole session, started and stopped by this process.
+
+    Ray allows one ``ray.init`` per process, so every test that needs Ray shares this one.
+    """
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '.[ray]'")
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield str(context.address_info["gcs_address"])
+    finally:
+        ray.shutdown()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,18 +35,6 @@ tuning:
 gates:
   min: {{accuracy: 0.85}}
 """
-
-
-@pytest.fixture(scope="session")
-def ray_address() -> Iterator[str]:
-    """One local Ray for the session, started and stopped by this process."""
-    import ray
-
-    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield str(context.address_info["gcs_address"])
-    finally:
-        ray.shutdown()
 
 
 def project(tmp_path: Path, name: str, backend: str, trials: int = 10) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -107,16 +106,6 @@ def test_bad_tables_are_refused_naming_the_column(
         assert done.returncode == 2, done.stderr
         assert says in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
         assert not out.exists()  # no half-written answers
-
-
-@pytest.fixture(scope="session")
-def ray_address() -> Iterator[str]:
-    ray = pytest.importorskip("ray")
-    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield str(context.address_info["gcs_address"])
-    finally:
-        ray.shutdown()
 
 
 def test_spark_gives_the_same_answers(

@@ -163,7 +163,10 @@ def test_rules_stay_undecided_on_an_empty_window(profile: dict[str, Any]) -> Non
         "accuracy_below_baseline",
         "latency_p99",
         "error_rate",
+        "request_volume_high",
     }
+    # no rows is no evidence of drift, accuracy or latency; it is evidence of low traffic
+    assert checks.pop("request_volume_high").firing is False
     assert all(c.firing is None for c in checks.values()), checks
 
 
@@ -223,6 +226,22 @@ def test_health_rules(profile: dict[str, Any]) -> None:
     assert "request_volume" not in by_rule(
         evaluate(assessment(profile, health=quiet), MonitoringSpec())
     )
+    assert checks["request_volume_high"].firing is False
+
+
+def test_request_ceiling(profile: dict[str, Any]) -> None:
+    flood = Health(720_000, 720_000.0, 0.0, 0.05, 2.0, 8.0, 18.0)  # 12,000 requests/s
+    ceiling = by_rule(evaluate(assessment(profile, health=flood), MonitoringSpec()))
+    assert ceiling["request_volume_high"].firing is True
+    assert ceiling["request_volume_high"].value == 12_000
+    assert "above 10000" in ceiling["request_volume_high"].message
+    raised = MonitoringSpec.model_validate({"alerts": {"max_requests_per_second": 20_000}})
+    assert (
+        by_rule(evaluate(assessment(profile, health=flood), raised))["request_volume_high"].firing
+        is False
+    )
+    off = MonitoringSpec.model_validate({"alerts": {"max_requests_per_second": 0}})
+    assert "request_volume_high" not in by_rule(evaluate(assessment(profile, health=flood), off))
 
 
 # -- the alert book ---------------------------------------------------------------------

@@ -113,9 +113,16 @@ def test_volume_rule_only_when_enabled() -> None:
         "ConveyorInferenceLogIngesterDown",
         "ConveyorInferenceLogRefusing",
         "ConveyorStoreUnavailable",
+        "ConveyorHighRequestVolume",
     } == names
     enabled = rules.prometheus_rules(AlertThresholds(min_request_rate=0.2))
     assert rule_named(enabled, "ConveyorLowRequestVolume")["labels"] == {"severity": "warning"}
+    # the ceiling is on by default (10,000 requests/s) and 0 turns it off
+    assert rule_named(enabled, "ConveyorHighRequestVolume")["expr"].endswith("> 10000")
+    off = {
+        r["alert"] for r in all_rules(rules.prometheus_rules(AlertThresholds(max_request_rate=0)))
+    }
+    assert "ConveyorHighRequestVolume" not in off
 
 
 @pytest.mark.parametrize(

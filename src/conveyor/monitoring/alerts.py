@@ -62,6 +62,8 @@ def evaluate(assessment: Assessment, spec: MonitoringSpec) -> list[Check]:
     ]
     if spec.alerts.min_requests_per_minute > 0:
         checks.append(_volume(assessment, spec))
+    if spec.alerts.max_requests_per_second > 0:
+        checks.append(_volume_high(assessment, spec))
     # every alert says where its runbook is (stored with the alert, sent with its webhooks)
     return [
         replace(c, details={**c.details, "runbook_url": runbook_url(c.rule, spec.runbook_base_url)})
@@ -184,6 +186,13 @@ def _volume(a: Assessment, spec: MonitoringSpec) -> Check:
     firing = rate < threshold
     message = f"{rate:.1f} requests/min over {a.window_minutes:g} min (alert below {threshold:g})"
     return Check("request_volume", "warning", firing, rate, threshold, message)
+
+
+def _volume_high(a: Assessment, spec: MonitoringSpec) -> Check:
+    threshold = spec.alerts.max_requests_per_second
+    rate = a.health.per_minute / 60
+    message = f"{rate:.1f} requests/s over {a.window_minutes:g} min (alert above {threshold:g})"
+    return Check("request_volume_high", "warning", rate > threshold, rate, threshold, message)
 
 
 class AlertBook:

@@ -57,6 +57,7 @@ class AlertThresholds:
     latency_p99_seconds: float = 0.1  # alerts.latency_p99_ms / 1000
     error_rate: float = 0.01  # share of requests answered 5xx (4xx are the client's mistake)
     min_request_rate: float = 0.0  # inference requests/s per model; 0 disables the rule
+    max_request_rate: float = 10_000.0  # inference requests/s per model; 0 disables the rule
     spool_backlog_segments: int = 50  # spooled inference-log segments before "backlog"
     spool_age_seconds: float = 300.0  # age of the oldest spooled segment: the store is behind
     spool_full_share: float = 0.8  # share of CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES used
@@ -90,7 +91,13 @@ class AlertThresholds:
         for name in ("accuracy_drop", "min_label_coverage", "error_rate", "spool_full_share"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name}: {getattr(self, name)} must be between 0 and 1")
-        for name in ("psi_alert", "latency_p99_seconds", "min_request_rate", "spool_age_seconds"):
+        for name in (
+            "psi_alert",
+            "latency_p99_seconds",
+            "min_request_rate",
+            "max_request_rate",
+            "spool_age_seconds",
+        ):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: {getattr(self, name)} must not be negative")
         if self.min_window_rows < 0 or self.spool_backlog_segments < 0:
@@ -111,6 +118,7 @@ class AlertThresholds:
             "latency_p99_seconds": alerts.latency_p99_ms / 1000,
             "error_rate": alerts.error_rate,
             "min_request_rate": alerts.min_requests_per_minute / 60,
+            "max_request_rate": alerts.max_requests_per_second,
             "runbook_base": monitoring.runbook_base_url,
         }
         return cls(**{**from_spec, **overrides})
@@ -335,6 +343,21 @@ def _serving_rules(t: AlertThresholds) -> list[dict[str, Any]]:
                 f"Traffic is below {_num(t.min_request_rate)} requests/s for a loaded model.",
                 "Check the clients, the ingress or load balancer and DNS; a rollout may have "
                 "moved the traffic elsewhere.",
+            )
+        )
+    if t.max_request_rate > 0:
+        rules.append(
+            _rule(
+                "ConveyorHighRequestVolume",
+                f"sum by (model) ({requests}) > {_num(t.max_request_rate)}",
+                t.volume_for,
+                "warning",
+                '{{ $labels.model }} gets {{ printf "%.4g" $value }} inference requests/s',
+                f"Traffic is above {_num(t.max_request_rate)} requests/s: a client retrying in "
+                "a loop, a misrouted batch job or an attack, or real growth beyond what the "
+                "replicas were sized for.",
+                "Find the client in the access log (its request ids and addresses); rate-limit "
+                "it at the ingress, or raise the HPA's maximum if the growth is real.",
             )
         )
     not_loaded = f'(up{{job="{t.job}"}} == 1) unless on (job, instance) conveyor_model_info'

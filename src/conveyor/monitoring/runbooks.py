@@ -27,6 +27,8 @@ SECTIONS: dict[str, str] = {
     "error_rate": "high-error-rate",
     "ConveyorLowRequestVolume": "low-request-volume",
     "request_volume": "low-request-volume",
+    "ConveyorHighRequestVolume": "high-request-volume",
+    "request_volume_high": "high-request-volume",
     "ConveyorModelNotLoaded": "model-not-loaded",
     "ConveyorNoModelServed": "no-model-served",
     # the inference log and the store

@@ -353,6 +353,13 @@ class AlertSpec(_Section):
     min_requests_per_minute: float = Field(
         default=0.0, ge=0, description="Traffic below this alerts (a silent client); 0 disables."
     )
+    max_requests_per_second: float = Field(
+        default=10_000.0,
+        ge=0,
+        description="Inference traffic above this alerts (a runaway client, a retry storm, an "
+        "attack; size it to what the replicas were load-tested for); 0 disables.",
+        examples=[2000],
+    )
 
 
 class MonitoringSpec(_Section):
