@@ -141,6 +141,30 @@ class ModelManager:
         _freeze_heap(collect=False)
         return True, identity
 
+    async def adopt(self, model: LoadedModel) -> bool:
+        """Serve ``model`` (a rollout's candidate that won, already loaded and answering) as
+        the current version: the hand-over happens here, not through the alias refresh, so no
+        request goes back to the old version in between. False when it is already current."""
+        import dataclasses
+
+        async with self._lock:
+            old = self.current()
+            if model.identity.version == old.identity.version:
+                return False
+            identity = dataclasses.replace(model.identity, stage=old.identity.stage)
+            model.bundle = dataclasses.replace(model.bundle, identity=identity)
+            self._current = model
+            self.swaps += 1
+            self._publish(model, previous=old)
+            log.info(
+                "serving %s version %s (was %s): its rollout succeeded",
+                identity.name,
+                identity.version,
+                old.identity.version,
+            )
+        await old.batcher.stop()
+        return True
+
     async def _load(self, identity: ModelIdentity) -> LoadedModel:
         start = time.perf_counter()
 

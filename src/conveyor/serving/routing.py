@@ -5,7 +5,8 @@ store and turns it into a ``RouteTable`` (the controller moves the weights; serv
 follow). All workers and replicas read the same row and hash the same keys, so a split holds
 in aggregate. When the table names a candidate, the candidate version loads in the background
 beside production (its own batcher) and requests start reaching it once it is ready; when the
-rollout ends, the candidate is dropped. If the store cannot be read, traffic goes to production
+rollout ends, the candidate is dropped, or, when it succeeded, becomes production in place (the
+hand-over never sends traffic back to the old version while the alias refresh catches up). If the store cannot be read, traffic goes to production
 until it can: the safe state.
 """
 
@@ -37,6 +38,7 @@ class Summary:
 
     ended: dict[str, int]  # finished rollouts of the model by outcome
     checks: dict[str, str]  # check -> verdict of the running rollout's latest analysis
+    last: Rollout | None = None  # the newest rollout when none runs (it may have just ended)
 
 
 def _read(store: Store, model: str) -> tuple[Rollout | None, Summary]:
@@ -47,7 +49,9 @@ def _read(store: Store, model: str) -> tuple[Rollout | None, Summary]:
     from conveyor.store.errors import store_errors
     from conveyor.store.tables import rollout_events, rollouts
 
-    rollout = RolloutRecords(store).active_for(model)
+    records = RolloutRecords(store)
+    rollout = records.active_for(model)
+    last = records.latest(model) if rollout is None else None
     with store_errors(f"read the rollouts of {model!r}"), store.engine.connect() as conn:
         ended = {
             state: int(count)
@@ -70,7 +74,7 @@ def _read(store: Store, model: str) -> tuple[Rollout | None, Summary]:
             ).scalar()
             for check in (evidence or {}).get("checks", []):
                 checks[str(check.get("name"))] = str(check.get("verdict"))
-    return rollout, Summary(ended, checks)
+    return rollout, Summary(ended, checks, last)
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,9 @@ class Routing:
         self._publish(model, rollout.step if rollout else -1, table)
         self._publish_summary(model, rollout, summary)
         if table is None or not table.active or table.candidate is None:
+            if not await self._hand_over(summary.last):
+                await self._drop_candidate()
             self._router, self.table = None, table
-            await self._drop_candidate()
             return
         if self._candidate is None or self._candidate.identity.version != table.candidate:
             loaded = await self.manager.load_version(table.candidate)
@@ -203,6 +208,30 @@ class Routing:
     def _arms(weights: dict[str, float], table: RouteTable | None) -> list[tuple[str, str]]:
         candidate = table.candidate if table is not None and table.active else None
         return [(v, "candidate" if v == candidate else "production") for v in weights]
+
+    async def _hand_over(self, last: Rollout | None) -> bool:
+        """A rollout that just succeeded leaves its candidate taking the traffic: it becomes
+        this server's production at once, before the router stops sending requests to it, so
+        no answer comes from the old version while the alias refresh catches up."""
+        from conveyor.rollout.state import State
+
+        candidate = self._candidate
+        if (
+            candidate is None
+            or last is None
+            or last.state is not State.SUCCEEDED
+            or last.candidate != candidate.identity.version
+        ):
+            return False
+        # the router keeps sending the candidate's share to it until it is production
+        adopted = await self.manager.adopt(candidate)
+        self._router, self._candidate, self.manager.side = None, None, None
+        if adopted:
+            log.info("rollout routing: candidate %s now serves as production", last.candidate)
+        else:  # the alias refresh loaded the same version first: this copy is spare
+            await candidate.batcher.stop()
+        self._publish(last.model, -1, None)
+        return True
 
     async def _drop_candidate(self) -> None:
         candidate, self._candidate = self._candidate, None
