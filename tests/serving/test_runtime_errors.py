@@ -122,3 +122,34 @@ async def test_a_model_the_runtime_cannot_load_is_a_runtime_failure(
     with pytest.raises(RuntimeFailure, match=r"the onnx runtime failed loading .*model\.onnx"):
         async with app.router.lifespan_context(app):
             pass
+
+
+async def test_a_failed_answer_is_a_row_of_the_inference_log(
+    wine_registered: Registered, tmp_path: Path, wine_row: dict[str, float]
+) -> None:
+    """Every call of a version is a row, failed answers too (as failed mirrored copies are):
+    a rollout's error check must see the failures of whichever arm answers live."""
+    import sqlalchemy as sa
+
+    from conveyor.store import Store
+    from conveyor.store.tables import inference_log
+
+    names = json.loads(
+        (wine_registered.model_dir("1") / "extra_files" / "onnx_inputs.json").read_text()
+    )
+    path = model_copy(wine_registered, tmp_path, lookup_graph(names))
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    app = create_app(make_settings(tmp_path / "home", store_url=store_url), LocalSource(path))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
+    ):
+        ok = await client.post("/predict", json={"instances": [wine_row]})
+        bad = await client.post("/predict", json={"instances": [dict(wine_row, alcohol=100.0)]})
+    assert (ok.status_code, bad.status_code) == (200, 422)
+    store = Store(store_url).open()
+    with store.engine.connect() as conn:
+        found = conn.execute(sa.select(inference_log.c.request_id, inference_log.c.status))
+        logged = {str(r.request_id): int(r.status) for r in found}
+    store.close()
+    assert logged == {ok.json()["request_id"]: 200, bad.json()["request_id"]: 422}

@@ -160,6 +160,22 @@ def test_logged_evidence_feeds_the_analysis(store: Store) -> None:
     assert checks["input_drift"].verdict is Verdict.PASS
 
 
+def test_calls_shed_under_load_fail_neither_arm(store: Store) -> None:
+    """Blue-green's switch under a busy moment: the candidate answers live and the server
+    sheds some of those calls (503, queue full) while the champion's mirrored copies succeed.
+    Shedding is capacity, not the version: an equal candidate must not fail on it."""
+    calls = [call(f"r{i}", "1", [i % 3], arm="production-mirror") for i in range(300)]
+    calls += [call(f"r{i}", "2", [i % 3], arm="candidate") for i in range(300)]
+    calls += [call(f"s{i}", "2", [], status=503, arm="candidate") for i in range(60)]
+    write(store, calls, [])
+    found = InferenceLogEvidence(store, "classification")(ROLLOUT, T0, UNTIL)
+    assert (found.candidate.requests, found.candidate.errors, found.candidate.shed) == (300, 0, 60)
+    checks = {c.name: c for c in analyse(found, AnalysisSpec())}
+    assert checks["error_rate"].verdict is Verdict.PASS, checks["error_rate"]
+    assert checks["error_rate"].numbers["candidate_shed"] == 60
+    assert not [c for c in checks.values() if c.verdict is Verdict.FAIL], checks
+
+
 def test_an_unreachable_store_is_a_clear_error(store: Store) -> None:
     working = store._engine
     store._engine = sa.create_engine("postgresql+psycopg://x@127.0.0.1:1/none")

@@ -37,7 +37,7 @@ def test_defaults_are_a_canary_with_analysis(tmp_path: Path) -> None:
     assert spec.step_seconds == 300
     assert spec.auto_promote is True
     assert spec.analysis.min_requests == 200
-    assert spec.analysis.on_inconclusive == "rollback"
+    assert spec.analysis.on_inconclusive == "pause"  # too little evidence never fails a version
     assert spec.analysis.require_labels is False
     assert spec.ab.split == 50
     assert spec.ab.sticky_key == "header:X-User"
@@ -51,14 +51,14 @@ def test_a_full_section_is_read(tmp_path: Path) -> None:
         "  strategy: ab\n"
         "  step_seconds: 60\n"
         "  ab: {split: 20, sticky_key: 'field:user_id'}\n"
-        "  analysis: {min_requests: 50, max_wait_seconds: 0, on_inconclusive: pause}\n"
+        "  analysis: {min_requests: 50, max_wait_seconds: 0, on_inconclusive: rollback}\n"
         "  webhooks: [https://hooks.example/rollouts]\n",
     )
     assert spec.strategy == "ab"
     assert spec.ab.split == 20
     assert spec.ab.sticky_key == "field:user_id"
     assert spec.analysis.min_requests == 50
-    assert spec.analysis.on_inconclusive == "pause"
+    assert spec.analysis.on_inconclusive == "rollback"
 
 
 def test_unknown_keys_are_errors(tmp_path: Path) -> None:

@@ -147,6 +147,8 @@ def error_rate(champion: ArmEvidence, candidate: ArmEvidence, spec: AnalysisSpec
         "candidate_requests": candidate.requests,
         "champion_errors": champion.errors,
         "candidate_errors": candidate.errors,
+        "champion_shed": champion.shed,
+        "candidate_shed": candidate.shed,
         "max_increase": limit,
     }
     short = _too_few("requests", champion.requests, candidate.requests, spec.min_requests)

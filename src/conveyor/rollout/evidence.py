@@ -22,7 +22,8 @@ TaskName = Literal["classification", "regression"]
 class ArmEvidence:
     """What one arm (one version) did in the window.
 
-    ``requests``/``errors``: calls it served (answered or mirrored) and how many failed (5xx).
+    ``requests``/``errors``: calls it served (answered or mirrored) and how many failed (5xx);
+    ``shed``: calls the server refused under load (503), counted in neither.
     ``latencies_ms``: one per successful call. ``predictions``: one per row. ``labels`` and
     ``labelled_predictions``: the feedback that arrived for its rows and its own predictions on
     those rows, aligned. ``inputs``: feature column -> values of the rows it saw.
@@ -36,6 +37,7 @@ class ArmEvidence:
     labels: Sequence[Any] = ()
     labelled_predictions: Sequence[Any] = ()
     inputs: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    shed: int = 0
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 The contract with the server: every call of a version — the one that answered and, for
 mirrored traffic, the copy — is one ``inference_log`` row under that version, with the
 request's id (so answer and copy pair up), its latency and its HTTP status (5xx counts as an
-error; only 200s carry predictions). Feedback joins by request id and row, as in monitoring.
+error, except 503: a call the server shed under load says nothing about the version, and
+counting it would fail whichever arm takes the live traffic when the machine is busy; only 200s
+carry predictions). Feedback joins by request id and row, as in monitoring.
 The most recent ``max_requests`` calls of each version in the window are read, so a busy
 window costs a bounded query.
 """
@@ -30,10 +32,14 @@ if TYPE_CHECKING:
     from conveyor.store.engine import Store
 
 
+SHED = 503  # overloaded or not accepting: capacity, not the version's doing
+
+
 @dataclass
 class _Arm:
     requests: int = 0
     errors: int = 0
+    shed: int = 0
     latencies: list[float] = field(default_factory=list)
     predictions: list[Any] = field(default_factory=list)
     by_key: dict[tuple[str, int], Any] = field(default_factory=dict)  # (request id, row)
@@ -51,6 +57,7 @@ class _Arm:
             self.labels,
             self.labelled,
             self.inputs,
+            self.shed,
         )
 
 
@@ -110,6 +117,9 @@ class InferenceLogEvidence:
         oldest: int | None = None
         for row in conn.execute(recent).mappings():
             oldest = row["id"] if oldest is None else min(oldest, row["id"])
+            if row["status"] == SHED:
+                arm.shed += 1
+                continue
             arm.requests += 1
             if row["status"] >= 500:
                 arm.errors += 1

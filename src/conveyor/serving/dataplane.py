@@ -81,7 +81,11 @@ class DataPlane:
             choice = self.routing.choose(model, request_id, headers, columns)
             model, arm = choice.model, choice.arm
         submitted = time.perf_counter()
-        output = await model.batcher.submit(columns, rows)
+        try:
+            output = await model.batcher.submit(columns, rows)
+        except Exception as exc:
+            self._log_failure(model, arm, request_id, rows, started, exc)
+            raise
         latency_ms = (time.perf_counter() - started) * 1000
         durable = self._log(model, arm, request_id, rows, columns, output, latency_ms, 200, True)
         if durable is not None:  # CONVEYOR_INFERENCE_LOG_SYNC: answer once the record is kept
@@ -120,6 +124,30 @@ class DataPlane:
         latency_ms = (time.perf_counter() - started) * 1000
         with contextlib.suppress(LogUnavailableError):  # counted; nobody waits for a copy
             self._log(model, arm, request_id, rows, columns, output, latency_ms, status, False)
+
+    def _log_failure(
+        self,
+        model: LoadedModel,
+        arm: str,
+        request_id: str,
+        rows: int,
+        started: float,
+        exc: Exception,
+    ) -> None:
+        """A failed answer is a row too, as a failed mirrored copy is: a rollout's error check
+        must see both arms' failures, whichever arm answers. (The request's metrics and the
+        live monitor count it in the middleware.)"""
+        if self.log_writer is None:
+            return
+        ident = model.identity
+        status = int(getattr(exc, "http_status", 500))
+        latency_ms = (time.perf_counter() - started) * 1000
+        record = Record(
+            request_id, datetime.now(UTC), ident.name, ident.version, arm, rows, {}, {},
+            latency_ms, status,
+        )  # fmt: skip
+        with contextlib.suppress(LogUnavailableError):  # the request fails either way
+            self.log_writer.submit(record, wait=False)
 
     def _log(
         self,

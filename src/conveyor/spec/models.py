@@ -434,8 +434,9 @@ class AnalysisSpec(_Section):
         description="How long past the step's end an inconclusive analysis may wait.",
     )
     on_inconclusive: Literal["rollback", "pause", "proceed"] = Field(
-        default="rollback",
-        description="After max_wait_seconds: roll back, pause for a person, or go on.",
+        default="pause",
+        description="After max_wait_seconds: pause for a person (lack of evidence is not "
+        "evidence against the candidate), roll back, or go on.",
     )
 
 
