@@ -67,7 +67,18 @@ def test_failing_gate_registers_nothing_and_exits_3(cli: Callable, wine_project:
 def test_parameter_change_is_a_minor_version(cli: Callable, wine_project: Callable) -> None:
     assert cli("run", "--project", str(wine_project())).exit_code == 0
     out = cli("run", "--project", str(wine_project(C=0.5)), "--json").json()
-    assert out["semver"] == "1.1.0"
+    assert (out["semver"], out["semver_reason"]) == ("1.1.0", "parameters changed")
+    spec = wine_project() / "conveyor.yaml"
+    spec.write_text(
+        spec.read_text()
+        .replace("sklearn.linear_model.LogisticRegression", "sklearn.tree.DecisionTreeClassifier")
+        .replace("{C: 1.0, max_iter: 1000}", "{max_depth: 4, random_state: 0}")
+    )
+    out = cli("run", "--project", str(spec.parent), "--json").json()
+    assert (out["semver"], out["semver_reason"]) == (
+        "1.2.0",
+        "estimator (LogisticRegression → DecisionTreeClassifier) changed",
+    )
 
 
 def test_approval_required_before_production(cli: Callable, wine_project: Callable) -> None:

@@ -8,8 +8,10 @@ from conveyor.registry.semver import Lineage, next_version, parse
 BASE = Schema([Column("a", Kind.NUMERIC), Column("b", Kind.CATEGORICAL)], "y", Kind.CATEGORICAL)
 
 
-def lineage(schema: Schema = BASE, data: str = "d1", params: str = "p1") -> Lineage:
-    return Lineage(schema, data, params)
+def lineage(
+    schema: Schema = BASE, data: str = "d1", params: str = "p1", estimator: str = ""
+) -> Lineage:
+    return Lineage(schema, data, params, estimator)
 
 
 def test_first_version_is_1_0_0() -> None:
@@ -44,6 +46,25 @@ def test_data_and_params_change_is_one_minor() -> None:
     assert next_version("2.0.9", lineage(), lineage(data="d2", params="p2")) == (
         "2.1.0",
         "data and parameters changed",
+    )
+
+
+def test_estimator_change_is_minor_with_its_own_reason() -> None:
+    forest = "sklearn.ensemble.RandomForestClassifier"
+    logistic = "sklearn.linear_model.LogisticRegression"
+    before = lineage(estimator=logistic)
+    assert next_version("1.4.2", before, lineage(params="p2", estimator=forest)) == (
+        "1.5.0",
+        "estimator (LogisticRegression → RandomForestClassifier) changed",
+    )
+    both = next_version("1.4.2", before, lineage(data="d2", params="p2", estimator=forest))
+    assert both[1] == "data and estimator (LogisticRegression → RandomForestClassifier) changed"
+    # the same estimator with other params; a version from before the estimator was recorded
+    assert next_version("1.4.2", before, lineage(params="p2", estimator=logistic))[1] == (
+        "parameters changed"
+    )
+    assert next_version("1.4.2", lineage(), lineage(params="p2", estimator=forest))[1] == (
+        "parameters changed"
     )
 
 

@@ -112,12 +112,14 @@ def register_candidate(
         )
     model_uri = info.model_uri
     client = registry.client
-    lineage = semver.Lineage(data.schema, data.fingerprint, candidate.params_hash)
+    estimator = spec.model.estimator or spec.model.train_function or ""
+    lineage = semver.Lineage(data.schema, data.fingerprint, candidate.params_hash, estimator)
     tags: dict[str, str] = {
         T.DATA_FINGERPRINT: data.fingerprint,
         **data.lineage,
         T.SPEC_HASH: spec_hash(spec),
         T.PARAMS_HASH: candidate.params_hash,
+        T.ESTIMATOR: estimator,
         T.GATES: evaluation.report.summary(),
         T.RUNTIME: evaluation.runtime,
         T.RUN_ID: run_id,
@@ -200,6 +202,9 @@ def _semver(registry: ModelRegistry, name: str, current: semver.Lineage) -> tupl
     if schema is None:
         return semver.next_version(None, None, current)
     previous = semver.Lineage(
-        schema, last.tags.get(T.DATA_FINGERPRINT, ""), last.tags.get(T.PARAMS_HASH, "")
+        schema,
+        last.tags.get(T.DATA_FINGERPRINT, ""),
+        last.tags.get(T.PARAMS_HASH, ""),
+        last.tags.get(T.ESTIMATOR, ""),
     )
     return semver.next_version(last.semver, previous, current)

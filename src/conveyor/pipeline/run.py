@@ -56,6 +56,7 @@ class RunResult:
             "experiment_id": self.experiment_id,
             "registered_version": reg.version if reg else None,
             "semver": reg.semver if reg else None,
+            "semver_reason": reg.semver_reason if reg else None,
             "model_uri": reg.model_uri if reg else None,
             "registry_uri": f"models:/{self.model_name}/{reg.version}" if reg else None,
             "onnx_uri": reg.onnx_uri if reg else None,

@@ -1,7 +1,7 @@
 """Semantic version labels for registered versions.
 
-MAJOR when the input schema changes incompatibly, MINOR when the data or the parameters
-change, PATCH otherwise. The first version is 1.0.0.
+MAJOR when the input schema changes incompatibly, MINOR when the estimator, the data or the
+parameters change, PATCH otherwise. The first version is 1.0.0.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ class Lineage:
     schema: Schema
     data_fingerprint: str
     params_hash: str
+    estimator: str = ""  # the estimator's import path or the train_function's; "" if unknown
 
 
 def parse(label: str) -> tuple[int, int, int]:
@@ -40,8 +41,15 @@ def next_version(
     changes = []
     if previous.data_fingerprint != current.data_fingerprint:
         changes.append("data")
-    if previous.params_hash != current.params_hash:
+    if previous.estimator and current.estimator and previous.estimator != current.estimator:
+        # a new kind of model, not new settings of the same one (its params differ too)
+        changes.append(f"estimator ({_short(previous.estimator)} → {_short(current.estimator)})")
+    elif previous.params_hash != current.params_hash:
         changes.append("parameters")
     if changes:
         return f"{major}.{minor + 1}.0", " and ".join(changes) + " changed"
     return f"{major}.{minor}.{patch + 1}", "retrained on the same data and parameters"
+
+
+def _short(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
