@@ -378,6 +378,10 @@ def test_status_wait_times_out_with_its_own_exit_code(cli: Cli, world: Path) -> 
     assert "waiting: pending" in run.stderr
     assert "Traceback" not in run.stderr
     assert time.monotonic() - began < 30
+    # the plan cannot end within a second: said up front, with the numbers
+    warning = " ".join(run.stderr.split())
+    assert "warning: the rollout's plan needs about" in warning, run.stderr
+    assert "but --timeout is 1 s" in warning
 
 
 def test_controller_runs_until_sigterm_then_releases_the_lease(

@@ -218,6 +218,7 @@ def test_latency_p99_regression_alone_fails() -> None:
     tail[rng.random(3000) < 0.05] *= 6  # 5% of requests six times slower
     result = latency(ArmEvidence("1", latencies_ms=base), ArmEvidence("2", latencies_ms=tail), SPEC)
     assert result.verdict is Verdict.FAIL
+    assert result.reason.startswith("p99 surely above 1.5x the champion's"), result.reason
     assert result.numbers["candidate_p50_ms"] == pytest.approx(
         result.numbers["champion_p50_ms"], rel=0.1
     )
@@ -336,3 +337,20 @@ def test_latency_surely_slower_within_the_limit_is_marginal() -> None:
     assert result.numbers["p_value"] < 0.001
     assert result.numbers["p99_ratio"] < 1.5
     assert result.verdict is Verdict.MARGINAL
+    # the reason says which test decided: not the p99, which is within the limit
+    assert result.reason.startswith("latencies higher overall (Mann-Whitney), p99 within the")
+
+
+def test_latency_marginal_with_a_lower_p99_says_why() -> None:
+    """The candidate's p99 is lower but its median is higher: marginal by Mann-Whitney, and
+    the reason must not read as a p99 regression."""
+    rng = np.random.default_rng(5)
+    base = np.concatenate([rng.lognormal(np.log(10), 0.1, 2900), rng.uniform(40, 60, 100)])
+    candidate = rng.lognormal(np.log(12), 0.1, 3000)  # slower median, no slow tail
+    result = latency(
+        ArmEvidence("1", latencies_ms=base), ArmEvidence("2", latencies_ms=candidate), SPEC
+    )
+    assert result.numbers["candidate_p99_ms"] < result.numbers["champion_p99_ms"]
+    assert result.verdict is Verdict.MARGINAL
+    assert result.reason.startswith("latencies higher overall (Mann-Whitney)"), result.reason
+    assert "candidate p50" in result.reason

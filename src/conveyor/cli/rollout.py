@@ -263,6 +263,15 @@ def status(
 
 def _wait(control: Controller, rollout: Rollout, timeout: float | None, quiet: bool) -> Rollout:
     deadline = None if timeout is None else time.monotonic() + timeout
+    left_in_plan = _plan_left_seconds(control, rollout)
+    if timeout is not None and left_in_plan > timeout:
+        err().print(
+            f"warning: the rollout's plan needs about {left_in_plan:.0f} s more "
+            f"({len(control.plan(rollout)) - max(rollout.step, 0)} step(s) of "
+            f"{rollout.spec.step_seconds:g} s) but --timeout is {timeout:g} s: the wait will "
+            "time out before the rollout can end unless someone promotes it",
+            soft_wrap=True,
+        )
     shown: tuple[str, int] | None = None
     while not rollout.state.terminal:
         if not quiet and shown != (rollout.state.value, rollout.step):
@@ -274,6 +283,20 @@ def _wait(control: Controller, rollout: Rollout, timeout: float | None, quiet: b
         time.sleep(WAIT_POLL_SECONDS if left is None else min(WAIT_POLL_SECONDS, left))
         rollout = control.records.get(rollout.id)
     return rollout
+
+
+def _plan_left_seconds(control: Controller, rollout: Rollout) -> float:
+    """The least time the plan still needs: the rest of this step and every later one."""
+    from datetime import UTC, datetime
+
+    from conveyor.rollout.state import State
+
+    if rollout.state.terminal:
+        return 0.0
+    steps_left = len(control.plan(rollout)) - max(rollout.step, 0)
+    since = rollout.step_started_at if rollout.state is not State.PENDING else None
+    spent = (datetime.now(UTC) - since).total_seconds() if since is not None else 0.0
+    return max(0.0, steps_left * rollout.spec.step_seconds - spent)
 
 
 def _wait_exit(rollout: Rollout) -> None:

@@ -211,10 +211,20 @@ def latency(champion: ArmEvidence, candidate: ArmEvidence, spec: AnalysisSpec) -
         "u": float(test.statistic),
         "p_value": p,
     }
-    verdict = _grade(cand_low > limit * champ_high, p99_ratio > limit, p < spec.alpha)
+    surely, beyond, higher = cand_low > limit * champ_high, p99_ratio > limit, p < spec.alpha
+    verdict = _grade(surely, beyond, higher)
+    if surely:
+        decided = f"p99 surely above {limit:g}x the champion's (bounds)"
+    elif beyond:
+        decided = f"p99 ratio above {limit:g} by the point estimate, not surely (bounds)"
+    elif higher:
+        decided = "latencies higher overall (Mann-Whitney), p99 within the limit"
+    else:
+        decided = "p99 within the limit"
     reason = (
-        f"p99 {p99_c:.1f} ms vs {p99_b:.1f} ms (ratio {p99_ratio:.2f}, limit {limit:g}; "
-        f"bounds {cand_low:.1f} vs {champ_high:.1f} ms); Mann-Whitney p={p:.3g}"
+        f"{decided}: p99 {p99_c:.1f} ms vs {p99_b:.1f} ms (ratio {p99_ratio:.2f}, limit "
+        f"{limit:g}; bounds {cand_low:.1f} vs {limit:g} x {champ_high:.1f} ms); Mann-Whitney "
+        f"p={p:.3g} (candidate p50 {p50_c:.1f} vs {p50_b:.1f} ms)"
     )
     return CheckResult("latency", verdict, numbers, reason)
 
