@@ -209,6 +209,59 @@ def test_low_volume_rule_when_enabled(tmp_path: Path, min_rate: float, passes: b
     assert (result.returncode == 0) == passes, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(("floor", "passes"), [(0.7, True), (0.6, False)])
+@needs_promtool
+def test_accuracy_floor_rule_when_set(tmp_path: Path, floor: float, passes: bool) -> None:
+    """The floor is unset by default. The cases expect a 0.7 floor: iris (0.65 online, its
+    baseline 0.66, so no drop) fires; churn (0.9) does not, nor wine (0.5) whose labels cover
+    too few rows. At 0.6 iris is above the floor and the expected alert is missing."""
+    t = AlertThresholds(min_accuracy=floor)
+    (tmp_path / "rules.yml").write_text(rules.yaml_text(rules.prometheus_rules(t)), "utf-8")
+
+    def quality(model: str, accuracy: str, coverage: str) -> list[dict[str, str]]:
+        online = series("conveyor_online_metric", f"{accuracy}x30", model=model, version="1")
+        online["series"] = online["series"].replace("}", ', metric="accuracy"}')
+        return [
+            online,
+            series("conveyor_label_coverage", f"{coverage}x30", model=model, version="1"),
+        ]
+
+    case = {
+        "interval": "1m",
+        "input_series": [
+            *quality("iris", "0.65", "0.5"),
+            *quality("churn", "0.9", "0.5"),
+            *quality("wine", "0.5", "0.01"),
+        ],
+        "alert_rule_test": [
+            {
+                "eval_time": "20m",
+                "alertname": "ConveyorAccuracyBelowFloor",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical", "model": "iris", "version": "1"},
+                        "exp_annotations": {
+                            "summary": "Online accuracy below 0.7 on iris version 1",
+                            "description": "Accuracy on labelled traffic is 0.650, below the "
+                            "floor of 0.7 (judged only when at least 10% of rows have a label).",
+                            "runbook": "Check that the labelled rows are representative (label "
+                            "coverage panel). conveyor rollback iris --reason '...' puts the "
+                            "previous production version back; then retrain on recent data.",
+                            "runbook_url": "docs/runbooks.md#online-accuracy-below-the-floor",
+                        },
+                    }
+                ],
+            },
+        ],
+    }
+    test_file = write_yaml(
+        tmp_path / "floor.test.yml",
+        {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [case]},
+    )
+    result = promtool("test", "rules", test_file)
+    assert (result.returncode == 0) == passes, result.stdout + result.stderr
+
+
 # -- Prometheus and Alertmanager configs ---------------------------------------------------
 
 

@@ -97,6 +97,8 @@ async def test_shifted_traffic_and_wrong_labels_raise_alerts(
     assert assessment.health.client_error_rate == pytest.approx(1 / (ROWS + 1))
     assert assessment.performance.labeled_rows == ROWS
     assert assessment.performance.online["accuracy"] == 0.0
+    assert assessment.performance.online["precision_macro"] == 0.0  # beside accuracy and F1
+    assert assessment.performance.online["recall_macro"] == 0.0
     assert {"alcohol", "proline"} <= set(assessment.drift.drifted)
     events = {
         json.loads(body)["alert"]["rule"]: headers for headers, body in webhook_receiver.received
@@ -117,8 +119,11 @@ async def test_shifted_traffic_and_wrong_labels_raise_alerts(
     p_value = gauge(metrics, "conveyor_feature_drift_p_value", feature="alcohol")
     assert p_value is not None and p_value < 0.05
     assert gauge(metrics, "conveyor_online_metric", metric="accuracy") == 0.0
+    assert gauge(metrics, "conveyor_online_metric", metric="recall_macro") == 0.0
     baseline = gauge(metrics, "conveyor_baseline_metric", metric="accuracy")
     assert baseline is not None and baseline > 0.8
+    precision = gauge(metrics, "conveyor_baseline_metric", metric="precision_macro")
+    assert precision is not None and precision > 0.8  # the holdout's, to compare with
     assert gauge(metrics, "conveyor_label_coverage") == 1.0
     assert gauge(metrics, "conveyor_monitor_window_rows") == ROWS
     assert gauge(metrics, "conveyor_alerts_firing", rule="data_drift") == 1.0

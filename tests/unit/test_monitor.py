@@ -213,6 +213,34 @@ def test_accuracy_rule_needs_coverage_and_labels(profile: dict[str, Any]) -> Non
     assert rmse["accuracy_below_baseline"].firing is True  # RMSE grew by 20 % > 5 %
 
 
+def test_accuracy_floor(profile: dict[str, Any]) -> None:
+    """An absolute floor beside the drop: a version weak from the start (its baseline 0.68)
+    never drops below its own baseline, but it is below a 0.7 floor."""
+
+    def floor(online: float, labeled: int, spec: MonitoringSpec) -> Check | None:
+        perf = Performance(
+            "classification", 1000, labeled, labeled / 1000, {"accuracy": online},
+            {"accuracy": 0.68},
+        )  # fmt: skip
+        return by_rule(evaluate(assessment(profile, performance=perf), spec)).get(
+            "accuracy_below_floor"
+        )
+
+    spec = MonitoringSpec.model_validate({"alerts": {"min_accuracy": 0.7}})
+    weak = floor(0.66, 500, spec)
+    assert weak is not None and weak.firing is True and weak.severity == "critical"
+    assert weak.message == "online accuracy 0.660 over 500 labels (alert below 0.7)"
+    assert weak.details["runbook_url"].endswith("#online-accuracy-below-the-floor")
+    perf = Performance("classification", 1000, 500, 0.5, {"accuracy": 0.66}, {"accuracy": 0.68})
+    relative = by_rule(evaluate(assessment(profile, performance=perf), spec))
+    assert relative["accuracy_below_baseline"].firing is False  # within 0.05 of its baseline
+    fine = floor(0.75, 500, spec)
+    assert fine is not None and fine.firing is False
+    few = floor(0.5, 50, spec)
+    assert few is not None and few.firing is None  # 5 % coverage: undecided
+    assert floor(0.5, 500, MonitoringSpec()) is None  # no floor set: no rule
+
+
 def test_health_rules(profile: dict[str, Any]) -> None:
     spec = MonitoringSpec.model_validate({"alerts": {"min_requests_per_minute": 5}})
     slow = Health(600, 10.0, 0.0, 0.05, 2.0, 80.0, 180.0)
@@ -331,3 +359,13 @@ def test_live_binning_equals_the_sorted_binning() -> None:
     flags = CategoryCounter(np.array(["False", "True"]), np.zeros(2, dtype=np.int64))
     flags.add(np.array([True, True, False]))
     assert flags.counts.tolist() == [1, 2]
+
+
+def test_online_classification_metrics_include_precision_and_recall() -> None:
+    from conveyor.monitoring.assess import _metrics
+
+    found = _metrics(["a", "a", "b", "b"], ["a", "b", "b", "b"], classification=True)
+    assert found["accuracy"] == 0.75
+    assert found["precision_macro"] == pytest.approx((1 + 2 / 3) / 2)
+    assert found["recall_macro"] == pytest.approx((0.5 + 1) / 2)
+    assert found["f1_macro"] == pytest.approx((2 / 3 + 0.8) / 2)

@@ -354,3 +354,27 @@ def test_latency_marginal_with_a_lower_p99_says_why() -> None:
     assert result.verdict is Verdict.MARGINAL
     assert result.reason.startswith("latencies higher overall (Mann-Whitney)"), result.reason
     assert "candidate p50" in result.reason
+
+
+def test_the_accuracy_floor_fails_a_candidate_surely_below_it() -> None:
+    """The champion is weak too (0.66), so the drop against it passes; the floor does not."""
+    champion, candidate = (
+        arm(1, accuracy=0.66, labelled=1500),
+        arm(2, "2", accuracy=0.65, labelled=1500),
+    )
+    relative = online_accuracy(champion, candidate, "classification", SPEC)
+    assert relative.verdict is not Verdict.FAIL
+    floored = SPEC.model_copy(update={"min_accuracy": 0.7})
+    result = online_accuracy(champion, candidate, "classification", floored)
+    assert result.verdict is Verdict.FAIL
+    assert result.numbers["candidate_accuracy_upper"] < 0.7
+    assert result.reason.startswith("online accuracy 0.6"), result.reason
+    assert "below the floor 0.7" in result.reason
+    # a candidate above the floor keeps its relative verdict, and the floor is shown
+    good = arm(3, "2", accuracy=0.9, labelled=1500)
+    above = online_accuracy(champion, good, "classification", floored)
+    assert above.verdict is Verdict.PASS and "floor 0.7" in above.reason
+    # too few labels to be sure: below the floor by the point estimate only is marginal
+    thin = arm(4, "2", n=1000, accuracy=0.66, labelled=120)
+    assert online_accuracy(arm(5, n=1000, accuracy=0.66, labelled=120), thin, "classification",
+                           floored).verdict is Verdict.MARGINAL  # fmt: skip

@@ -60,6 +60,8 @@ def evaluate(assessment: Assessment, spec: MonitoringSpec) -> list[Check]:
         _latency(assessment, spec),
         _error_rate(assessment, spec),
     ]
+    if spec.alerts.min_accuracy is not None and assessment.performance.task == "classification":
+        checks.append(_accuracy_floor(assessment, spec.alerts.min_accuracy, spec))
     if spec.alerts.min_requests_per_minute > 0:
         checks.append(_volume(assessment, spec))
     if spec.alerts.max_requests_per_second > 0:
@@ -152,6 +154,20 @@ def _accuracy(a: Assessment, spec: MonitoringSpec) -> Check:
             f"online RMSE {online:.4g} vs baseline {baseline:.4g} (alert above {threshold:.4g})"
         )
     return Check("accuracy_below_baseline", "critical", firing, online, threshold, message, details)
+
+
+def _accuracy_floor(a: Assessment, floor: float, spec: MonitoringSpec) -> Check:
+    p = a.performance
+    online = p.online.get("accuracy")
+    details = {"metric": "accuracy", "labeled_rows": p.labeled_rows, "coverage": p.coverage}
+    coverage = p.coverage or 0.0
+    if online is None or coverage < spec.alerts.min_label_coverage or p.labeled_rows < MIN_LABELS:
+        why = f"{p.labeled_rows} labelled rows ({coverage:.1%} of predictions): too few to judge"
+        return Check("accuracy_below_floor", "critical", None, online, floor, why, details)
+    message = f"online accuracy {online:.3f} over {p.labeled_rows} labels (alert below {floor:g})"
+    return Check(
+        "accuracy_below_floor", "critical", online < floor, online, floor, message, details
+    )
 
 
 def _latency(a: Assessment, spec: MonitoringSpec) -> Check:

@@ -163,7 +163,11 @@ def online_performance(
         truth.append(label)
         predicted.append(prediction)
     task = "classification" if classification else "regression"
-    names = ("accuracy", "f1_macro") if classification else ("mae", "rmse")
+    names = (
+        ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+        if classification
+        else ("mae", "rmse")
+    )
     baseline = {k: v for k, v in bundle.identity.metrics.items() if k in names}
     online = _metrics(truth, predicted, classification) if truth else {}
     coverage = len(truth) / predicted_rows if predicted_rows else None
@@ -179,6 +183,12 @@ def _metrics(truth: list[Any], predicted: list[Any], classification: bool) -> di
         y_pred = np.asarray([str(v) for v in predicted])
         return {
             "accuracy": float(metrics.accuracy_score(y_true, y_pred)),
+            "precision_macro": float(
+                metrics.precision_score(y_true, y_pred, average="macro", zero_division=0)
+            ),
+            "recall_macro": float(
+                metrics.recall_score(y_true, y_pred, average="macro", zero_division=0)
+            ),
             "f1_macro": float(metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)),
         }
     t = np.asarray(truth, dtype=float)

@@ -58,6 +58,7 @@ class AlertThresholds:
     error_rate: float = 0.01  # share of requests answered 5xx (4xx are the client's mistake)
     min_request_rate: float = 0.0  # inference requests/s per model; 0 disables the rule
     max_request_rate: float = 10_000.0  # inference requests/s per model; 0 disables the rule
+    min_accuracy: float | None = None  # online accuracy floor; None: no rule
     spool_backlog_segments: int = 50  # spooled inference-log segments before "backlog"
     spool_age_seconds: float = 300.0  # age of the oldest spooled segment: the store is behind
     spool_full_share: float = 0.8  # share of CONVEYOR_INFERENCE_LOG_SPOOL_MAX_BYTES used
@@ -100,6 +101,8 @@ class AlertThresholds:
         ):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: {getattr(self, name)} must not be negative")
+        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
+            problems.append(f"min_accuracy: {self.min_accuracy} must be between 0 and 1")
         if self.min_window_rows < 0 or self.spool_backlog_segments < 0:
             problems.append("min_window_rows and spool_backlog_segments must not be negative")
         if problems:
@@ -119,6 +122,7 @@ class AlertThresholds:
             "error_rate": alerts.error_rate,
             "min_request_rate": alerts.min_requests_per_minute / 60,
             "max_request_rate": alerts.max_requests_per_second,
+            "min_accuracy": alerts.min_accuracy,
             "runbook_base": monitoring.runbook_base_url,
         }
         return cls(**{**from_spec, **overrides})
@@ -241,7 +245,7 @@ _ROLLBACK = (
 
 def _quality_rules(t: AlertThresholds) -> list[dict[str, Any]]:
     coverage = f"max by (model, version) (conveyor_label_coverage) >= {_num(t.min_label_coverage)}"
-    return [
+    rules = [
         _rule(
             "ConveyorDataDrift",
             "max by (model, version) (conveyor_drift_detected) == 1",
@@ -298,6 +302,23 @@ def _quality_rules(t: AlertThresholds) -> list[dict[str, Any]]:
             "Check that the labelled rows are representative (label coverage panel). " + _ROLLBACK,
         ),
     ]
+    if t.min_accuracy is not None:
+        rules.append(
+            _rule(
+                "ConveyorAccuracyBelowFloor",
+                f"{_online('accuracy')} < {_num(t.min_accuracy)}\nand on (model, version)\n"
+                f"({coverage})",
+                t.accuracy_for,
+                "critical",
+                f"Online accuracy below {_num(t.min_accuracy)} on {_MODEL_VERSION}",
+                'Accuracy on labelled traffic is {{ printf "%.3f" $value }}, below the floor of '
+                f"{_num(t.min_accuracy)} (judged only when at least "
+                f"{_pct(t.min_label_coverage)} of rows have a label).",
+                "Check that the labelled rows are representative (label coverage panel). "
+                + _ROLLBACK,
+            )
+        )
+    return rules
 
 
 def _serving_rules(t: AlertThresholds) -> list[dict[str, Any]]:

@@ -20,6 +20,8 @@ SECTIONS: dict[str, str] = {
     "ConveyorAccuracyBelowBaseline": "online-accuracy-below-the-baseline",
     "ConveyorRmseAboveBaseline": "online-accuracy-below-the-baseline",
     "accuracy_below_baseline": "online-accuracy-below-the-baseline",
+    "ConveyorAccuracyBelowFloor": "online-accuracy-below-the-floor",
+    "accuracy_below_floor": "online-accuracy-below-the-floor",
     # serving
     "ConveyorHighLatencyP99": "high-p99-latency",
     "latency_p99": "high-p99-latency",

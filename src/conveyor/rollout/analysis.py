@@ -321,6 +321,21 @@ def online_accuracy(
     numbers |= {"p_value": p, "p_beyond_limit": p_limit}
     verdict = _grade(p_limit < spec.alpha, drop > limit, p < spec.alpha)
     reason += f"; p beyond the limit {p_limit:.3g}"
+    if task == "classification" and spec.min_accuracy is not None:
+        # the absolute floor: surely below it (the upper bound too) fails, by the point
+        # estimate only is marginal; the worse of the two verdicts stands
+        floor = spec.min_accuracy
+        upper = wilson_upper(int(right_c.sum()), right_c.size, float(stats.norm.isf(spec.alpha)))
+        numbers |= {"min_accuracy": floor, "candidate_accuracy_upper": upper}
+        below = _grade(upper < floor, acc_c < floor)
+        if _SEVERITY.index(below) > _SEVERITY.index(verdict):
+            verdict = below
+            reason = (
+                f"online accuracy {acc_c:.3f} (upper bound {upper:.3f}) below the floor "
+                f"{floor:g}; vs the champion: {reason}"
+            )
+        else:
+            reason += f"; floor {floor:g} (upper bound {upper:.3f})"
     return CheckResult("online_accuracy", verdict, numbers, reason, blocking)
 
 
@@ -352,7 +367,7 @@ def input_drift(
     for name, found in per_feature.items():
         significant, beyond = found["p_value"] < spec.alpha, found["psi"] > limit
         grades[name] = _grade(significant and beyond, beyond, significant)
-    worst = max(grades.values(), key=[Verdict.PASS, Verdict.MARGINAL, Verdict.FAIL].index)
+    worst = max(grades.values(), key=_SEVERITY.index)
     flagged = [f for f, g in grades.items() if g is worst and g is not Verdict.PASS]
     if flagged:
         listed = ", ".join(f"{f} (PSI {per_feature[f]['psi']:.3f})" for f in flagged)
@@ -363,6 +378,9 @@ def input_drift(
 
 
 # -- statistics --------------------------------------------------------------------------
+
+
+_SEVERITY = [Verdict.PASS, Verdict.MARGINAL, Verdict.FAIL]
 
 
 def _grade(confident: bool, beyond: bool, worse: bool = False) -> Verdict:

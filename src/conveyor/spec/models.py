@@ -343,6 +343,14 @@ class AlertSpec(_Section):
     accuracy_drop: float = Field(
         default=0.05, ge=0, le=1, description="Online metric below the training baseline by this."
     )
+    min_accuracy: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Classification: online accuracy below this alerts, whatever the baseline "
+        "(an absolute floor beside the drop); unset: no floor.",
+        examples=[0.7],
+    )
     min_label_coverage: float = Field(
         default=0.1, ge=0, le=1, description="Share of predictions with feedback before judging."
     )
@@ -409,6 +417,14 @@ class AnalysisSpec(_Section):
     )
     max_input_psi: float = Field(
         default=0.2, ge=0, description="PSI of a feature between the arms' inputs, at most."
+    )
+    min_accuracy: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Classification: the candidate fails when its online accuracy is surely "
+        "below this (an absolute floor beside the drop against the champion); unset: no floor.",
+        examples=[0.7],
     )
     max_accuracy_drop: float = Field(
         default=0.02,
