@@ -52,11 +52,14 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # structured records (a prediction line) add their keys
+            payload |= {k: v for k, v in fields.items() if k not in payload}
         if record.exc_text:
             payload["exception"] = record.exc_text
         elif record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload)
+        return json.dumps(payload, default=str)
 
 
 class MaskSecrets(logging.Filter):

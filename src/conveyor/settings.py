@@ -162,6 +162,21 @@ class Settings(BaseSettings):
         description="Rows of one request's inputs and outputs kept in the inference log; a "
         "larger request keeps its row count and its first rows only. 0: keep every row.",
     )
+    prediction_log_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of answered requests logged as one structured line each (logger "
+        "conveyor.predictions; with CONVEYOR_LOG_FORMAT=json the request id, model, version, "
+        "arm, latency, predictions and inputs are JSON keys for Loki or any log pipeline), "
+        "sampled by request id. 0: off.",
+    )
+    prediction_log_max_bytes: int = Field(
+        default=4096,
+        ge=64,
+        description="JSON size at which a prediction line's inputs (and predictions) are cut, "
+        "marked truncated.",
+    )
     feedback_max_items: int = Field(
         default=10_000,
         ge=1,

@@ -23,6 +23,7 @@ from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.middleware import RequestContext
+from conveyor.serving.prediction_log import PredictionLog
 from conveyor.serving.recent import RecentPredictions
 from conveyor.serving.routes import admin, ops, predict, v2
 from conveyor.serving.routing import Routing, start_leader
@@ -89,12 +90,17 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
     )
     store_health = StoreHealth(store, metrics)
     recent = RecentPredictions(settings.feedback_recent_ids)
+    predictions = (
+        PredictionLog(settings.prediction_log_rate, settings.prediction_log_max_bytes)
+        if settings.prediction_log_rate > 0
+        else None
+    )
     state = ServerState(
         settings,
         store,
         metrics,
         manager,
-        DataPlane(manager, metrics, writer, watcher, routing, recent),
+        DataPlane(manager, metrics, writer, watcher, routing, recent, predictions),
         writer,
         watcher,
         store_health,
@@ -109,6 +115,8 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         store_health.start()
         if writer is not None:
             writer.start()
+        if predictions is not None:
+            predictions.start()
         if watcher is not None:
             warm_imports()  # before the model loads and the heap is frozen
         await manager.start()

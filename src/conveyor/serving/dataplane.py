@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from conveyor.monitoring.watch import Watcher
+    from conveyor.serving.prediction_log import PredictionLog
     from conveyor.serving.recent import RecentPredictions
     from conveyor.serving.routing import Routing
     from conveyor.serving.runtime import Columns, Output
@@ -52,6 +53,7 @@ class DataPlane:
         watcher: Watcher | None = None,
         routing: Routing | None = None,
         recent: RecentPredictions | None = None,
+        predictions: PredictionLog | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
@@ -59,6 +61,7 @@ class DataPlane:
         self.watcher = watcher
         self.routing = routing
         self.recent = recent  # answered request ids, for feedback to match
+        self.predictions = predictions  # sampled prediction log lines, for log pipelines
         self._mirrors: set[asyncio.Task[None]] = set()
         self._class_counters: dict[tuple[str, str, str], Any] = {}
 
@@ -91,6 +94,8 @@ class DataPlane:
         if durable is not None:  # CONVEYOR_INFERENCE_LOG_SYNC: answer once the record is kept
             await durable
         self._count_classes(model, output)
+        if self.predictions is not None:
+            self.predictions.record(model, arm, request_id, rows, columns, output, latency_ms)
         if choice is not None and choice.mirror is not None:
             overhead_ms = (submitted - started) * 1000  # decoding etc., before the model
             task = asyncio.create_task(
