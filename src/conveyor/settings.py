@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     Every path default hangs off ``home`` so one variable moves all embedded files.
     """
 
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(
         default=Path(".conveyor"),
@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="WARNING", description="Level for Conveyor's own log lines.")
     log_format: LogFormat = Field(default=LogFormat.TEXT, description="text or json log lines.")
+    otlp_endpoint: str = Field(
+        default="",
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "CONVEYOR_OTLP_ENDPOINT"),
+        description="OpenTelemetry collector (OTLP/HTTP, e.g. http://otel-collector:4318): spans "
+        "for requests and runs go to <endpoint>/v1/traces; unset: no tracing.",
+    )
+    otel_service_name: str = Field(
+        default="",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "CONVEYOR_OTEL_SERVICE_NAME"),
+        description="service.name of the spans; default conveyor-serve or conveyor-run.",
+    )
     tracking_timeout_s: float = Field(
         default=5.0, description="How long to wait for a remote tracking server to answer a probe."
     )

@@ -23,6 +23,7 @@ from conveyor.settings import Settings
 from conveyor.spec.loader import spec_hash
 from conveyor.spec.models import ProjectSpec
 from conveyor.store.engine import Store
+from conveyor.tracing import Tracing, tracing_from_settings
 from conveyor.training.pipeline import fit_model, resolve_model
 
 Progress = Callable[[str, str], None]
@@ -71,16 +72,20 @@ class RunResult:
 
 
 class _Clock:
-    def __init__(self, progress: Progress) -> None:
+    """Times each step, reports it to the progress callback, and traces it as a span."""
+
+    def __init__(self, progress: Progress, tracing: Tracing) -> None:
         self.timings: dict[str, float] = {}
         self.progress = progress
+        self.tracing = tracing
 
     @contextlib.contextmanager
     def step(self, name: str, message: str) -> Iterator[None]:
         self.progress(name, message)
         start = time.perf_counter()
         try:
-            yield
+            with self.tracing.span(f"conveyor.run.{name}"):
+                yield
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
@@ -92,11 +97,27 @@ def run_pipeline(
     store: Store,
     progress: Progress = _quiet,
     actor: str = "conveyor",
+    tracing: Tracing | None = None,
 ) -> RunResult:
     """Validate → train (→ tune) → evaluate → ONNX → gates → register. Raises on any failure;
-    a gate failure raises ``GateFailedError`` after logging the report, registering nothing."""
-    with tempfile.TemporaryDirectory(prefix="conveyor-run-") as tmp:
-        return _run(spec, base_dir, settings, store, progress, actor, Path(tmp))
+    a gate failure raises ``GateFailedError`` after logging the report, registering nothing.
+    Traced as a ``conveyor.run`` span with a child per step when tracing is configured."""
+    own = tracing is None
+    tracing = tracing or tracing_from_settings(settings, "conveyor-run")
+    try:
+        with (
+            tracing.span("conveyor.run", **{"conveyor.model": spec.name}) as span,
+            tempfile.TemporaryDirectory(prefix="conveyor-run-") as tmp,
+        ):
+            result = _run(spec, base_dir, settings, store, progress, actor, Path(tmp), tracing)
+            registered = result.registered.version if result.registered else ""
+            tracing.annotate(
+                span, **{"conveyor.run_id": result.run_id, "conveyor.version": registered}
+            )
+            return result
+    finally:
+        if own:
+            tracing.shutdown()
 
 
 def _run(
@@ -107,10 +128,11 @@ def _run(
     progress: Progress,
     actor: str,
     workdir: Path,
+    tracing: Tracing,
 ) -> RunResult:
     import mlflow
 
-    clock = _Clock(progress)
+    clock = _Clock(progress, tracing)
     with clock.step("data", f"loading and checking {spec.data.source}"):
         target = resolve_model(spec, base_dir)
         data = prepare_data(spec, base_dir)

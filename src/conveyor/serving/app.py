@@ -32,6 +32,7 @@ from conveyor.serving.state import ServerState
 from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
+from conveyor.tracing import Tracing, tracing_from_settings
 
 if TYPE_CHECKING:
     from conveyor.rollout.loop import LeaderLoop
@@ -47,9 +48,12 @@ def source_from_settings(settings: Settings) -> ModelSource:
     return RegistrySource(settings, settings.model_name, settings.model_stage)
 
 
-def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, source: ModelSource | None = None, tracing: Tracing | None = None
+) -> FastAPI:
     """Build the server. Nothing loads until the app starts (its lifespan)."""
     source = source or source_from_settings(settings)
+    tracing = tracing or tracing_from_settings(settings, "conveyor-serve")
     metrics = ServerMetrics(settings.prometheus_multiproc_dir)
     store = Store(settings.store_url)
     # the watcher asks the manager what is served; the manager feeds it each model call
@@ -100,11 +104,12 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
         store,
         metrics,
         manager,
-        DataPlane(manager, metrics, writer, watcher, routing, recent, predictions),
+        DataPlane(manager, metrics, writer, watcher, routing, recent, predictions, tracing),
         writer,
         watcher,
         store_health,
         feedback=FeedbackDesk.from_settings(settings, store, recent),
+        tracing=tracing,
     )
 
     @contextlib.asynccontextmanager
@@ -141,6 +146,7 @@ def create_app(settings: Settings, source: ModelSource | None = None) -> FastAPI
                 watcher.stop()  # writes the last live counts
             if writer is not None:
                 writer.stop()  # then spools their log records and waits for the ingester
+            tracing.shutdown()  # exports the spans still buffered
             store_health.stop()
             store.close()
 

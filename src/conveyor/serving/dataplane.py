@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.serving.inference_log import InferenceLogWriter, LogUnavailableError, Record
 from conveyor.serving.manager import LoadedModel, ModelManager
 from conveyor.serving.metrics import ServerMetrics
+from conveyor.tracing import Tracing
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -54,6 +55,7 @@ class DataPlane:
         routing: Routing | None = None,
         recent: RecentPredictions | None = None,
         predictions: PredictionLog | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
@@ -62,6 +64,7 @@ class DataPlane:
         self.routing = routing
         self.recent = recent  # answered request ids, for feedback to match
         self.predictions = predictions  # sampled prediction log lines, for log pipelines
+        self.tracing = tracing or Tracing()
         self._mirrors: set[asyncio.Task[None]] = set()
         self._class_counters: dict[tuple[str, str, str], Any] = {}
 
@@ -84,15 +87,21 @@ class DataPlane:
             choice = self.routing.choose(model, request_id, headers, columns)
             model, arm = choice.model, choice.arm
         submitted = time.perf_counter()
-        try:
-            output = await model.batcher.submit(columns, rows)
-        except Exception as exc:
-            self._log_failure(model, arm, request_id, rows, started, exc)
-            raise
+        ident = model.identity
+        attributes = {"conveyor.model": ident.name, "conveyor.version": ident.version}
+        with self.tracing.span("conveyor.model", **attributes, **{"conveyor.arm": arm}):
+            try:
+                output = await model.batcher.submit(columns, rows)
+            except Exception as exc:
+                self._log_failure(model, arm, request_id, rows, started, exc)
+                raise
         latency_ms = (time.perf_counter() - started) * 1000
-        durable = self._log(model, arm, request_id, rows, columns, output, latency_ms, 200, True)
-        if durable is not None:  # CONVEYOR_INFERENCE_LOG_SYNC: answer once the record is kept
-            await durable
+        with self.tracing.span("conveyor.log"):
+            durable = self._log(
+                model, arm, request_id, rows, columns, output, latency_ms, 200, True
+            )
+            if durable is not None:  # CONVEYOR_INFERENCE_LOG_SYNC: answer once the record is kept
+                await durable
         self._count_classes(model, output)
         if self.predictions is not None:
             self.predictions.record(model, arm, request_id, rows, columns, output, latency_ms)

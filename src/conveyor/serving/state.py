@@ -14,6 +14,7 @@ from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
+from conveyor.tracing import Tracing
 
 
 @dataclass
@@ -28,3 +29,4 @@ class ServerState:
     store_health: StoreHealth | None = None
     feedback: FeedbackDesk = field(kw_only=True)
     offload: Offload = field(default_factory=Offload)  # large bodies decode off the loop
+    tracing: Tracing = field(default_factory=Tracing)  # request spans; a no-op unless configured

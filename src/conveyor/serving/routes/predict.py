@@ -10,6 +10,7 @@ from starlette.responses import Response
 from conveyor.serving.http import STATE_VERSION, JsonResponse, read_body, request_id
 from conveyor.serving.inputs import UnseenPolicy, decode_predict
 from conveyor.serving.state import ServerState
+from conveyor.tracing import REQUEST_ID
 
 PREDICT_BODY = {
     "required": True,
@@ -49,25 +50,27 @@ def router(state: ServerState) -> APIRouter:
     async def predict(request: Request) -> Response:
         """Predict for one or many rows, named (`instances`) or in schema order (`features`)."""
         settings = state.settings
-        body = await read_body(request, settings.max_body_bytes)
-        decoded = await state.offload.run(
-            len(body),
-            decode_predict,
-            body,
-            state.manager,
-            UnseenPolicy(settings.unseen_categories),
-            settings.max_request_rows,
-        )
         rid = request_id(request)
-        result = await state.dataplane.predict(
-            decoded.columns,
-            decoded.rows,
-            rid,
-            request.scope["state"]["conveyor_started"],
-            version=decoded.version,
-            model=decoded.model,
-            headers=request.headers,
-        )
+        with state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": "/predict"}):
+            with state.tracing.span("conveyor.parse"):
+                body = await read_body(request, settings.max_body_bytes)
+                decoded = await state.offload.run(
+                    len(body),
+                    decode_predict,
+                    body,
+                    state.manager,
+                    UnseenPolicy(settings.unseen_categories),
+                    settings.max_request_rows,
+                )
+            result = await state.dataplane.predict(
+                decoded.columns,
+                decoded.rows,
+                rid,
+                request.scope["state"]["conveyor_started"],
+                version=decoded.version,
+                model=decoded.model,
+                headers=request.headers,
+            )
         model = result.model  # a rollout may have routed it to the candidate
         request.scope["state"][STATE_VERSION] = model.identity.version
         ident = model.identity

@@ -17,6 +17,7 @@ from conveyor.serving.manager import LoadedModel
 from conveyor.serving.state import ServerState
 from conveyor.serving.v2codec import HEADER_LENGTH, as_datatype, encode_output
 from conveyor.serving.v2inputs import decode_infer
+from conveyor.tracing import REQUEST_ID
 
 INFER_BODY = {
     "required": True,
@@ -129,26 +130,30 @@ def router(state: ServerState) -> APIRouter:
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
         model = _model(state, name, version)
         settings = state.settings
-        body = await read_body(request, settings.max_body_bytes)
-        decoded = await state.offload.run(
-            len(body),
-            decode_infer,
-            body,
-            request.headers.get(HEADER_LENGTH),
-            model.bundle.schema,
-            UnseenPolicy(settings.unseen_categories),
-            settings.max_request_rows,
-        )
-        rid = body_request_id(request, decoded.header.get("id"))
-        result = await state.dataplane.predict(
-            decoded.columns,
-            decoded.rows,
-            rid,
-            request.scope["state"]["conveyor_started"],
-            version=version,
-            model=model,
-            headers=request.headers,
-        )
+        route = "/v2/models/{name}/infer"
+        with state.tracing.span("conveyor.request", **{"http.route": route}) as span:
+            with state.tracing.span("conveyor.parse"):
+                body = await read_body(request, settings.max_body_bytes)
+                decoded = await state.offload.run(
+                    len(body),
+                    decode_infer,
+                    body,
+                    request.headers.get(HEADER_LENGTH),
+                    model.bundle.schema,
+                    UnseenPolicy(settings.unseen_categories),
+                    settings.max_request_rows,
+                )
+            rid = body_request_id(request, decoded.header.get("id"))
+            state.tracing.annotate(span, **{REQUEST_ID: rid})
+            result = await state.dataplane.predict(
+                decoded.columns,
+                decoded.rows,
+                rid,
+                request.scope["state"]["conveyor_started"],
+                version=version,
+                model=model,
+                headers=request.headers,
+            )
         request.scope["state"][STATE_VERSION] = result.model.identity.version
         return _infer_response(decoded.header, result.model, result.output, rid)
 

@@ -1,0 +1,189 @@
+"""OpenTelemetry spans: a request's parse, model and log under one span carrying the request
+id (the SDK's in-memory exporter, in process), a `conveyor run`'s steps, and the real OTLP/HTTP
+export from a `conveyor serve` process to a collector endpoint."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from conveyor.serving.app import create_app
+from conveyor.tracing import REQUEST_ID, Tracing
+from tests.serving.conftest import Registered, make_settings
+from tests.serving.server import running_server
+
+
+@pytest.fixture
+def spans() -> tuple[Tracing, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return Tracing(provider), exporter
+
+
+async def test_a_request_is_one_trace_keyed_by_its_request_id(
+    wine_registered: Registered,
+    wine_row: dict[str, float],
+    tmp_path: Path,
+    spans: tuple[Tracing, InMemorySpanExporter],
+) -> None:
+    tracing, exporter = spans
+    settings = make_settings(
+        wine_registered.home, model_name="wine", store_url=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    app = create_app(settings, tracing=tracing)
+    v2_body = {
+        "id": "v2-request-7",
+        "inputs": [
+            {"name": k, "shape": [1], "datatype": "FP64", "data": [v]} for k, v in wine_row.items()
+        ],
+    }
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        answer = (await client.post("/predict", json={"instances": [wine_row]})).json()
+        v2 = await client.post("/v2/models/wine/infer", json=v2_body)
+        assert v2.status_code == 200, v2.text
+    finished = exporter.get_finished_spans()
+    roots = {s.attributes[REQUEST_ID]: s for s in finished if s.name == "conveyor.request"}
+    assert set(roots) == {answer["request_id"], "v2-request-7"}
+    for rid, route in (
+        (answer["request_id"], "/predict"),
+        ("v2-request-7", "/v2/models/{name}/infer"),
+    ):
+        root = roots[rid]
+        assert root.attributes["http.route"] == route
+        children = {
+            s.name: s
+            for s in finished
+            if s.parent is not None and s.parent.span_id == root.context.span_id
+        }
+        assert set(children) == {"conveyor.parse", "conveyor.model", "conveyor.log"}, children
+        model = children["conveyor.model"]
+        assert (model.attributes["conveyor.model"], model.attributes["conveyor.version"]) == (
+            "wine",
+            "1",
+        )
+        assert model.attributes["conveyor.arm"] == "production"
+        assert all(c.context.trace_id == root.context.trace_id for c in children.values())
+        parse, log = children["conveyor.parse"], children["conveyor.log"]
+        assert parse.end_time <= model.start_time and model.end_time <= log.start_time
+
+
+def test_a_run_is_one_trace_with_a_span_per_step(
+    wine_registered: Registered, tmp_path: Path, spans: tuple[Tracing, InMemorySpanExporter]
+) -> None:
+    from conveyor.pipeline.run import run_pipeline
+    from conveyor.spec.loader import load_spec
+    from conveyor.store import Store
+
+    tracing, exporter = spans
+    reg = wine_registered.clone(tmp_path)
+    settings = make_settings(reg.home)
+    store = Store(settings.store_url).create()
+    try:
+        spec = load_spec(reg.project / "conveyor.yaml")
+        result = run_pipeline(spec, reg.project, settings, store, tracing=tracing)
+    finally:
+        store.close()
+    finished = exporter.get_finished_spans()
+    (root,) = [s for s in finished if s.name == "conveyor.run"]
+    assert root.attributes["conveyor.run_id"] == result.run_id
+    assert root.attributes["conveyor.version"] == result.registered.version  # type: ignore[union-attr]
+    steps = [
+        s.name
+        for s in finished
+        if s.parent is not None and s.parent.span_id == root.context.span_id
+    ]
+    assert {"conveyor.run.data", "conveyor.run.train", "conveyor.run.evaluate",
+            "conveyor.run.register"} <= set(steps), steps  # fmt: skip
+
+
+class Collector(http.server.ThreadingHTTPServer):
+    """An OTLP/HTTP endpoint: decodes each POST /v1/traces (protobuf) into its spans."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+                    ExportTraceServiceRequest,
+                )
+
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    service = {a.key: a.value.string_value for a in resource.resource.attributes}
+                    for scope in resource.scope_spans:
+                        for span in scope.spans:
+                            attributes = {a.key: a.value.string_value for a in span.attributes}
+                            outer.spans.append(
+                                {"path": self.path, "name": span.name, "service": service,
+                                 "attributes": attributes}
+                            )  # fmt: skip
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    server = Collector()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.integration
+def test_a_server_exports_spans_by_otlp(
+    wine_registered: Registered, wine_row: dict[str, float], tmp_path: Path, collector: Collector
+) -> None:
+    reg = wine_registered.clone(tmp_path)
+    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_SERVICE_NAME": "wine-api"}
+    with running_server(reg, "wine", env=env) as server:
+        answer = httpx.post(f"{server.url}/predict", json={"instances": [wine_row]}).json()
+    # the batch processor exports on shutdown at the latest
+    deadline = time.monotonic() + 10
+    while not any(s["name"] == "conveyor.request" for s in collector.spans):
+        assert time.monotonic() < deadline, collector.spans
+        time.sleep(0.1)
+    (request,) = [s for s in collector.spans if s["name"] == "conveyor.request"]
+    assert request["path"] == "/v1/traces"
+    assert request["attributes"][REQUEST_ID] == answer["request_id"]
+    assert request["service"]["service.name"] == "wine-api"
+    assert {"conveyor.parse", "conveyor.model", "conveyor.log"} <= {
+        s["name"] for s in collector.spans
+    }
+
+
+def test_tracing_is_off_without_an_endpoint(tmp_path: Path) -> None:
+    from conveyor.settings import Settings
+    from conveyor.tracing import tracing_from_settings
+
+    assert not tracing_from_settings(Settings(home=tmp_path), "conveyor-serve").enabled
+    on = tracing_from_settings(Settings(home=tmp_path, otlp_endpoint="http://127.0.0.1:9"), "x")
+    assert on.enabled
+    on.shutdown()
