@@ -56,13 +56,26 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_environment_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mlflow.set_tracking_uri`` exports the URI to ``os.environ`` and Conveyor honours
+    MLFLOW_TRACKING_URI: no test's MLflow state may reach the next test's settings or the
+    processes it starts (undone after each test)."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh CONVEYOR_HOME; every other CONVEYOR_* variable is cleared."""
     import os
 
+    # the unprefixed names Conveyor also honours (MLflow's, the service settings teams have)
+    aliases = {"MLFLOW_TRACKING_URI", "MLFLOW_MODEL_NAME", "MLFLOW_MODEL_STAGE", "LOG_LEVEL",
+               "LOG_FORMAT", "ADMIN_API_TOKEN", "MODEL_AUTO_REFRESH_SECONDS",
+               "OTEL_EXPORTER_OTLP_ENDPOINT"}  # fmt: skip
     for key in list(os.environ):
-        if key.startswith("CONVEYOR_") and key != "CONVEYOR_TEST_POSTGRES_URL":
+        if (key.startswith("CONVEYOR_") and key != "CONVEYOR_TEST_POSTGRES_URL") or key in aliases:
             monkeypatch.delenv(key)
     path = tmp_path / "home"
     monkeypatch.setenv("CONVEYOR_HOME", str(path))

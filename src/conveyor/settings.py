@@ -9,13 +9,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class LogFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
+
+
+LEGACY_STAGES = {"Production": "production", "Staging": "staging"}
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="CONVEYOR_", extra="ignore", populate_by_name=True)
+    _tracking_source: str = PrivateAttr(default="CONVEYOR_TRACKING_URI")
 
     home: Path = Field(
         default=Path(".conveyor"),
@@ -32,7 +36,13 @@ class Settings(BaseSettings):
     )
     tracking_uri: str = Field(
         default="",
-        description="MLflow tracking URI; default sqlite:///<home>/mlflow.db.",
+        description="MLflow tracking URI; default MLFLOW_TRACKING_URI (MLflow's own variable) "
+        "when that is set, else sqlite:///<home>/mlflow.db.",
+    )
+    mlflow_tracking_uri: str = Field(
+        default="",
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow's own variable: the tracking URI when CONVEYOR_TRACKING_URI is unset.",
     )
     artifact_root: str = Field(
         default="",
@@ -50,8 +60,16 @@ class Settings(BaseSettings):
         default="",
         description="MLflow experiment name; default the model name from the spec.",
     )
-    log_level: str = Field(default="WARNING", description="Level for Conveyor's own log lines.")
-    log_format: LogFormat = Field(default=LogFormat.TEXT, description="text or json log lines.")
+    log_level: str = Field(
+        default="WARNING",
+        validation_alias=AliasChoices("CONVEYOR_LOG_LEVEL", "LOG_LEVEL"),
+        description="Level for Conveyor's own log lines (LOG_LEVEL also works).",
+    )
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT,
+        validation_alias=AliasChoices("CONVEYOR_LOG_FORMAT", "LOG_FORMAT"),
+        description="text or json log lines (LOG_FORMAT also works).",
+    )
     otlp_endpoint: str = Field(
         default="",
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "CONVEYOR_OTLP_ENDPOINT"),
@@ -68,8 +86,17 @@ class Settings(BaseSettings):
     )
 
     # -- serving -------------------------------------------------------------------------
-    model_name: str = Field(default="", description="Registered model the server loads.")
-    model_stage: str = Field(default="production", description="Alias the server follows.")
+    model_name: str = Field(
+        default="",
+        validation_alias=AliasChoices("CONVEYOR_MODEL_NAME", "MLFLOW_MODEL_NAME"),
+        description="Registered model the server loads (MLFLOW_MODEL_NAME also works).",
+    )
+    model_stage: str = Field(
+        default="production",
+        validation_alias=AliasChoices("CONVEYOR_MODEL_STAGE", "MLFLOW_MODEL_STAGE"),
+        description="Alias the server follows (MLFLOW_MODEL_STAGE also works; MLflow's legacy "
+        "stage names Production and Staging mean the production and staging aliases).",
+    )
     model_path: Path | None = Field(
         default=None, description="A local model directory to serve instead of the registry."
     )
@@ -79,12 +106,17 @@ class Settings(BaseSettings):
         description="Set (by `conveyor serve --workers N`) when several workers share metrics.",
     )
     admin_token: SecretStr | None = Field(
-        default=None, description="Bearer token for /admin endpoints; unset disables them."
+        default=None,
+        validation_alias=AliasChoices("CONVEYOR_ADMIN_TOKEN", "ADMIN_API_TOKEN"),
+        description="Bearer token for /admin endpoints; unset disables them (ADMIN_API_TOKEN "
+        "also works).",
     )
     refresh_seconds: float = Field(
         default=30.0,
         ge=0,
-        description="How often the server checks whether its alias moved; 0 never.",
+        validation_alias=AliasChoices("CONVEYOR_REFRESH_SECONDS", "MODEL_AUTO_REFRESH_SECONDS"),
+        description="How often the server checks whether its alias moved; 0 never "
+        "(MODEL_AUTO_REFRESH_SECONDS also works).",
     )
     max_batch_rows: int = Field(default=256, ge=1, description="Rows merged into one model call.")
     max_batch_wait_ms: float = Field(
@@ -222,13 +254,25 @@ class Settings(BaseSettings):
     def _fill_defaults(self) -> Settings:
         home = self.home.expanduser().resolve()
         self.home = home
+        if not self.tracking_uri and self.mlflow_tracking_uri:
+            self.tracking_uri = self.mlflow_tracking_uri
+            self._tracking_source = "MLFLOW_TRACKING_URI"
         if not self.tracking_uri:
             self.tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
+            self._tracking_source = "default"
+        # MLflow's legacy stage names, as the MLFLOW_MODEL_STAGE of existing services spells them
+        self.model_stage = LEGACY_STAGES.get(self.model_stage, self.model_stage)
         if not self.artifact_root:
             self.artifact_root = (home / "artifacts").as_uri()
         if not self.store_url:
             self.store_url = f"sqlite:///{home / 'conveyor.db'}"
         return self
+
+    @property
+    def tracking_source(self) -> str:
+        """Where the tracking URI came from: CONVEYOR_TRACKING_URI, MLFLOW_TRACKING_URI or
+        default (the embedded SQLite file)."""
+        return self._tracking_source
 
     @property
     def tracking_is_local(self) -> bool:

@@ -103,3 +103,23 @@ def test_missing_version_and_model(cli: Callable, wine_project: Callable) -> Non
     unknown = cli("promote", "nope", "1", "--json")
     assert unknown.exit_code == 2
     assert "no registered model named 'nope'" in unknown.json()["error"]
+
+
+def test_mlflow_tracking_uri_is_used_and_named(
+    cli: Callable,
+    wine_project: Callable,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A team's MLFLOW_TRACKING_URI is their registry: the run goes there, and says so."""
+    from mlflow.tracking import MlflowClient
+
+    theirs = f"sqlite:///{tmp_path / 'theirs.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", theirs)
+    done = cli("run", "--project", str(wine_project()))
+    assert done.exit_code == 0, done.stderr
+    said = f"connecting to MLflow at {theirs} (from MLFLOW_TRACKING_URI)"
+    assert "".join(said.split()) in "".join(done.stderr.split())  # as wrapped by the terminal
+    assert MlflowClient(tracking_uri=theirs).get_registered_model("wine").name == "wine"
+    assert not (home / "mlflow.db").exists()

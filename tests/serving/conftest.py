@@ -29,7 +29,13 @@ class Registered:
     name: str
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        # this home's registry, whatever MLflow pointed at in the test process
+        mlflow_uris = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CONVEYOR_") and k not in mlflow_uris
+        }
         env["CONVEYOR_HOME"] = str(self.home)
         return env
 
@@ -56,7 +62,7 @@ class Registered:
         import mlflow
 
         uri = f"sqlite:///{self.home / 'mlflow.db'}"
-        mlflow.set_tracking_uri(uri)
+        mlflow.set_tracking_uri(uri)  # models:/ URIs resolve through the process-wide registry
         mlflow.set_registry_uri(uri)
         return Path(
             mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.name}/{version}")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import httpx
 import sqlalchemy as sa
 
+from conveyor.serving.app import create_app
 from conveyor.store.tables import feedback, inference_log
+from tests.serving.conftest import Registered, make_settings
 
 
 async def test_named_instances(wine_client: httpx.AsyncClient, wine_row: dict[str, float]) -> None:
@@ -47,10 +52,31 @@ async def test_pinned_version(wine_client: httpx.AsyncClient, wine_row: dict[str
     )
     assert missing.status_code == 404
     assert "version 7" in missing.json()["error"]
+    latest = await wine_client.post(
+        "/predict", json={"instances": [wine_row], "model_version": "latest"}
+    )
+    assert latest.status_code == 200, latest.text
+    assert latest.json()["model"]["version"] == "1"  # the newest loaded: only production here
+
+
+async def test_routes_answer_with_a_trailing_slash(
+    wine_client: httpx.AsyncClient, wine_row: dict[str, float]
+) -> None:
+    """No 307 to follow (many clients do not re-POST): both spellings reach the route."""
+    plain = await wine_client.post("/predict", json={"instances": [wine_row]})
+    slashed = await wine_client.post("/predict/", json={"instances": [wine_row]})
+    assert slashed.status_code == 200, slashed.text
+    assert slashed.json()["predictions"] == plain.json()["predictions"]
+    assert (await wine_client.get("/model/info/")).json()["name"] == "wine"
+    assert (await wine_client.get("/v2/models/wine/")).status_code == 200
+    assert (await wine_client.get("/nosuch/")).status_code == 404
 
 
 async def test_info_health_ready(wine_client: httpx.AsyncClient) -> None:
     assert (await wine_client.get("/health")).json() == {"status": "ok"}
+    verbose = (await wine_client.get("/health", params={"verbose": "true"})).json()
+    assert verbose["model"] == {"name": "wine", "version": "1", "stage": "production"}
+    assert verbose["registry"]["reachable"] is None  # no refresh yet (refresh_seconds 0 here)
     assert (await wine_client.get("/ready")).status_code == 200
     info = (await wine_client.get("/model/info")).json()
     assert (info["name"], info["version"], info["stage"], info["semver"]) == (
@@ -137,3 +163,49 @@ async def test_metrics_exposition(
     assert "conveyor_model_load_seconds" in text
     assert "conveyor_inference_log_queue_depth" in text
     assert "conveyor_inference_log_spool_segments" in text
+
+
+async def test_verbose_health_says_what_the_last_refresh_found(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        wine_registered.home,
+        model_name="wine",
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        refresh_seconds=0.2,
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            registry = (await client.get("/health?verbose=1")).json()["registry"]
+            if registry["reachable"] is not None:
+                break
+            assert asyncio.get_running_loop().time() < deadline, registry
+            await asyncio.sleep(0.1)
+    assert registry["reachable"] is True and registry["checked_at"]
+    assert registry["refresh_seconds"] == 0.2
+
+
+async def test_feature_names_spelt_differently(
+    wine_client: httpx.AsyncClient, wine_row: dict[str, float]
+) -> None:
+    """pandas and SQL rewrite `/` to `_`: a name that differs only by punctuation or case is
+    the feature; a misspelt one is refused with the closest expected name."""
+    plain = (await wine_client.post("/predict", json={"instances": [wine_row]})).json()
+    respelt = dict(wine_row)
+    respelt["od280_od315_of_diluted_wines"] = respelt.pop("od280/od315_of_diluted_wines")
+    respelt["Color_Intensity"] = respelt.pop("color_intensity")
+    r = await wine_client.post("/predict", json={"instances": [respelt]})
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"] == plain["predictions"]
+    typo = dict(wine_row)
+    typo["alcohl"] = typo.pop("alcohol")
+    r = await wine_client.post("/predict", json={"instances": [typo]})
+    assert r.status_code == 422
+    problems = {p["loc"]: p["msg"] for p in r.json()["problems"]}
+    assert problems["instances[0].alcohl"] == "unknown feature; did you mean 'alcohol'?"
+    assert problems["instances[0].alcohol"] == "missing feature"

@@ -47,7 +47,7 @@ def test_unknown_alias_or_model_is_reported_by_mlflow(
 
 
 def test_a_version_resolved_directly_downloads_from_this_registry(
-    wine_registered: Registered, tmp_path: Path
+    wine_registered: Registered, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import shutil
 
@@ -59,6 +59,7 @@ def test_a_version_resolved_directly_downloads_from_this_registry(
     elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     mlflow.set_tracking_uri(elsewhere)
     mlflow.set_registry_uri(elsewhere)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # set by MLflow above; honoured by Settings
     source = RegistrySource(Settings(home=reg.home), "wine", "production")
     identity = source.current()
     path = source.fetch(identity)

@@ -83,8 +83,66 @@ def test_one_override_keeps_the_other_defaults(home: Path, monkeypatch: pytest.M
 
 def test_unprefixed_variables_are_ignored(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKING_URI", "http://wrong:5000")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://wrong:5000")
-    assert Settings().tracking_uri == f"sqlite:///{home}/mlflow.db"
+    monkeypatch.setenv("STORE_URL", "sqlite:////wrong.db")
+    settings = Settings()
+    assert settings.tracking_uri == f"sqlite:///{home}/mlflow.db"
+    assert settings.tracking_source == "default"
+    assert settings.store_url == f"sqlite:///{home}/conveyor.db"
+
+
+def test_mlflows_own_variable_is_honoured(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teams already export MLFLOW_TRACKING_URI; Conveyor's own variable wins over it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    settings = Settings()
+    assert settings.tracking_uri == "http://mlflow.internal:5000"
+    assert settings.tracking_source == "MLFLOW_TRACKING_URI"
+    monkeypatch.setenv("CONVEYOR_TRACKING_URI", "http://conveyor.internal:5000")
+    settings = Settings()
+    assert settings.tracking_uri == "http://conveyor.internal:5000"
+    assert settings.tracking_source == "CONVEYOR_TRACKING_URI"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field", "expected"),
+    [
+        ("MLFLOW_MODEL_NAME", "churn", "model_name", "churn"),
+        ("MLFLOW_MODEL_STAGE", "Production", "model_stage", "production"),
+        ("MLFLOW_MODEL_STAGE", "Staging", "model_stage", "staging"),
+        ("MLFLOW_MODEL_STAGE", "champion", "model_stage", "champion"),
+        ("MODEL_AUTO_REFRESH_SECONDS", "5", "refresh_seconds", 5.0),
+        ("LOG_LEVEL", "INFO", "log_level", "INFO"),
+        ("LOG_FORMAT", "json", "log_format", LogFormat.JSON),
+    ],
+)
+def test_the_service_settings_teams_already_have(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    field: str,
+    expected: object,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert getattr(Settings(), field) == expected
+    # the CONVEYOR_ name wins when both are set
+    raw, typed = {
+        "model_name": ("wine", "wine"),
+        "model_stage": ("candidate", "candidate"),
+        "refresh_seconds": ("7", 7.0),
+        "log_level": ("ERROR", "ERROR"),
+        "log_format": ("text", LogFormat.TEXT),
+    }[field]
+    monkeypatch.setenv(f"CONVEYOR_{field.upper()}", raw)
+    assert getattr(Settings(), field) == typed != expected
+
+
+def test_admin_api_token_is_the_admin_token(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_API_TOKEN", "from-the-seeds-0123456789")
+    token = Settings().admin_token
+    assert token is not None and token.get_secret_value() == "from-the-seeds-0123456789"
+    monkeypatch.setenv("CONVEYOR_ADMIN_TOKEN", "conveyors-own-0123456789")
+    token = Settings().admin_token
+    assert token is not None and token.get_secret_value() == "conveyors-own-0123456789"
 
 
 @pytest.mark.parametrize(
@@ -114,7 +172,7 @@ def test_a_bad_setting_is_a_clear_cli_error(
     result = cli("models", "list")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: invalid CONVEYOR_* setting")
-    assert "log_format" in result.stderr
+    assert "CONVEYOR_LOG_FORMAT" in result.stderr  # the variable to fix, by its name
     assert "input_value='xml'" in result.stderr  # pydantic's [type=...] detail is not eaten
     assert "Traceback" not in result.stderr + result.stdout
     as_json = cli("models", "list", "--json")
@@ -123,4 +181,24 @@ def test_a_bad_setting_is_a_clear_cli_error(
     payload = as_json.json()
     assert payload["exit_code"] == 2
     assert "invalid CONVEYOR_* setting" in payload["error"]
-    assert "log_format" in payload["error"]
+    assert "CONVEYOR_LOG_FORMAT" in payload["error"]
+
+
+def test_connecting_leaves_mlflow_tracking_uri_as_it_was(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow exports the URI it is given to os.environ; Conveyor honours MLFLOW_TRACKING_URI,
+    so a second project in the same process (a notebook, the Python API) would otherwise
+    inherit the first one's registry."""
+    import os
+
+    from conveyor.registry.client import connect
+
+    connect(Settings())
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "second"))
+    assert Settings().tracking_uri == f"sqlite:///{tmp_path / 'second'}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://theirs:5000")
+    connect(Settings(tracking_uri=f"sqlite:///{tmp_path / 'x.db'}"))
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://theirs:5000"

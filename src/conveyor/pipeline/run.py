@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conveyor.display import mask_urls
 from conveyor.errors import GateFailedError
 from conveyor.pipeline.dataset import prepare_data
 from conveyor.pipeline.evaluate import Candidate, evaluate_candidate
@@ -138,7 +139,10 @@ def _run(
         data = prepare_data(spec, base_dir)
     for finding in data.findings:
         progress(finding.level, str(finding))
-    with clock.step("tracking", "connecting to MLflow"):
+    where = mask_urls(settings.tracking_uri)
+    if settings.tracking_source == "MLFLOW_TRACKING_URI":  # say so: it may surprise
+        where += " (from MLFLOW_TRACKING_URI)"
+    with clock.step("tracking", f"connecting to MLflow at {where}"):
         client = connect(settings)
         experiment_id = ensure_experiment(client, settings, settings.experiment or spec.name)
         registry = ModelRegistry(client, store)

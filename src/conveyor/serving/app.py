@@ -27,6 +27,7 @@ from conveyor.serving.prediction_log import PredictionLog
 from conveyor.serving.recent import RecentPredictions
 from conveyor.serving.routes import admin, ops, predict, v2
 from conveyor.serving.routing import Routing, start_leader
+from conveyor.serving.slashes import StripTrailingSlash
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.serving.state import ServerState
 from conveyor.serving.store_health import StoreHealth
@@ -173,6 +174,7 @@ def create_app(
         watcher.request(model.bundle, elapsed_ms, status)
 
     app.add_middleware(RequestContext, metrics=metrics, model_name=model_name, on_failure=failed)
+    app.add_middleware(StripTrailingSlash)  # outermost: /predict/ routes as /predict
     return app
 
 

@@ -148,19 +148,59 @@ def columns_from_instances(
     names = schema.names
     wanted = set(names)
     problems = Problems()
+    by_spelling: dict[str, str] | None = None
     for i, row in enumerate(instances):
         if not isinstance(row, dict):
             problems.add(f"instances[{i}]", "must be an object of feature: value")
             continue
         if row.keys() != wanted:
+            if by_spelling is None:
+                by_spelling = _spellings(names)
+            row = instances[i] = _respelled(row, wanted, by_spelling)
             keys = set(row)
             for name in sorted(wanted - keys):
                 problems.add(f"instances[{i}].{name}", "missing feature")
             for name in sorted(keys - wanted):
-                problems.add(f"instances[{i}].{name}", "unknown feature")
+                problems.add(f"instances[{i}].{name}", _unknown(name, sorted(wanted - keys)))
     problems.check()
     raw = {name: [row[name] for row in instances] for name in names}
     return check_columns(raw, schema, policy, lambda name, i: f"instances[{i}].{name}")
+
+
+def _spelling(name: str) -> str:
+    """A feature name without case and punctuation: od280/od315 and OD280_OD315 agree."""
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
+def _spellings(names: list[str]) -> dict[str, str]:
+    """Each loose spelling that names exactly one feature -> that feature."""
+    found: dict[str, list[str]] = {}
+    for name in names:
+        found.setdefault(_spelling(name), []).append(name)
+    return {loose: named[0] for loose, named in found.items() if len(named) == 1}
+
+
+def _respelled(
+    row: dict[str, Any], wanted: set[str], by_spelling: dict[str, str]
+) -> dict[str, Any]:
+    """The row with keys that differ from a missing feature's name only by case or
+    punctuation renamed to it (pandas and SQL often rewrite ``/`` or ``-`` to ``_``)."""
+    renamed: dict[str, Any] | None = None
+    for key in row:
+        if key in wanted or not isinstance(key, str):
+            continue
+        name = by_spelling.get(_spelling(key))
+        if name is not None and name not in row:
+            renamed = dict(row) if renamed is None else renamed
+            renamed[name] = renamed.pop(key)
+    return row if renamed is None else renamed
+
+
+def _unknown(name: str, missing: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, missing, n=1, cutoff=0.6)
+    return f"unknown feature; did you mean {close[0]!r}?" if close else "unknown feature"
 
 
 def columns_from_matrix(

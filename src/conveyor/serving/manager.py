@@ -65,6 +65,8 @@ class ModelManager:
         self._lock = asyncio.Lock()
         self.swaps = 0
         self.side: LoadedModel | None = None  # a rollout's candidate, loaded beside
+        # what the last alias refresh found: the registry's reachability, for /health?verbose
+        self.refreshed: dict[str, object] = {"reachable": None, "checked_at": None}
 
     @property
     def ready(self) -> bool:
@@ -79,9 +81,12 @@ class ModelManager:
         """The loaded model, or the pinned ``version`` if it is loaded (a rollout's candidate
         is, beside production)."""
         model = self.current()
+        side = self.side
+        if str(version) == "latest":  # the newest version loaded (a candidate, when one is)
+            both = [model] if side is None else [model, side]
+            return max(both, key=lambda m: _version_order(m.identity.version))
         if version is None or str(version) == model.identity.version:
             return model
-        side = self.side
         if side is not None and str(version) == side.identity.version:
             return side
         loaded = model.identity.version + (f", {side.identity.version}" if side else "")
@@ -201,12 +206,23 @@ class ModelManager:
         self.metrics.load_seconds.labels(ident.name, ident.version).set(model.load_seconds)
 
     async def _refresh_loop(self) -> None:
+        from datetime import UTC, datetime
+
         while True:
             await asyncio.sleep(self.settings.refresh_seconds)
+            checked_at = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 await self.reload()
             except Exception as exc:  # keep serving the current version
                 log.warning("model refresh failed: %s", exc)
+                self.refreshed = {"reachable": False, "checked_at": checked_at, "error": str(exc)}
+            else:
+                self.refreshed = {"reachable": True, "checked_at": checked_at}
+
+
+def _version_order(version: str) -> tuple[int, int | str]:
+    """Registry versions are integers; anything else (a local directory) sorts first."""
+    return (1, int(version)) if version.isdigit() else (0, version)
 
 
 def warm_up(bundle: Bundle, runtime: Runtime) -> None:

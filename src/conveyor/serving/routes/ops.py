@@ -35,9 +35,20 @@ def router(state: ServerState) -> APIRouter:
     api = APIRouter(tags=["operations"])
 
     @api.get("/health")
-    async def health() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
+    async def health(verbose: bool = False) -> dict[str, Any]:
+        """Liveness: the process answers. With ``?verbose=true``, also the model served and
+        what the last alias refresh found of the registry (reachable or not, and when); the
+        answer stays 200: a registry outage does not stop serving what is loaded."""
+        if not verbose:
+            return {"status": "ok"}
+        manager = state.manager
+        model = None
+        if manager.ready:
+            ident = manager.current().identity
+            model = {"name": ident.name, "version": ident.version, "stage": ident.stage}
+        registry: dict[str, Any] = dict(manager.refreshed)
+        registry["refresh_seconds"] = state.settings.refresh_seconds
+        return {"status": "ok", "model": model, "registry": registry}
 
     @api.get("/ready")
     async def ready() -> Response:
