@@ -42,26 +42,33 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, max_age: float 
 
 
 def post_event(
-    urls: Sequence[str],
+    urls: Sequence[Any],
     event: str,
     payload: Mapping[str, Any],
     secret: str | None = None,
     timeout: float = 5.0,
 ) -> list[str]:
-    """POST ``{"event": event, **payload}`` to each URL; returns the URLs that took it (2xx)."""
+    """POST ``{"event": event, **payload}`` to each URL; returns the URLs that took it (2xx).
+
+    An entry is a URL, or has ``url`` and ``format`` (``WebhookSpec``): ``slack`` posts
+    ``{"text": ...}`` (a one-line summary with the runbook link) instead of the event."""
     if not urls:
         return []
     import httpx
 
-    body = dumps({"event": event, **payload})
+    bodies = {"json": dumps({"event": event, **payload})}
     timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", EVENT_HEADER: event}
-    if secret:
-        headers[TIMESTAMP_HEADER] = timestamp
-        headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
     delivered = []
     with httpx.Client(timeout=timeout) as client:
-        for url in urls:
+        for hook in urls:
+            url, kind = (hook, "json") if isinstance(hook, str) else (hook.url, hook.format)
+            if kind not in bodies:
+                bodies[kind] = dumps({"text": slack_text(event, payload)})
+            body = bodies[kind]
+            headers = {"Content-Type": "application/json", EVENT_HEADER: event}
+            if secret:
+                headers[TIMESTAMP_HEADER] = timestamp
+                headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
             try:
                 response = client.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:
@@ -72,6 +79,31 @@ def post_event(
             else:
                 log.warning("webhook %s: %s answered %d", event, _host(url), response.status_code)
     return delivered
+
+
+def slack_text(event: str, payload: Mapping[str, Any]) -> str:
+    """One Slack message line for an alert or rollout event (mrkdwn: *bold*, <url|label>)."""
+    alert = payload.get("alert")
+    if isinstance(alert, Mapping):  # alert.firing / alert.resolved
+        icon = ":red_circle:" if event == "alert.firing" else ":white_check_mark:"
+        state = "firing" if event == "alert.firing" else "resolved"
+        text = (
+            f"{icon} *{alert.get('rule')}* {state} on {alert.get('model')} version "
+            f"{alert.get('version')} ({alert.get('severity')}): {alert.get('message')}"
+        )
+        runbook = (alert.get("details") or {}).get("runbook_url")
+    else:  # rollout.*
+        text = (
+            f":arrows_counterclockwise: *{event}* {payload.get('model')}: version "
+            f"{payload.get('champion')} → {payload.get('candidate')} ({payload.get('strategy')}, "
+            f"step {int(payload.get('step', 0)) + 1}, {payload.get('state')})"
+        )
+        if payload.get("reason"):
+            text += f": {payload.get('reason')}"
+        runbook = payload.get("runbook_url")
+    if runbook:
+        text += f" <{runbook}|runbook>"
+    return text
 
 
 def _host(url: str) -> str:

@@ -120,7 +120,13 @@ def test_the_readme_project_file_is_valid(tmp_path: Path) -> None:
     (tmp_path / "conveyor.yaml").write_text(block)
     spec = load_spec(tmp_path / "conveyor.yaml")
     assert spec.monitoring.drift.psi_alert == 0.3
-    assert spec.monitoring.webhooks == ["https://hooks.example.com/conveyor"]
+    plain, slack = spec.monitoring.webhooks
+    assert plain == "https://hooks.example.com/conveyor"
+    assert not isinstance(slack, str) and (slack.url, slack.format) == (
+        "https://hooks.slack.com/services/T0/B0/XXXX",
+        "slack",
+    )
+    assert spec.monitoring.alerts.min_accuracy == 0.7
     assert spec.gates.slices["high_alcohol"]["accuracy"] == 0.8
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from conveyor.rollout.state import Rollout
 
-# a notifier gets the rollout's webhook URLs, the event name and its payload
-Notifier = Callable[[Sequence[str], str, Mapping[str, Any]], object]
+# a notifier gets the rollout's webhooks (URLs or WebhookSpecs), the event name and its payload
+Notifier = Callable[[Sequence[Any], str, Mapping[str, Any]], object]
 
 # the event each controller command sends
 EVENTS = {
@@ -45,7 +45,7 @@ def webhook_notifier(secret: str | None) -> Notifier:
     from conveyor.monitoring.runbooks import SECTIONS, runbook_url
     from conveyor.notify import post_event
 
-    def notify(urls: Sequence[str], event: str, body: Mapping[str, Any]) -> object:
+    def notify(urls: Sequence[Any], event: str, body: Mapping[str, Any]) -> object:
         if event in SECTIONS:  # an event that asks for a person says where its runbook is
             body = {**body, "runbook_url": runbook_url(event)}
         return post_event(urls, event, body, secret=secret)

@@ -290,9 +290,21 @@ class TrackingSpec(_Section):
     )
 
 
-def _http_urls(cls: type, value: list[str]) -> list[str]:
+class WebhookSpec(_Section):
+    """A webhook with the shape of its body: Conveyor's JSON event, or a Slack message."""
+
+    url: str = Field(description="The http(s) URL events are POSTed to.")
+    format: Literal["json", "slack"] = Field(
+        default="json",
+        description="json: the event as Conveyor's JSON (signed); slack: {text: ...} for a Slack "
+        "incoming webhook (or any receiver of Slack's format: Mattermost, Rocket.Chat).",
+    )
+
+
+def _http_urls(cls: type, value: list[str | WebhookSpec]) -> list[str | WebhookSpec]:
     """Webhook URLs must be http(s)."""
-    for url in value:
+    for hook in value:
+        url = hook if isinstance(hook, str) else hook.url
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"{url!r}: webhooks must be http(s) URLs")
     return value
@@ -383,10 +395,16 @@ class MonitoringSpec(_Section):
         "anchor of its section (point it at your copy, e.g. the file in your Git host).",
         examples=["https://github.com/acme/models/blob/main/docs/runbooks.md"],
     )
-    webhooks: list[str] = Field(
+    webhooks: list[str | WebhookSpec] = Field(
         default_factory=list,
-        description="http(s) URLs that receive alerts (signed with CONVEYOR_WEBHOOK_SECRET).",
-        examples=[["https://hooks.example.com/conveyor"]],
+        description="http(s) URLs that receive alerts (signed with CONVEYOR_WEBHOOK_SECRET), or "
+        "{url, format: slack} for a Slack message.",
+        examples=[
+            [
+                "https://hooks.example.com/conveyor",
+                {"url": "https://hooks.slack.com/services/T0/B0/XXXX", "format": "slack"},
+            ]
+        ],
     )
 
     _urls = field_validator("webhooks")(_http_urls)
@@ -501,9 +519,10 @@ class RolloutSpec(_Section):
         default_factory=AnalysisSpec, description="How each step judges the candidate."
     )
     ab: ABSpec = Field(default_factory=ABSpec, description="The split of the ab strategy.")
-    webhooks: list[str] = Field(
+    webhooks: list[str | WebhookSpec] = Field(
         default_factory=list,
-        description="http(s) URLs that receive rollout events.",
+        description="http(s) URLs that receive rollout events, or {url, format: slack} for a "
+        "Slack message.",
         examples=[["https://hooks.example.com/rollouts"]],
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import enum
 import html
+import types
 import typing
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -24,7 +25,13 @@ from pydantic_core import PydanticUndefined
 
 from conveyor.spec.keys import child_annotation, model_at, unwrap
 
-_PLURAL = {"string": "strings", "number": "numbers", "integer": "integers", "any": "values"}
+_PLURAL = {
+    "string": "strings",
+    "number": "numbers",
+    "integer": "integers",
+    "any": "values",
+    "section": "sections",
+}
 
 _HEADER = """\
 # `conveyor.yaml` reference
@@ -153,6 +160,10 @@ def _type_of(field: FieldInfo) -> str:
 
 
 def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) > 1:  # e.g. a webhook: a URL or a section with url and format
+            return " or ".join(_type_name(m) for m in members)
     annotation = unwrap(annotation)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
@@ -164,7 +175,7 @@ def _type_name(annotation: Any) -> str:
         return "one of " + ", ".join(str(a) for a in args)
     if origin is list:
         inner = _type_name(args[0])
-        return f"list of {_PLURAL.get(inner, inner)}"
+        return "list of " + " or ".join(_PLURAL.get(i, i) for i in inner.split(" or "))
     if origin is dict:
         return f"mapping: {_type_name(args[0])} → {_type_name(args[1])}"
     names = {str: "string", int: "integer", float: "number", bool: "boolean"}
