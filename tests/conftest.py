@@ -57,12 +57,22 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture(autouse=True)
-def _mlflow_environment_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def _mlflow_environment_kept() -> Iterator[None]:
     """``mlflow.set_tracking_uri`` exports the URI to ``os.environ`` and Conveyor honours
     MLFLOW_TRACKING_URI: no test's MLflow state may reach the next test's settings or the
-    processes it starts (undone after each test)."""
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(name, raising=False)
+    processes it starts. Unset during each test, put back as it was after."""
+    import os
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.pop(name, None) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture

@@ -280,6 +280,7 @@ def test_canary_steps_through_to_promotion(world: World) -> None:
 
 
 def test_a_failing_candidate_is_rolled_back_and_rejected(world: World) -> None:
+    world.registry.client.set_registered_model_alias("wine", T.STAGING, "2")  # as a run leaves it
     rollout = start(world)
     controller, evidence = world.controller(), Scripted()
     controller.tick(world.at(1), evidence)
@@ -296,6 +297,8 @@ def test_a_failing_candidate_is_rolled_back_and_rejected(world: World) -> None:
     version = world.registry.get("wine", "2")
     assert version.stage == T.REJECTED
     assert version.tags[REJECTED_REASON] == failed.reason
+    assert T.STAGING not in version.aliases  # rejection moves staging off the version
+    assert world.registry.by_alias("wine", T.STAGING) is None
     reject = [e for e in AuditLog(world.store).history("wine") if e.action == "reject"]
     assert [(e.version, e.from_stage, e.to_stage) for e in reject] == [("2", "staging", "rejected")]
 

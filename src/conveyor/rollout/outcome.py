@@ -57,6 +57,9 @@ def reject_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reas
         client.set_model_version_tag(model, version, T.STAGE, T.REJECTED)
         client.set_model_version_tag(model, version, REJECTED_REASON, reason[:5000])
         client.set_model_version_tag(model, version, REJECTED_BY_ROLLOUT, str(rollout.id))
+        # a rejected version must not stay "the next one to try": staging moves off it
+        if T.STAGING in info.aliases:
+            client.delete_registered_model_alias(model, T.STAGING)
         if info.stage != T.REJECTED:
             registry.audit.record(
                 AuditEvent(
