@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 import pytest_asyncio
 
 from conveyor.serving.app import create_app
@@ -241,3 +242,45 @@ async def test_v2_metadata_says_which_inputs_may_be_missing(houses: httpx.AsyncC
     }
     assert '""' in meta["parameters"]["missing"]
     assert meta["outputs"] == [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
+
+
+async def test_null_categories_on_identical_traffic_are_no_drift(
+    nullable_registered: Registered, tmp_path: Path
+) -> None:
+    """The training rows sent again (8 % of `district` null) must read as the same traffic:
+    missing 8 % → 8 %, no unseen category, no drift. The server carries a null category as
+    "" (as BYTES tensors and CSVs do); the monitor must count it as missing, not as unseen."""
+    import pandas as pd
+
+    from conveyor.monitoring.drift import Status
+
+    frame = pd.read_csv(nullable_registered.project / "data.csv").drop(columns="price")
+    settings = make_settings(
+        nullable_registered.home, model_name="houses", store_url=f"sqlite:///{tmp_path / 's.db'}"
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        records = json.loads(frame.to_json(orient="records"))  # nulls as JSON null
+        for start in range(0, len(records), 20):
+            r = await client.post("/predict", json={"instances": records[start : start + 20]})
+            assert r.status_code == 200, r.text
+        v2 = await client.post(V2, json={"inputs": [
+            {"name": "district", "shape": [2], "datatype": "BYTES", "data": ["", "north"]},
+            {"name": "area", "shape": [2], "datatype": "FP64", "data": [70.0, 80.0]},
+            {"name": "rooms", "shape": [2], "datatype": "FP64", "data": [3.0, 2.0]},
+        ]})  # fmt: skip
+        assert v2.status_code == 200, v2.text
+        state = app.state.conveyor
+        state.watcher.live.flush()
+        (assessment,) = state.watcher.round()
+    district = next(f for f in assessment.drift.all if f.name == "district")
+    nulls = float(frame["district"].isna().mean())
+    assert nulls > 0.04
+    assert district.missing_share_ref == pytest.approx(nulls, abs=0.005)
+    assert district.missing_share_cur == pytest.approx((nulls * len(frame) + 1) / (len(frame) + 2))
+    assert district.unseen_share == 0.0, district
+    assert district.status is not Status.DRIFT, district
+    assert assessment.drift.status is not Status.DRIFT, assessment.drift.drifted

@@ -91,6 +91,10 @@ class CategoryCounter:
 
         array = np.asarray(values).ravel()
         missing = missing_mask(array)
+        if array.dtype.kind in "OUS" and not self._empty_is_a_category:
+            # "" is how the server (and BYTES tensors, and CSVs) carry a missing category:
+            # missing here too, as in the reference, never an unseen category
+            missing |= np.asarray(array == "", dtype=bool)
         present = array[~missing]
         if present.dtype.kind in "biu":  # class ids and flags: count first, name the few
             present, weights = np.unique(present, return_counts=True)
@@ -108,6 +112,10 @@ class CategoryCounter:
             self.unseen += int(weights.sum())
         self.rows += array.size
         self.missing += int(missing.sum())
+
+    @property
+    def _empty_is_a_category(self) -> bool:
+        return bool(self.categories.size) and bool((self.categories == "").any())
 
     def merge(self, other: CategoryCounter) -> None:
         self.counts += other.counts
