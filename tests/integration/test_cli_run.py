@@ -123,3 +123,35 @@ def test_mlflow_tracking_uri_is_used_and_named(
     assert "".join(said.split()) in "".join(done.stderr.split())  # as wrapped by the terminal
     assert MlflowClient(tracking_uri=theirs).get_registered_model("wine").name == "wine"
     assert not (home / "mlflow.db").exists()
+
+
+def test_register_a_run_later(cli: Callable, wine_project: Callable, home: Path) -> None:
+    """`run --no-register` logs the model and its bundle; `register --run-id` makes it the
+    version the run would have made, once; a failed or unknown run registers nothing."""
+    project = wine_project()
+    logged = cli("run", "--project", str(project), "--no-register", "--json")
+    assert logged.exit_code == 0, logged.stderr
+    info = logged.json()
+    assert info["registered_version"] is None and info["gates"]["passed"] is True
+    assert cli("models", "list", "--json").json() == []  # nothing registered yet
+    first = cli("register", "--run-id", info["run_id"], "--by", "pipeline", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert (first.json()["registered_version"], first.json()["semver"]) == ("1", "1.0.0")
+    again = cli("register", "--run-id", info["run_id"], "--json")  # a retried pipeline step
+    assert again.json()["registered_version"] == "1"
+    shown = cli("models", "show", "wine", "1", "--json").json()
+    assert shown["stage"] == "staging" and shown["run_id"] == info["run_id"]
+    assert shown["tags"]["conveyor.data_fingerprint"] and shown["tags"]["conveyor.gates"]
+    history = cli("models", "history", "wine", "--json").json()
+    assert [(e["action"], e["actor"]) for e in history] == [("register", "pipeline")]
+    # the same as a plain run: a second plain run is a patch on top
+    plain = cli("run", "--project", str(project), "--json").json()
+    assert (plain["registered_version"], plain["semver"]) == ("2", "1.0.1")
+
+    unknown = cli("register", "--run-id", "0123456789abcdef")
+    assert unknown.exit_code != 0 and "no logged candidate" in " ".join(unknown.stderr.split())
+    assert "Traceback" not in unknown.stderr
+    failed = cli(
+        "run", "--project", str(wine_project(min_accuracy=0.999)), "--no-register", "--json"
+    )
+    assert failed.exit_code == 3

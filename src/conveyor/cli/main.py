@@ -10,7 +10,19 @@ import sys
 import typer
 from rich.markup import escape
 
-from conveyor.cli import backup, deploy, dvc, models, monitor, project, rollout, score, serve, ui
+from conveyor.cli import (
+    backup,
+    deploy,
+    dvc,
+    kfp,
+    models,
+    monitor,
+    project,
+    rollout,
+    score,
+    serve,
+    ui,
+)
 from conveyor.cli import report as report_command  # main.report prints errors
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import emit_json, err
@@ -42,6 +54,7 @@ def build_app() -> typer.Typer:
     deploy.register(app)
     report_command.register(app)
     dvc.register(app)
+    kfp.register(app)
     backup.register(app)
     score.register(app)
     ui.register(app)

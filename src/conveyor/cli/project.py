@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("validate")(validate)
     app.command("run")(run)
+    app.command("register")(register_run)
     app.command("tune")(tune)
     app.command("spec")(spec)
 
@@ -151,6 +152,14 @@ def run(
     project: ProjectOpt = Path("."),
     run_info: Annotated[Path | None, typer.Option(help="Where to write run_info.json.")] = None,
     by: Annotated[str, typer.Option(help="Who is running this, for the audit trail.")] = "conveyor",
+    no_register: Annotated[
+        bool,
+        typer.Option(
+            "--no-register",
+            help="Log the model in the run but register nothing: `conveyor register --run-id` "
+            "does that later (a pipeline step gated on the gates).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Validate → train (→ tune) → evaluate → ONNX → gates → register. Exit 3 if gates fail."""
@@ -174,7 +183,9 @@ def run(
             console.print(f"[cyan]›[/] [bold]{step:<9}[/] {message}")
 
     try:
-        result = run_pipeline(spec, base, cli.settings, cli.store(), progress, actor=by)
+        result = run_pipeline(
+            spec, base, cli.settings, cli.store(), progress, actor=by, register=not no_register
+        )
     except GateFailedError as exc:
         if not json_out:
             _print_gates(exc.report.get("gates", {}))
@@ -187,14 +198,56 @@ def run(
     _print_gates(payload["gates"])
     console = out()
     reg = result.registered
-    assert reg is not None
     console.print(f"[bold]metrics[/]  {fmt_metrics(result.metrics)}")
     console.print(f"[bold]runtime[/]  {result.runtime}")
+    if reg is None:
+        console.print(
+            f"[green]logged[/] {spec.name} in run {result.run_id}, not registered: "
+            f"conveyor register --run-id {result.run_id}"
+        )
+        console.print(f"run info: {info_path}")
+        return
     console.print(
         f"[green]registered[/] {spec.name} version {reg.version} ({reg.semver}: {reg.semver_reason}) "
         f"as staging; run {result.run_id}"
     )
     console.print(f"run info: {info_path}")
+
+
+def register_run(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Option("--run-id", help="The run of conveyor run --no-register.")],
+    by: Annotated[str, typer.Option(help="Who is registering, for the audit trail.")] = "conveyor",
+    json_out: JsonOpt = False,
+) -> None:
+    """Register the model a `conveyor run --no-register` logged, as that run would have:
+    semantic version, lineage tags, the staging alias, the audit event. Registering the same
+    run again answers the version it already became."""
+    from conveyor.errors import UserError
+    from conveyor.pipeline.register import read_logged, register_logged
+    from conveyor.registry import tags as T
+
+    cli: CliContext = ctx.obj
+    registry = cli.registry()
+    logged = read_logged(registry, run_id)
+    if "failed" in logged.tags.get(T.GATES, "failed"):
+        raise UserError(f"run {run_id} failed its gates ({logged.gates}): nothing to register")
+    reg = register_logged(logged, registry, by)
+    if json_out:
+        emit_json(
+            {
+                "model_name": logged.name,
+                "run_id": run_id,
+                "registered_version": reg.version,
+                "semver": reg.semver,
+                "semver_reason": reg.semver_reason,
+            }
+        )
+        return
+    out().print(
+        f"[green]registered[/] {logged.name} version {reg.version} ({reg.semver}: "
+        f"{reg.semver_reason}) as staging; run {run_id}"
+    )
 
 
 def tune(

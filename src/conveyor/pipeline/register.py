@@ -86,16 +86,42 @@ def _bundle_files(spec: ProjectSpec, data: PreparedData, evaluation: Evaluation)
     return [str(out / n) for n in names]
 
 
-def register_candidate(
+@dataclass(frozen=True)
+class LoggedCandidate:
+    """A model logged with its bundle in a run, with everything its version will carry: the
+    first half of registering, kept in the run as ``conveyor/registration.json`` so that the
+    second half can run later, in another process (a pipeline step gated on the gates)."""
+
+    name: str
+    task: str
+    run_id: str
+    model_uri: str
+    model_id: str | None
+    tags: dict[str, str]
+    schema: dict[str, Any]
+    has_onnx: bool
+    gates: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoggedCandidate:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+REGISTRATION_ARTIFACT = "conveyor/registration.json"
+
+
+def log_candidate(
     spec: ProjectSpec,
     data: PreparedData,
     evaluation: Evaluation,
     candidate: Candidate,
-    registry: ModelRegistry,
     run_id: str,
     base_dir: Path,
-    actor: str,
-) -> RegisteredVersion:
+) -> LoggedCandidate:
+    """Log the model and its bundle in the active run; the version's tags, not yet a version."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -110,10 +136,7 @@ def register_candidate(
             extra_files=_bundle_files(spec, data, evaluation),
             signature=signature,
         )
-    model_uri = info.model_uri
-    client = registry.client
     estimator = spec.model.estimator or spec.model.train_function or ""
-    lineage = semver.Lineage(data.schema, data.fingerprint, candidate.params_hash, estimator)
     tags: dict[str, str] = {
         T.DATA_FINGERPRINT: data.fingerprint,
         **data.lineage,
@@ -130,44 +153,115 @@ def register_candidate(
     commit = git_commit(base_dir)
     if commit:
         tags[T.GIT_COMMIT] = commit
-    with registry.store.locked(f"model:{spec.name}") as conn, mlflow_errors():
-        label, reason = _semver(registry, spec.name, lineage)
+    logged = LoggedCandidate(
+        name=spec.name,
+        task=spec.task.value,
+        run_id=run_id,
+        model_uri=info.model_uri,
+        model_id=info.model_id,
+        tags=tags,
+        schema=data.schema.to_dict(),
+        has_onnx=evaluation.onnx.model is not None,
+        gates=evaluation.report.summary(),
+    )
+    with mlflow_errors():
+        mlflow.log_dict(logged.to_dict(), REGISTRATION_ARTIFACT)
+    return logged
+
+
+def register_candidate(
+    spec: ProjectSpec,
+    data: PreparedData,
+    evaluation: Evaluation,
+    candidate: Candidate,
+    registry: ModelRegistry,
+    run_id: str,
+    base_dir: Path,
+    actor: str,
+) -> RegisteredVersion:
+    """Log the model with its bundle, then register it: ``conveyor run``'s last step."""
+    logged = log_candidate(spec, data, evaluation, candidate, run_id, base_dir)
+    return register_logged(logged, registry, actor)
+
+
+def read_logged(registry: ModelRegistry, run_id: str) -> LoggedCandidate:
+    """The candidate a ``conveyor run --no-register`` logged in ``run_id``."""
+    import mlflow
+
+    from conveyor.errors import NotFoundError
+
+    try:
+        data = mlflow.artifacts.load_dict(f"runs:/{run_id}/{REGISTRATION_ARTIFACT}")
+    except Exception:  # no such run, or a run that logged no candidate
+        raise NotFoundError(
+            f"run {run_id} has no logged candidate ({REGISTRATION_ARTIFACT}): register a run "
+            "made by conveyor run --no-register whose gates passed"
+        ) from None
+    return LoggedCandidate.from_dict(data)
+
+
+def register_logged(
+    logged: LoggedCandidate, registry: ModelRegistry, actor: str
+) -> RegisteredVersion:
+    """Make the logged candidate a version: semver, tags, the staging alias, the audit event.
+    Registering the same run again returns the version it already became."""
+    from conveyor.data.schema import Schema
+
+    client = registry.client
+    name, run_id = logged.name, logged.run_id
+    tags = dict(logged.tags)
+    lineage = semver.Lineage(
+        Schema.from_dict(logged.schema),
+        tags.get(T.DATA_FINGERPRINT, ""),
+        tags.get(T.PARAMS_HASH, ""),
+        tags.get(T.ESTIMATOR, ""),
+    )
+    with registry.store.locked(f"model:{name}") as conn, mlflow_errors():
+        if _exists(client, name):
+            for existing in registry.versions(name):
+                if existing.run_id == run_id:  # a retry of a step that registered already
+                    return RegisteredVersion(
+                        existing.version,
+                        existing.semver,
+                        existing.tags.get(T.SEMVER_REASON, ""),
+                        logged.model_uri,
+                        existing.tags.get(T.ONNX_URI),
+                    )
+        label, reason = _semver(registry, name, lineage)
         tags[T.SEMVER] = label
         tags[T.SEMVER_REASON] = reason
-        if not _exists(client, spec.name):
-            client.create_registered_model(
-                spec.name, description=f"Conveyor model ({spec.task.value})"
-            )
+        if not _exists(client, name):
+            client.create_registered_model(name, description=f"Conveyor model ({logged.task})")
         # model_id: a tracking server rejects a models:/m-... source without it
         mv = client.create_model_version(
-            spec.name, model_uri, run_id=run_id, tags=tags, model_id=info.model_id
+            name, logged.model_uri, run_id=run_id, tags=tags, model_id=logged.model_id
         )
         version = str(mv.version)
         onnx_uri = None
-        if evaluation.onnx.model is not None:
+        if logged.has_onnx:
             # the registry form downloads everywhere; models:/m-<id>/... reads as a model name
-            onnx_uri = f"models:/{spec.name}/{version}/{BUNDLE_DIR}/model.onnx"
-            client.set_model_version_tag(spec.name, version, T.ONNX_URI, onnx_uri)
-        previous = registry.by_alias(spec.name, T.STAGING)
-        client.set_registered_model_alias(spec.name, T.STAGING, version)
+            onnx_uri = f"models:/{name}/{version}/{BUNDLE_DIR}/model.onnx"
+            client.set_model_version_tag(name, version, T.ONNX_URI, onnx_uri)
+        previous = registry.by_alias(name, T.STAGING)
+        client.set_registered_model_alias(name, T.STAGING, version)
         registry.audit.record(
             AuditEvent(
-                spec.name,
+                name,
                 version,
                 "register",
                 actor,
                 None,
                 T.STAGING,
-                f"gates {evaluation.report.summary()}",
+                f"gates {logged.gates}",
                 details={"run_id": run_id, "semver": label, "at": datetime.now(UTC).isoformat()},
             ),
             conn,
         )
         if previous is not None and previous.stage == T.STAGING:
-            client.set_model_version_tag(spec.name, previous.version, T.STAGE, T.ARCHIVED)
+            client.set_model_version_tag(name, previous.version, T.STAGE, T.ARCHIVED)
             registry.audit.record(
                 AuditEvent(
-                    spec.name,
+                    name,
                     previous.version,
                     "supersede",
                     actor,
@@ -177,8 +271,9 @@ def register_candidate(
                 ),
                 conn,
             )
-    mlflow.set_tags({"conveyor.registered_version": version, T.SEMVER: label})
-    return RegisteredVersion(version, label, reason, model_uri, onnx_uri)
+        client.set_tag(run_id, "conveyor.registered_version", version)
+        client.set_tag(run_id, T.SEMVER, label)
+    return RegisteredVersion(version, label, reason, logged.model_uri, onnx_uri)
 
 
 def _exists(client: Any, name: str) -> bool:

@@ -16,7 +16,7 @@ from conveyor.display import mask_urls
 from conveyor.errors import GateFailedError
 from conveyor.pipeline.dataset import prepare_data
 from conveyor.pipeline.evaluate import Candidate, evaluate_candidate
-from conveyor.pipeline.register import RegisteredVersion, register_candidate
+from conveyor.pipeline.register import RegisteredVersion, log_candidate, register_candidate
 from conveyor.pipeline.wandb_log import wandb_run
 from conveyor.registry.client import connect, ensure_experiment, mlflow_errors
 from conveyor.registry.stages import ModelRegistry
@@ -99,9 +99,12 @@ def run_pipeline(
     progress: Progress = _quiet,
     actor: str = "conveyor",
     tracing: Tracing | None = None,
+    register: bool = True,
 ) -> RunResult:
     """Validate → train (→ tune) → evaluate → ONNX → gates → register. Raises on any failure;
     a gate failure raises ``GateFailedError`` after logging the report, registering nothing.
+    With ``register=False`` the model is logged in the run but not registered: ``conveyor
+    register --run-id`` does that later (a pipeline's register step, gated on the gates).
     Traced as a ``conveyor.run`` span with a child per step when tracing is configured."""
     own = tracing is None
     tracing = tracing or tracing_from_settings(settings, "conveyor-run")
@@ -110,7 +113,9 @@ def run_pipeline(
             tracing.span("conveyor.run", **{"conveyor.model": spec.name}) as span,
             tempfile.TemporaryDirectory(prefix="conveyor-run-") as tmp,
         ):
-            result = _run(spec, base_dir, settings, store, progress, actor, Path(tmp), tracing)
+            result = _run(
+                spec, base_dir, settings, store, progress, actor, Path(tmp), tracing, register
+            )
             registered = result.registered.version if result.registered else ""
             tracing.annotate(
                 span, **{"conveyor.run_id": result.run_id, "conveyor.version": registered}
@@ -130,6 +135,7 @@ def _run(
     actor: str,
     workdir: Path,
     tracing: Tracing,
+    register: bool = True,
 ) -> RunResult:
     import mlflow
 
@@ -225,10 +231,14 @@ def _run(
             failed = [f"{g.name}: {g.detail}" for g in evaluation.report.failed]
             wb.finish(result.to_dict(), evaluation.plot)
             raise GateFailedError(failed, result.to_dict())
-        with clock.step("register", "logging the model and registering it"):
-            result.registered = register_candidate(
-                spec, data, evaluation, candidate, registry, run_id, base_dir, actor
-            )
+        if register:
+            with clock.step("register", "logging the model and registering it"):
+                result.registered = register_candidate(
+                    spec, data, evaluation, candidate, registry, run_id, base_dir, actor
+                )
+        else:  # a later step registers it: conveyor register --run-id (a pipeline's condition)
+            with clock.step("log", "logging the model for a later conveyor register"):
+                log_candidate(spec, data, evaluation, candidate, run_id, base_dir)
         wb.finish(result.to_dict(), evaluation.plot)
     return result
 
