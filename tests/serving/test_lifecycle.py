@@ -99,3 +99,18 @@ def test_two_workers_share_metrics(
             ["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True
         ).stdout.split()
         assert len(children) >= 2
+
+
+def test_workers_remove_their_metrics_directory_on_sigterm(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    reg = wine_registered.clone(tmp_path)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    with running_server(reg, "wine", "--workers", "2", "--refresh-seconds", "0", env=env) as server:
+        assert len([p for p in tmp.iterdir() if p.name.startswith("conveyor-metrics-")]) == 1
+        server.proc.send_signal(signal.SIGTERM)
+        code = server.proc.wait(60)
+    assert code in (0, -signal.SIGTERM), server.output()
+    assert not [p for p in tmp.iterdir() if p.name.startswith("conveyor-metrics-")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -89,13 +90,17 @@ def serve(
     if settings.model_path is not None:
         env["CONVEYOR_MODEL_PATH"] = str(settings.model_path)
     os.environ.update(env)
-    uvicorn.run(
-        "conveyor.serving.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        uvicorn.run(
+            "conveyor.serving.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        # the workers have exited: their metric files are no longer read by anyone
+        shutil.rmtree(metrics_dir, ignore_errors=True)
