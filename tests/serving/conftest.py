@@ -171,6 +171,8 @@ async def wine_client(
         model_name="wine",
         store_url=f"sqlite:///{tmp_path / 'store.db'}",
         admin_token="s3cret-token",
+        # the tests move rollouts by hand: a leader loop in the app would race them
+        rollout_controller=False,
     )
     app = create_app(settings)
     async with (

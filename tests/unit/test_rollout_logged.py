@@ -176,6 +176,22 @@ def test_calls_shed_under_load_fail_neither_arm(store: Store) -> None:
     assert not [c for c in checks.values() if c.verdict is Verdict.FAIL], checks
 
 
+def test_both_arms_are_read_over_the_same_span(store: Store) -> None:
+    """The candidate began answering 150 s into the step (it was still loading) while the
+    traffic changed at 100 s: compared over the whole step, the champion's early rows would
+    read as the arms seeing different inputs, and a good candidate would fail input_drift."""
+    early = [call(f"e{i}", "1", [i % 3], seconds=1 + i * 0.3) for i in range(300)]
+    for row in early:
+        row["inputs"] = {"alcohol": [11.0], "colour": ["red"]}  # the morning's traffic
+    later = [call(f"p{i}", "1", [i % 3], seconds=150 + i * 0.3) for i in range(300)]
+    candidate = [call(f"c{i}", "2", [i % 3], seconds=150 + i * 0.3) for i in range(300)]
+    write(store, early + later + candidate, [])
+    found = InferenceLogEvidence(store, "classification")(ROLLOUT, T0, UNTIL)
+    assert (found.champion.requests, found.candidate.requests) == (300, 300)
+    checks = {c.name: c for c in analyse(found, AnalysisSpec())}
+    assert checks["input_drift"].verdict is Verdict.PASS, checks["input_drift"]
+
+
 def test_an_unreachable_store_is_a_clear_error(store: Store) -> None:
     working = store._engine
     store._engine = sa.create_engine("postgresql+psycopg://x@127.0.0.1:1/none")

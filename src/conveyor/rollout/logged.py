@@ -87,6 +87,15 @@ class InferenceLogEvidence:
             store_errors(f"read the evidence of {rollout.model!r}"),
             self.store.engine.connect() as conn,
         ):
+            # both arms over the same span: an arm that began later (a candidate still loading
+            # when the step began, or a step cut by max_requests) must not be compared with
+            # traffic from a time it never saw, or changing traffic reads as a biased split
+            starts = [
+                self._first_at(conn, rollout.model, v, since, until)
+                for v in (rollout.champion, rollout.candidate)
+            ]
+            if all(at is not None for at in starts):
+                since = max(since, *(_aware(at) for at in starts if at is not None))
             champion = self._arm(conn, rollout.model, rollout.champion, since, until)
             candidate = self._arm(conn, rollout.model, rollout.candidate, since, until)
         shared = sorted(champion.by_key.keys() & candidate.by_key.keys())
@@ -101,6 +110,24 @@ class InferenceLogEvidence:
             candidate.evidence(rollout.candidate),
             pairs,
         )
+
+    def _first_at(
+        self, conn: Connection, model: str, version: str, since: datetime, until: datetime
+    ) -> datetime | None:
+        """When the version's calls that ``_arm`` reads begin."""
+        log = inference_log.c
+        window = (
+            (log.model == model) & (log.version == version) & (log.at >= since) & (log.at < until)
+        )
+        read = (
+            sa.select(log.at.label("at"))
+            .where(window)
+            .order_by(log.at.desc())
+            .limit(self.max_requests)
+            .subquery()
+        )
+        found: datetime | None = conn.execute(sa.select(sa.func.min(read.c.at))).scalar()
+        return found
 
     def _arm(
         self, conn: Connection, model: str, version: str, since: datetime, until: datetime
@@ -191,3 +218,9 @@ class EvidenceByTask:
             bundle = registered_bundle(self.settings, model, version)
             self._tasks[key] = "classification" if bundle.classification else "regression"
         return self._tasks[key]
+
+
+def _aware(at: datetime) -> datetime:
+    from datetime import UTC
+
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
