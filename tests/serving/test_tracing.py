@@ -4,10 +4,7 @@ export from a `conveyor serve` process to a collector endpoint."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from conveyor.serving.app import create_app
 from conveyor.tracing import REQUEST_ID, Tracing
+from tests.conftest import WebhookReceiver
 from tests.serving.conftest import Registered, make_settings
 from tests.serving.server import running_server
 
@@ -110,73 +108,49 @@ def test_a_run_is_one_trace_with_a_span_per_step(
             "conveyor.run.register"} <= set(steps), steps  # fmt: skip
 
 
-class Collector(http.server.ThreadingHTTPServer):
-    """An OTLP/HTTP endpoint: decodes each POST /v1/traces (protobuf) into its spans."""
+def exported_spans(receiver: WebhookReceiver) -> list[dict[str, Any]]:
+    """The spans in the OTLP/HTTP requests (protobuf) a local endpoint received."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
 
-    def __init__(self) -> None:
-        self.spans: list[dict[str, Any]] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-                    ExportTraceServiceRequest,
-                )
-
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                request = ExportTraceServiceRequest.FromString(body)
-                for resource in request.resource_spans:
-                    service = {a.key: a.value.string_value for a in resource.resource.attributes}
-                    for scope in resource.scope_spans:
-                        for span in scope.spans:
-                            attributes = {a.key: a.value.string_value for a in span.attributes}
-                            outer.spans.append(
-                                {"path": self.path, "name": span.name, "service": service,
-                                 "attributes": attributes}
-                            )  # fmt: skip
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-@pytest.fixture
-def collector() -> Iterator[Collector]:
-    server = Collector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    spans = []
+    for headers, body in list(receiver.received):
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            service = {a.key: a.value.string_value for a in resource.resource.attributes}
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    attributes = {a.key: a.value.string_value for a in span.attributes}
+                    spans.append({"name": span.name, "service": service,
+                                  "attributes": attributes,
+                                  "type": {k.lower(): v for k, v in headers.items()}.get("content-type")})  # fmt: skip
+    return spans
 
 
 @pytest.mark.integration
 def test_a_server_exports_spans_by_otlp(
-    wine_registered: Registered, wine_row: dict[str, float], tmp_path: Path, collector: Collector
+    wine_registered: Registered,
+    wine_row: dict[str, float],
+    tmp_path: Path,
+    webhook_receiver: WebhookReceiver,
 ) -> None:
     reg = wine_registered.clone(tmp_path)
-    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+    endpoint = webhook_receiver.url.rsplit("/", 1)[0]  # the exporter posts to <endpoint>/v1/traces
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_SERVICE_NAME": "wine-api"}
     with running_server(reg, "wine", env=env) as server:
         answer = httpx.post(f"{server.url}/predict", json={"instances": [wine_row]}).json()
     # the batch processor exports on shutdown at the latest
     deadline = time.monotonic() + 10
-    while not any(s["name"] == "conveyor.request" for s in collector.spans):
-        assert time.monotonic() < deadline, collector.spans
+    while not any(s["name"] == "conveyor.request" for s in exported_spans(webhook_receiver)):
+        assert time.monotonic() < deadline, webhook_receiver.received
         time.sleep(0.1)
-    (request,) = [s for s in collector.spans if s["name"] == "conveyor.request"]
-    assert request["path"] == "/v1/traces"
+    spans = exported_spans(webhook_receiver)
+    (request,) = [s for s in spans if s["name"] == "conveyor.request"]
+    assert request["type"] == "application/x-protobuf"
     assert request["attributes"][REQUEST_ID] == answer["request_id"]
     assert request["service"]["service.name"] == "wine-api"
-    assert {"conveyor.parse", "conveyor.model", "conveyor.log"} <= {
-        s["name"] for s in collector.spans
-    }
+    assert {"conveyor.parse", "conveyor.model", "conveyor.log"} <= {s["name"] for s in spans}
 
 
 def test_tracing_is_off_without_an_endpoint(tmp_path: Path) -> None:

@@ -9,10 +9,8 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, out, table
+from conveyor.cli.output import JsonOpt, emit_json, out, table
 from conveyor.errors import UserError
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def register(alerts_app: typer.Typer) -> None:

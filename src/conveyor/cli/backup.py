@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, out
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+from conveyor.cli.output import JsonOpt, emit_json, out
 
 
 def register(app: typer.Typer) -> None:

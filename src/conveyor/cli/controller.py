@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from conveyor.cli.output import emit_json, err, out
-from conveyor.cli.rollout import JsonOpt, _cli, make_controller
+from conveyor.cli.output import JsonOpt, emit_json, err, out
+from conveyor.cli.rollout import _cli, make_controller
 from conveyor.cli.rollout_view import _payload, _where
 from conveyor.errors import UserError
 from conveyor.rollout.logged import EvidenceByTask

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from conveyor.cli.output import emit_json, out
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+from conveyor.cli.output import JsonOpt, emit_json, out
 
 
 def register(app: typer.Typer) -> None:

@@ -7,10 +7,9 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, fmt_metrics, out, table
+from conveyor.cli.output import JsonOpt, emit_json, fmt_metrics, out, table
 from conveyor.registry.stages import VersionInfo
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Reason = Annotated[str, typer.Option(help="Why, for the audit trail.")]
 By = Annotated[str, typer.Option("--by", help="Who, for the audit trail.")]
 

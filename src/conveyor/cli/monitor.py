@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from conveyor.cli import alerts as alert_commands
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, out, table
+from conveyor.cli.output import JsonOpt, emit_json, out, table
 from conveyor.errors import UserError
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from conveyor.monitoring.assess import Assessment
     from conveyor.monitoring.drift import DriftReport, FeatureDrift
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 # the options of every command that looks at a served version over a window
 ModelArg = Annotated[str, typer.Argument(help="Registered model name.")]
 VersionOpt = Annotated[

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, err, fmt_metrics, out, table
+from conveyor.cli.output import JsonOpt, emit_json, err, fmt_metrics, out, table
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ProjectOpt = Annotated[
     Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
 ]
@@ -223,15 +222,12 @@ def register_run(
     """Register the model a `conveyor run --no-register` logged, as that run would have:
     semantic version, lineage tags, the staging alias, the audit event. Registering the same
     run again answers the version it already became."""
-    from conveyor.errors import UserError
     from conveyor.pipeline.register import read_logged, register_logged
-    from conveyor.registry import tags as T
 
     cli: CliContext = ctx.obj
     registry = cli.registry()
+    # only a run whose gates passed logs a candidate: a failed one has nothing to read
     logged = read_logged(registry, run_id)
-    if "failed" in logged.tags.get(T.GATES, "failed"):
-        raise UserError(f"run {run_id} failed its gates ({logged.gates}): nothing to register")
     reg = register_logged(logged, registry, by)
     if json_out:
         emit_json(

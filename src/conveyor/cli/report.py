@@ -10,14 +10,13 @@ from rich.markup import escape
 
 from conveyor.cli.context import CliContext
 from conveyor.cli.monitor import (
-    JsonOpt,
     ModelArg,
     StageOpt,
     VersionOpt,
     WindowOpt,
     parse_window,
 )
-from conveyor.cli.output import emit_json, out
+from conveyor.cli.output import JsonOpt, emit_json, out
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, err, out, table
+from conveyor.cli.output import JsonOpt, emit_json, err, out, table
 from conveyor.cli.rollout_view import (
     _at,
     _payload,
@@ -40,7 +40,6 @@ ROLLED_BACK_EXIT_CODE = 5
 TIMED_OUT_EXIT_CODE = 6
 WAIT_POLL_SECONDS = 1.0
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ModelArg = Annotated[str, typer.Argument(help="Registered model name.")]
 ReasonOpt = Annotated[str, typer.Option(help="Why, for the audit trail.")]
 ByOpt = Annotated[

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.output import emit_json, out
+from conveyor.cli.output import JsonOpt, emit_json, out
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ENGINES = ("local", "spark", "ray")
 
 

@@ -113,9 +113,9 @@ class CategoryCounter:
         self.rows += array.size
         self.missing += int(missing.sum())
 
-    @property
-    def _empty_is_a_category(self) -> bool:
-        return bool(self.categories.size) and bool((self.categories == "").any())
+    def __post_init__(self) -> None:
+        # decided once per counter, not on every batch the server observes
+        self._empty_is_a_category = bool((self.categories == "").any())
 
     def merge(self, other: CategoryCounter) -> None:
         self.counts += other.counts

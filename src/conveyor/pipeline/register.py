@@ -188,15 +188,12 @@ def read_logged(registry: ModelRegistry, run_id: str) -> LoggedCandidate:
     """The candidate a ``conveyor run --no-register`` logged in ``run_id``."""
     import mlflow
 
-    from conveyor.errors import NotFoundError
-
-    try:
+    missing = (
+        f"run {run_id} has no logged candidate ({REGISTRATION_ARTIFACT}): register a run made "
+        "by conveyor run --no-register whose gates passed"
+    )
+    with mlflow_errors(missing):  # an unreachable registry stays "unavailable"
         data = mlflow.artifacts.load_dict(f"runs:/{run_id}/{REGISTRATION_ARTIFACT}")
-    except Exception:  # no such run, or a run that logged no candidate
-        raise NotFoundError(
-            f"run {run_id} has no logged candidate ({REGISTRATION_ARTIFACT}): register a run "
-            "made by conveyor run --no-register whose gates passed"
-        ) from None
     return LoggedCandidate.from_dict(data)
 
 

@@ -88,8 +88,8 @@ class DataPlane:
             model, arm = choice.model, choice.arm
         submitted = time.perf_counter()
         ident = model.identity
-        attributes = {"conveyor.model": ident.name, "conveyor.version": ident.version}
-        with self.tracing.span("conveyor.model", **attributes, **{"conveyor.arm": arm}):
+        at = {"conveyor.model": ident.name, "conveyor.version": ident.version, "conveyor.arm": arm}
+        with self.tracing.span("conveyor.model", **at):
             try:
                 output = await model.batcher.submit(columns, rows)
             except Exception as exc:
