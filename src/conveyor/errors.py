@@ -93,6 +93,18 @@ class NotFoundError(UserError):
     http_status = 404
 
 
+class Unauthorized(UserError):
+    """A guarded endpoint was called without credentials (HTTP 401)."""
+
+    http_status = 401
+
+
+class Forbidden(UserError):
+    """The credentials are wrong, or the endpoint is turned off (HTTP 403)."""
+
+    http_status = 403
+
+
 class ApprovalRequiredError(UserError):
     """The spec requires approval before production and the version has none."""
 

@@ -9,7 +9,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +26,7 @@ class LogFormat(StrEnum):
 
 
 LEGACY_STAGES = {"Production": "production", "Staging": "staging"}
+MIN_ADMIN_TOKEN = 16  # characters; shorter tokens are refused at start
 
 
 class Settings(BaseSettings):
@@ -249,6 +257,17 @@ class Settings(BaseSettings):
         description="How long a held label waits for its prediction to be logged before it is "
         "dropped.",
     )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_ADMIN_TOKEN:
+            raise ValueError(
+                f"must be at least {MIN_ADMIN_TOKEN} characters (it guards "
+                "promotion and rollback); make one with: python -c "
+                "'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return token
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -170,7 +170,7 @@ async def wine_client(
         wine_registered.home,
         model_name="wine",
         store_url=f"sqlite:///{tmp_path / 'store.db'}",
-        admin_token="s3cret-token",
+        admin_token="s3cret-admin-token",
         # the tests move rollouts by hand: a leader loop in the app would race them
         rollout_controller=False,
     )

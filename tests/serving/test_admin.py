@@ -16,12 +16,16 @@ async def test_reload_needs_the_token(
     wrong = await wine_client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 403
     assert (
-        await wine_client.post("/admin/reload", headers={"Authorization": "Basic s3cret-token"})
+        await wine_client.post(
+            "/admin/reload", headers={"Authorization": "Basic s3cret-admin-token"}
+        )
     ).status_code == 401
-    ok = await wine_client.post("/admin/reload", headers={"Authorization": "Bearer s3cret-token"})
+    ok = await wine_client.post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token"}
+    )
     assert ok.status_code == 200
     assert ok.json() == {"swapped": False, "name": "wine", "version": "1"}
-    assert "s3cret-token" not in caplog.text
+    assert "s3cret-admin-token" not in caplog.text
 
 
 async def test_reload_follows_the_alias(
@@ -30,7 +34,9 @@ async def test_reload_follows_the_alias(
     """Point the server's source at staging and reload: it swaps to version 2 atomically."""
     state = wine_client.app.state.conveyor  # type: ignore[attr-defined]
     state.manager.source.alias = "staging"
-    r = await wine_client.post("/admin/reload", headers={"Authorization": "Bearer s3cret-token"})
+    r = await wine_client.post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token"}
+    )
     assert r.json() == {"swapped": True, "name": "wine", "version": "2"}
     pred = (await wine_client.post("/predict", json=wine_row)).json()
     assert pred["model"] == {"name": "wine", "version": "2", "stage": "staging"}
@@ -44,7 +50,7 @@ async def test_reload_follows_the_alias(
 
 async def test_rollout_controls(wine_client: httpx.AsyncClient) -> None:
     """Start, refuse a second, refuse an illegal step, abort; every answer shows the rollout."""
-    auth = {"Authorization": "Bearer s3cret-token"}
+    auth = {"Authorization": "Bearer s3cret-admin-token"}
     assert (await wine_client.get("/admin/rollout")).status_code == 401
     idle = await wine_client.get("/admin/rollout", headers=auth)
     assert idle.status_code == 200 and idle.json() == {"model": "wine", "rollout": None}
@@ -81,3 +87,25 @@ async def test_rollout_controls(wine_client: httpx.AsyncClient) -> None:
     assert aborted.status_code == 200 and aborted.json()["rollout"]["state"] == "aborted"
     nothing = await wine_client.post("/admin/rollout/abort", headers=auth)
     assert nothing.status_code == 404, nothing.text
+
+
+async def test_wrong_tokens_are_limited_per_client(wine_client: httpx.AsyncClient) -> None:
+    """Ten wrong tokens in a minute, then every attempt from that client waits (429 with
+    Retry-After), the right token included: a token cannot be guessed at request speed."""
+    for _ in range(10):
+        wrong = await wine_client.post("/admin/reload", headers={"Authorization": "Bearer guess"})
+        assert wrong.status_code == 403
+    limited = await wine_client.post(
+        "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token"}
+    )
+    assert limited.status_code == 429, limited.text
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert "10 wrong tokens" in limited.json()["error"]
+    app = wine_client.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.9", 5))
+    other = httpx.AsyncClient(transport=transport, base_url="http://test")
+    async with other:
+        ok = await other.post(
+            "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token"}
+        )
+    assert ok.status_code == 200  # another client is not held back

@@ -16,7 +16,7 @@ from tests.serving.load import generate
 from tests.serving.server import running_server
 
 pytestmark = pytest.mark.integration
-TOKEN = "lifecycle-token"
+TOKEN = "lifecycle-admin-token"
 
 
 async def test_three_hot_swaps_under_load_fail_nothing(

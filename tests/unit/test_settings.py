@@ -173,7 +173,7 @@ def test_a_bad_setting_is_a_clear_cli_error(
     assert result.exit_code == 2
     assert result.stderr.startswith("error: invalid CONVEYOR_* setting")
     assert "CONVEYOR_LOG_FORMAT" in result.stderr  # the variable to fix, by its name
-    assert "input_value='xml'" in result.stderr  # pydantic's [type=...] detail is not eaten
+    assert "(got 'xml')" in result.stderr  # the value given, as it is no secret
     assert "Traceback" not in result.stderr + result.stdout
     as_json = cli("models", "list", "--json")
     assert as_json.exit_code == 2
@@ -182,6 +182,18 @@ def test_a_bad_setting_is_a_clear_cli_error(
     assert payload["exit_code"] == 2
     assert "invalid CONVEYOR_* setting" in payload["error"]
     assert "CONVEYOR_LOG_FORMAT" in payload["error"]
+
+
+def test_a_short_admin_token_is_refused_without_being_printed(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONVEYOR_ADMIN_TOKEN", "hunter2-hunter2")  # 15 characters
+    result = cli("models", "list")
+    assert result.exit_code == 2
+    assert "CONVEYOR_ADMIN_TOKEN: must be at least 16 characters" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    monkeypatch.setenv("CONVEYOR_ADMIN_TOKEN", "hunter2-hunter2!")
+    assert cli("models", "list").exit_code == 0
 
 
 def test_connecting_leaves_mlflow_tracking_uri_as_it_was(

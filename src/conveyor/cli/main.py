@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except Exception as exc:  # a bad CONVEYOR_* variable
-        bad = UserError(f"invalid CONVEYOR_* setting: {mask_urls(str(exc))}")
+        bad = UserError(f"invalid CONVEYOR_* setting: {_setting_problems(exc)}")
         report(bad, json_mode)
         return bad.exit_code
     configure_logging(settings)
@@ -95,6 +95,22 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return 1
     return code if isinstance(code, int) else 0
+
+
+def _setting_problems(exc: Exception) -> str:
+    """Each bad variable and what is wrong with it, never its value (it may be a secret)."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return mask_urls(str(exc))
+    problems = []
+    for e in exc.errors():
+        where = ".".join(str(part) for part in e["loc"])
+        problem = f"{where}: {e['msg'].removeprefix('Value error, ')}"
+        if not any(word in where.upper() for word in ("TOKEN", "PASSWORD", "SECRET", "KEY")):
+            problem += f" (got {mask_urls(repr(e.get('input')))[:200]})"
+        problems.append(problem)
+    return "; ".join(problems)
 
 
 def _click_exception() -> type[Exception]:

@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
     group.command("list")(list_models)
     group.command("show")(show)
     group.command("history")(history)
+    group.command("doctor")(doctor)
     app.add_typer(group, name="models")
     app.command("approve")(approve)
     app.command("promote")(promote)
@@ -97,6 +98,54 @@ def history(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
     out().print(
         table(f"{name} history", ["at", "version", "action", "stage", "by", "reason"], rows)
     )
+
+
+def doctor(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Default: every registered model.")] = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Finish interrupted moves and settle stage tags.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check that stage tags and the audit trail agree with the aliases (the truth), as a
+    crash mid-promotion could leave them; --repair settles them. Exit 1 when problems remain."""
+    from conveyor.registry import moves
+
+    registry = _cli(ctx).registry()
+    names = [name] if name is not None else [m["name"] for m in registry.models()]
+    report: dict[str, dict[str, list[str]]] = {}
+    for model in names:
+        registry.get(model)  # a clear "no registered model" before anything else
+        problems = moves.diagnose(registry, model)
+        repaired: list[str] = []
+        if repair and problems:
+            done = registry.repair(model)
+            repaired = [f"finished the {m.action} of version {m.version}" for m in done.completed]
+            repaired += [f"dropped the {m.action} of version {m.version}" for m in done.dropped]
+            repaired += [f"version {v}: {a} → {b}" for v, a, b in done.retagged]
+            problems = moves.diagnose(registry, model)
+        report[model] = {"problems": problems, "repaired": repaired}
+    if json_out:
+        emit_json(report)
+    else:
+        for model, found in report.items():
+            for line in found["repaired"]:
+                out().print(f"{model}: repaired: {line}")
+            for line in found["problems"]:
+                out().print(f"[red]{model}: {line}[/]")
+            if not found["problems"]:
+                out().print(f"[green]{model}: aliases, stage tags and audit are consistent[/]")
+    if any(found["problems"] for found in report.values()):
+        hint = "" if repair else "; conveyor models doctor --repair settles them"
+        raise typer.Exit(1) if json_out else _fail(f"problems found{hint}")
+
+
+def _fail(message: str) -> typer.Exit:
+    from conveyor.cli.output import err
+
+    err().print(message)
+    return typer.Exit(1)
 
 
 def approve(

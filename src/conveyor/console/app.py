@@ -5,7 +5,6 @@ assets (no CDN, no build step at install)."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from starlette.responses import FileResponse, Response
 from conveyor import __version__
 from conveyor.console.views import Console, safe, window_minutes
 from conveyor.errors import ConveyorError
+from conveyor.serving.bearer import BearerGuard
 from conveyor.serving.http import JsonResponse, error_response, parse_json, read_body
 from conveyor.serving.inputs import bad_request
 
@@ -25,14 +25,6 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).parent / "static"
 COMMANDS = ("pause", "resume", "promote", "rollback", "abort")
 MAX_BODY = 16 * 1024
-
-
-class Unauthorized(ConveyorError):
-    http_status = 401
-
-
-class Forbidden(ConveyorError):
-    http_status = 403
 
 
 def create_console(settings: Settings, console: Console | None = None) -> FastAPI:
@@ -67,6 +59,7 @@ def create_console(settings: Settings, console: Console | None = None) -> FastAP
 
 def _api(settings: Settings, get: Any) -> APIRouter:
     api = APIRouter(prefix="/api", tags=["console"])
+    guard = BearerGuard(settings, "console actions are off")
 
     async def read(fn: Any, *args: Any) -> Response:
         answer = await asyncio.to_thread(safe, fn, *args)
@@ -118,7 +111,7 @@ def _api(settings: Settings, get: Any) -> APIRouter:
         """``pause``, ``resume``, ``promote``, ``rollback`` or ``abort`` the model's rollout:
         bearer ``CONVEYOR_ADMIN_TOKEN`` and ``{"reason": "...", "by": "..."}`` (both
         required; kept in the rollout's events and the audit trail)."""
-        _check_token(request, settings)
+        guard.check(request)
         if command not in COMMANDS:
             raise bad_request("command", f"one of {', '.join(COMMANDS)}")
         raw = await read_body(request, MAX_BODY)
@@ -134,17 +127,6 @@ def _api(settings: Settings, get: Any) -> APIRouter:
         return JsonResponse(answer)
 
     return api
-
-
-def _check_token(request: Request, settings: Settings) -> None:
-    expected = settings.admin_token
-    if expected is None:
-        raise Forbidden("console actions are off: set CONVEYOR_ADMIN_TOKEN")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing bearer token")
-    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
-        raise Forbidden("wrong admin token")
 
 
 def _build(settings: Settings) -> Console:

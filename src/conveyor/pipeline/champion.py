@@ -25,17 +25,20 @@ class Bundle:
 
 
 def load_schema(client: MlflowClient, name: str, version: str) -> Schema | None:
-    """The schema saved with a version, or None for versions registered without one."""
+    """The schema saved with a version, or None for versions registered without one. A
+    registry or artifact store that cannot answer raises: "unreachable" is not "no schema",
+    or the schema-compatibility gate would pass unchecked."""
     import mlflow
 
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            location = client.get_model_version_download_uri(name, version)
-            path = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{location.rstrip('/')}/{BUNDLE_DIR}/schema.json", dst_path=tmp
-            )
-        except Exception:
+    with mlflow_errors(f"model {name!r} has no version {version}"):
+        location = client.get_model_version_download_uri(name, version).rstrip("/")
+    with mlflow_errors(), tempfile.TemporaryDirectory() as tmp:
+        saved = mlflow.artifacts.list_artifacts(artifact_uri=f"{location}/{BUNDLE_DIR}")
+        if not any(Path(item.path).name == "schema.json" for item in saved or []):
             return None
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{location}/{BUNDLE_DIR}/schema.json", dst_path=tmp
+        )
         return Schema.from_dict(json.loads(Path(path).read_text()))
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import NotFoundError
 from conveyor.pipeline.champion import BUNDLE_DIR, load_schema
 from conveyor.registry import semver
 from conveyor.registry import tags as T
@@ -274,11 +275,10 @@ def register_logged(
 
 
 def _exists(client: Any, name: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
     try:
-        client.get_registered_model(name)
-    except MlflowException:
+        with mlflow_errors():
+            client.get_registered_model(name)
+    except NotFoundError:
         return False
     return True
 

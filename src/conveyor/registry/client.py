@@ -34,16 +34,25 @@ def mlflow_errors(what: str = "") -> Iterator[None]:
         message = mask_urls(exc.message)  # MLflow quotes the tracking URI, password included
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise NotFoundError(what or message) from None
+        if exc.error_code in ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"):
+            raise ServiceUnavailableError(f"MLflow registry unavailable: {message[:300]}") from None
         raise ConveyorError(f"MLflow: {message}") from None
     except MlflowException as exc:
         message = mask_urls(exc.message)
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in message.lower():
             raise NotFoundError(what or message) from None
-        if "API request" in message and "failed" in message:
-            raise ServiceUnavailableError(
-                f"MLflow tracking server unreachable: {message[:300]}"
-            ) from None
+        if ("API request" in message and "failed" in message) or _database_down(message):
+            raise ServiceUnavailableError(f"MLflow registry unavailable: {message[:300]}") from None
         raise ConveyorError(f"MLflow: {message}") from None
+
+
+def _database_down(message: str) -> bool:
+    """MLflow's SQL stores pass the driver's error on: a database that cannot be opened,
+    is locked, or refuses connections is unavailable, not "not found" nor a bad request."""
+    return any(
+        marker in message
+        for marker in ("OperationalError", "unable to open database", "could not connect")
+    )
 
 
 def probe_tracking(settings: Settings) -> None:

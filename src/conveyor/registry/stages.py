@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ApprovalRequiredError, NotFoundError, UserError
+from conveyor.registry import moves
 from conveyor.registry import tags as T
 from conveyor.registry.client import mlflow_errors
+from conveyor.registry.moves import Move
 from conveyor.store.audit import AuditEvent, AuditLog
 
 if TYPE_CHECKING:
@@ -128,11 +130,13 @@ class ModelRegistry:
             return _info(self.client.get_model_version(name, version))
 
     def by_alias(self, name: str, alias: str) -> VersionInfo | None:
-        from mlflow.exceptions import MlflowException
-
+        """The version holding ``alias``; None when the model or alias does not exist. A
+        registry that cannot answer raises (``ServiceUnavailableError``): "unreachable" never
+        reads as "no such version", or a gate comparing with production would skip."""
         try:
-            mv = self.client.get_model_version_by_alias(name, alias)
-        except MlflowException:
+            with mlflow_errors():
+                mv = self.client.get_model_version_by_alias(name, alias)
+        except NotFoundError:
             return None
         return _info(mv)
 
@@ -170,68 +174,66 @@ class ModelRegistry:
                 f"{name} version {version} needs approval before production: "
                 f"conveyor approve {name} {version} --by <name> --reason <why>"
             )
-        with self.store.locked(f"model:{name}") as conn:
-            self._move_alias(name, version, to, actor, reason, "promote", conn)
+        self._move(
+            Move(name, version, to, "promote", actor, reason, from_stage=info.stage),
+            skip_if_held=True,
+        )
         return self.get(name, version)
 
     def rollback(self, name: str, actor: str, reason: str) -> VersionInfo:
-        """Put production back on the version that held it before the current one."""
-        with self.store.locked(f"model:{name}") as conn:
-            current = self.by_alias(name, T.PRODUCTION)
-            if current is None:
-                raise NotFoundError(f"model {name!r} has no production version to roll back")
-            previous = self._previous_production(name, current.version, conn)
-            if previous is None:
-                raise UserError(f"{name} has no earlier production version to roll back to")
-            self._move_alias(
-                name,
-                previous,
-                T.PRODUCTION,
-                actor,
-                reason,
-                "rollback",
-                conn,
-                replaced_stage=T.REJECTED,
-            )
-        return self.get(name, previous)
+        """Put production back on the version that held it before the current one.
 
-    def _move_alias(
-        self,
-        name: str,
-        version: str,
-        alias: str,
-        actor: str,
-        reason: str,
-        action: str,
-        conn: Any,
-        replaced_stage: str = T.ARCHIVED,
-    ) -> None:
-        target = self.get(name, version)
-        replaced = self.by_alias(name, alias)
-        with mlflow_errors():
-            self.client.set_registered_model_alias(name, alias, version)
-            self.client.set_model_version_tag(name, version, T.STAGE, alias)
-            if alias == T.PRODUCTION and T.STAGING in target.aliases:
-                self.client.delete_registered_model_alias(name, T.STAGING)
-        self.audit.record(
-            AuditEvent(name, version, action, actor, target.stage, alias, reason), conn
-        )
-        if replaced is not None and replaced.version != version:
-            with mlflow_errors():
-                self.client.set_model_version_tag(name, replaced.version, T.STAGE, replaced_stage)
-            self.audit.record(
-                AuditEvent(
+        A retry after a crash mid-rollback finishes the interrupted one (the alias already
+        moved back) and stops there: it never rolls back a second version."""
+        with self.store.locked(f"model:{name}") as conn:
+            done = moves.resume(self, name, conn)
+            resumed = [m for m in done.completed if m.action == "rollback"]
+            if resumed:
+                target = resumed[-1].version
+            else:
+                current = self.by_alias(name, T.PRODUCTION)
+                if current is None:
+                    raise NotFoundError(f"model {name!r} has no production version to roll back")
+                previous = self._previous_production(name, current.version, conn)
+                if previous is None:
+                    raise UserError(f"{name} has no earlier production version to roll back to")
+                target = previous
+                move = Move(
                     name,
-                    replaced.version,
-                    action,
+                    previous,
+                    T.PRODUCTION,
+                    "rollback",
                     actor,
-                    replaced.stage,
-                    replaced_stage,
                     reason,
-                    details={"replaced_by": version},
-                ),
-                conn,
-            )
+                    from_stage=self.get(name, previous).stage,
+                    replaced_stage=T.REJECTED,
+                )
+                moves.begin(self, move)
+                moves.finish(self, move, conn, done)
+        moves.clear(self, name, done)
+        return self.get(name, target)
+
+    def repair(self, name: str) -> moves.Settled:
+        """Finish interrupted moves and settle stage tags to the aliases (``models doctor``)."""
+        self._require_model(name)
+        with self.store.locked(f"model:{name}") as conn:
+            done = moves.resume(self, name, conn)
+        moves.clear(self, name, done)
+        return done
+
+    def _move(self, move: Move, skip_if_held: bool = False) -> None:
+        """Finish what an interrupted move left, then make ``move`` (see ``registry.moves``).
+        With ``skip_if_held``, a version already holding the alias (tag and audit settled by
+        the resume) is not moved again: a repeated promotion records nothing new."""
+        with self.store.locked(f"model:{move.model}") as conn:
+            done = moves.resume(self, move.model, conn)
+            holder = self.by_alias(move.model, move.alias)
+            if not (skip_if_held and holder is not None and holder.version == move.version):
+                moves.begin(self, move)
+                moves.finish(self, move, conn, done)
+            elif holder.stage != move.alias:
+                moves.finish(self, move, conn, done)
+        moves.clear(self, move.model, done)
 
     def _previous_production(self, name: str, current: str, conn: Any) -> str | None:
         """The last version before ``current`` that entered production and was not rejected."""
@@ -251,12 +253,8 @@ class ModelRegistry:
         return None
 
     def _require_model(self, name: str) -> None:
-        from mlflow.exceptions import MlflowException
-
-        try:
+        with mlflow_errors(f"no registered model named {name!r}"):
             self.client.get_registered_model(name)
-        except MlflowException:
-            raise NotFoundError(f"no registered model named {name!r}") from None
 
 
 def _quote(value: str) -> str:

@@ -36,12 +36,9 @@ def check_candidate(info: VersionInfo) -> None:
 def promote_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reason: str) -> None:
     """Point ``production`` at the candidate; the version it replaces becomes ``archived``.
 
-    A retry after a crash skips a promotion that completed (alias and stage tag both moved)
-    and repeats one that MLflow left half done (``ModelRegistry.promote`` sets both again).
-    """
-    current = registry.by_alias(rollout.model, T.PRODUCTION)
-    if current is None or current.version != rollout.candidate or current.stage != T.PRODUCTION:
-        registry.promote(rollout.model, rollout.candidate, T.PRODUCTION, actor, reason)
+    Idempotent: a retry after a crash finishes a half-done move (``registry.moves``) and does
+    not move or record again one that completed."""
+    registry.promote(rollout.model, rollout.candidate, T.PRODUCTION, actor, reason)
 
 
 def reject_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reason: str) -> None:
@@ -60,7 +57,13 @@ def reject_candidate(registry: ModelRegistry, rollout: Rollout, actor: str, reas
         # a rejected version must not stay "the next one to try": staging moves off it
         if T.STAGING in info.aliases:
             client.delete_registered_model_alias(model, T.STAGING)
-        if info.stage != T.REJECTED:
+        # once per rollout, decided by the audit (the stage tag may have been written by a
+        # crashed attempt whose event was never committed)
+        recorded = any(
+            e.action == "reject" and e.version == version and e.details.get("rollout") == rollout.id
+            for e in registry.audit.history(model, limit=500, conn=conn)
+        )
+        if not recorded:
             registry.audit.record(
                 AuditEvent(
                     model,

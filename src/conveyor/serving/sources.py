@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from conveyor.errors import NotFoundError
 from conveyor.serving.bundle import ModelIdentity
 from conveyor.settings import Settings
 
@@ -106,18 +105,11 @@ class RegistrySource:
         return str(row[0]), row[1] or "", tags
 
     def _current_through_mlflow(self) -> ModelIdentity:
-        from mlflow.exceptions import MlflowException
-
         from conveyor.registry.client import mlflow_errors
 
         client = self._registry()
-        with mlflow_errors():
-            try:
-                mv = client.get_model_version_by_alias(self.name, self.alias)
-            except MlflowException:
-                raise NotFoundError(
-                    f"model {self.name!r} has no version with alias {self.alias!r}"
-                ) from None
+        with mlflow_errors(f"model {self.name!r} has no version with alias {self.alias!r}"):
+            mv = client.get_model_version_by_alias(self.name, self.alias)
         return self._identity(str(mv.version), mv.run_id or "", dict(mv.tags))
 
     def version(self, version: str) -> ModelIdentity:
@@ -126,16 +118,11 @@ class RegistrySource:
         found = self._read_local_registry(version=version)
         if found is not None:
             return self._identity(*found)
-        from mlflow.exceptions import MlflowException
-
         from conveyor.registry.client import mlflow_errors
 
         client = self._registry()
-        with mlflow_errors():
-            try:
-                mv = client.get_model_version(self.name, version)
-            except MlflowException:
-                raise NotFoundError(f"model {self.name!r} has no version {version}") from None
+        with mlflow_errors(f"model {self.name!r} has no version {version}"):
+            mv = client.get_model_version(self.name, version)
         return self._identity(str(mv.version), mv.run_id or "", dict(mv.tags))
 
     def _identity(self, version: str, run_id: str, tags: dict[str, str]) -> ModelIdentity:

@@ -4,13 +4,12 @@ of the served model's rollout (the same commands as ``conveyor rollout``)."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from conveyor.errors import ConveyorError
+from conveyor.serving.bearer import BearerGuard
 from conveyor.serving.http import JsonResponse, parse_json, read_body
 from conveyor.serving.inputs import bad_request
 from conveyor.serving.state import ServerState
@@ -21,34 +20,14 @@ if TYPE_CHECKING:
 COMMANDS = ("pause", "resume", "promote", "rollback", "abort")
 
 
-class Unauthorized(ConveyorError):
-    http_status = 401
-
-
-class Forbidden(ConveyorError):
-    http_status = 403
-
-
-def check_token(request: Request, state: ServerState) -> None:
-    """401 without a bearer token, 403 with a wrong one; compared in constant time."""
-    expected = state.settings.admin_token
-    if expected is None:
-        raise Forbidden("admin endpoints are disabled: set CONVEYOR_ADMIN_TOKEN")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing bearer token")
-    if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
-        raise Forbidden("wrong bearer token")
-
-
 def router(state: ServerState) -> APIRouter:
     api = APIRouter(prefix="/admin", tags=["admin"])
+    guard = BearerGuard(state.settings, "admin endpoints are disabled")
 
     @api.post("/reload")
     async def reload(request: Request) -> Response:
         """Load the version the alias points at now, if it moved; swaps atomically."""
-        check_token(request, state)
+        guard.check(request)
         swapped, ident = await state.manager.reload()
         return JsonResponse({"swapped": swapped, "name": ident.name, "version": ident.version})
 
@@ -87,7 +66,7 @@ def router(state: ServerState) -> APIRouter:
     async def rollout_status(request: Request) -> Response:
         """The served model's rollout (the running one, else the latest): state, step, weights,
         plan and its recent events with the analysis behind each verdict."""
-        check_token(request, state)
+        guard.check(request)
         model = state.manager.current().identity.name
         return JsonResponse(await asyncio.to_thread(rollout_view, model))
 
@@ -100,7 +79,7 @@ def router(state: ServerState) -> APIRouter:
 
         from conveyor.spec.models import RolloutSpec
 
-        check_token(request, state)
+        guard.check(request)
         body = await body_of(request)
         version = body.pop("version", None)
         if not isinstance(version, str | int) or isinstance(version, bool) or version == "":
@@ -124,7 +103,7 @@ def router(state: ServerState) -> APIRouter:
     async def rollout_command(command: str, request: Request) -> Response:
         """``pause``, ``resume``, ``promote``, ``rollback`` or ``abort`` the served model's
         rollout, with an optional ``{"reason": "..."}``."""
-        check_token(request, state)
+        guard.check(request)
         if command not in COMMANDS:
             raise bad_request("command", f"one of {', '.join(COMMANDS)}")
         reason = (await body_of(request)).get("reason", "")
