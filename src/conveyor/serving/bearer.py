@@ -43,7 +43,7 @@ class BearerGuard:
             raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
         if not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
             self._fail(client, now)
-            raise Forbidden("wrong bearer token")
+            raise Forbidden("wrong admin token")
 
     def _refuse_if_limited(self, client: str, now: float) -> None:
         with self._lock:
