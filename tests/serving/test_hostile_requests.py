@@ -154,3 +154,42 @@ def test_request_text_cannot_forge_a_log_line(server: Server) -> None:
     assert not [line for line in lines if line.startswith("2099-01-01")]
     access = next(line for line in lines if "conveyor.forged" in line)
     assert "GET /nope\\n2099-01-01 00:00:00,000 CRITICAL conveyor.forged: injected\\r\\n" in access
+
+
+def test_a_client_that_hangs_up_mid_upload_is_an_abort_not_a_server_error(
+    server: Server,
+) -> None:
+    """Half a body, then the socket closes: counted as status 499 (the client's), one log line,
+    no traceback, and nothing that the 5xx error-rate alerts read."""
+    import re
+    import socket
+
+    def requests_by_status() -> dict[str, float]:
+        text = httpx.get(f"{server.url}/metrics", timeout=10).text
+        counts: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("conveyor_requests_total{") and 'route="/predict"' in line:
+                status = re.search(r'status="(\d+)"', line)
+                assert status is not None
+                counts[status.group(1)] = counts.get(status.group(1), 0) + float(line.split()[-1])
+        return counts
+
+    before = requests_by_status()
+    body = json.dumps({"instances": [{"alcohol": 13.0}] * 2000}).encode()
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            head = (
+                f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            sock.sendall(head.encode() + body[: len(body) // 2])
+            time.sleep(0.2)  # the server is reading the body when the client goes
+    deadline = time.monotonic() + 10
+    while requests_by_status().get("499", 0) - before.get("499", 0) < 3:
+        assert time.monotonic() < deadline, (requests_by_status(), server.output()[-3000:])
+        time.sleep(0.1)
+    after = requests_by_status()
+    assert after.get("500", 0) == before.get("500", 0)
+    output = server.output()
+    assert "Traceback" not in output
+    assert output.count("client closed the connection") >= 3

@@ -80,3 +80,42 @@ def test_serve_follows_the_stage_from_the_environment(
     with running_server(reg, "wine", env={"CONVEYOR_MODEL_STAGE": "staging"}) as server:
         info = httpx.get(f"{server.url}/model/info", timeout=5).json()
     assert (info["version"], info["stage"]) == ("2", "staging")
+
+
+def test_a_registry_moved_away_is_never_recreated_and_is_followed_when_back(
+    wine_registered: Registered, tmp_path: Path, wine_row: dict[str, float]
+) -> None:
+    """Renaming mlflow.db away while serving: the server keeps its version, says the registry
+    is unreachable, creates no empty registry in its place, and follows a promotion once the
+    file is back (an empty registry created meanwhile kept it on the old version for good)."""
+    import os
+    import time
+
+    import httpx
+
+    from tests.serving.server import running_server
+
+    reg = wine_registered.clone(tmp_path)
+    db, away = reg.home / "mlflow.db", reg.home / "mlflow.db.away"
+    with running_server(reg, "wine", "--refresh-seconds", "0.3") as server:
+        os.rename(db, away)
+        deadline = time.monotonic() + 20
+        while True:
+            health = httpx.get(f"{server.url}/health?verbose=true", timeout=5).json()
+            if health["registry"]["reachable"] is False:
+                break
+            assert time.monotonic() < deadline, health
+            time.sleep(0.2)
+        time.sleep(1)  # a few more refreshes without the file
+        assert not db.exists(), "reading the registry created an empty one"
+        assert "no MLflow registry at" in health["registry"]["error"]
+        answer = httpx.post(f"{server.url}/predict", json={"instances": [wine_row]}, timeout=5)
+        assert answer.json()["model"]["version"] == "1"
+        os.rename(away, db)
+        reg.conveyor("promote", "wine", "2", "--to", "production")
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{server.url}/model/info", timeout=5).json()["version"] != "2":
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.2)
+        refusals = server.output().count("no MLflow registry at")
+    assert refusals == 1, "one line when the registry went away, not one per refresh"

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import err
+from conveyor.errors import ConveyorError, UserError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from conveyor.serving.bundle import ModelIdentity
+    from conveyor.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +51,6 @@ def serve(
     """Serve a model over /predict and the Open Inference Protocol, with /metrics."""
     import uvicorn
 
-    from conveyor.errors import UserError
     from conveyor.serving.app import create_app, source_from_settings
 
     cli: CliContext = ctx.obj
@@ -59,21 +66,22 @@ def serve(
     if refresh_seconds is not None:
         update["refresh_seconds"] = refresh_seconds
     settings = cli.settings.model_copy(update=update)
-    source = source_from_settings(settings)
-    # resolve and download once here, so workers start from the local cache
-    source.fetch(source.current())
-    where = settings.model_path or f"{settings.model_name}@{settings.model_stage}"
-    err().print(f"serving {where} on http://{host}:{port} with {workers} worker(s)")
+    identity = _check_servable(settings)
     log_level = settings.log_level.lower()
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    banner = (
+        f"serving {identity.name} version {identity.version} ({identity.stage}) "
+        f"on http://{host}:{port} with {workers} worker(s)"
+    )
     if workers == 1:
-        uvicorn.run(
-            create_app(settings, source),
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,
-            timeout_graceful_shutdown=30,
-        )
+        app = create_app(settings, source_from_settings(settings), on_ready=lambda: _say(banner))
+        _run(uvicorn.Config(app, **common))
         return
     # workers are separate processes: they read the same settings from CONVEYOR_* variables
     metrics_dir = tempfile.mkdtemp(prefix="conveyor-metrics-")
@@ -90,17 +98,41 @@ def serve(
     if settings.model_path is not None:
         env["CONVEYOR_MODEL_PATH"] = str(settings.model_path)
     os.environ.update(env)
+    _say(banner)  # the model loaded here once; each worker loads it again
     try:
-        uvicorn.run(
-            "conveyor.serving.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-            access_log=False,
-            timeout_graceful_shutdown=30,
-        )
+        uvicorn.run("conveyor.serving.app:app_from_env", factory=True, workers=workers, **common)
     finally:
         # the workers have exited: their metric files are no longer read by anyone
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _check_servable(settings: Settings) -> ModelIdentity:
+    """Resolve, download and open the model once before anything listens, so a bad model path,
+    an unreachable registry or a directory that is not a model ends the command with one line
+    (exit 2 for bad input, 1 otherwise) and no "serving ..." banner. Workers then start from
+    the local cache."""
+    from conveyor.serving.app import source_from_settings
+    from conveyor.serving.bundle import read_bundle
+    from conveyor.serving.runtime import open_runtime
+
+    source = source_from_settings(settings)
+    identity = source.current()
+    bundle = read_bundle(source.fetch(identity), identity)
+    open_runtime(bundle, 1)  # refuses a model its runtime cannot load
+    return bundle.identity
+
+
+def _run(config: uvicorn.Config) -> None:
+    """uvicorn's server without uvicorn's exit code 3 (documented here as "gates failed") when
+    the app fails to start: the lifespan has logged why in one line; the command exits 1."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise ConveyorError("the server did not start (the reason is above)")
+
+
+def _say(line: str) -> None:
+    err().print(line, highlight=False)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import ServiceUnavailableError
 from conveyor.monitoring.alerts import AlertBook, evaluate
 from conveyor.monitoring.assess import Assessment, assess
 from conveyor.monitoring.live import LiveMonitor
@@ -92,21 +93,29 @@ class Watcher:
 
     def _run(self) -> None:
         next_round = time.monotonic() + min(self.interval(), 10.0)  # a first look soon
+        down = False  # the store: said once when it goes, once when it is back
         while True:
             stopping = self._stop.wait(self.flush_seconds)
+            assessed = False
             try:
                 with self._lock:
                     self.live.flush()
-            except Exception:  # the store may be down: counts stay in memory until it is back
-                log.exception("monitor: writing live counts failed")
+                if time.monotonic() >= next_round and not stopping:
+                    next_round = time.monotonic() + self.interval()
+                    self.round()
+                    assessed = True  # it read the store (a flush may have had nothing to write)
+            except ServiceUnavailableError as exc:  # counts stay in memory until it is back
+                if not down:
+                    log.warning("monitor: %s; counts kept in memory", exc.message)
+                down = True
+            except Exception:
+                log.exception("monitor: round failed")
+            else:
+                if down and assessed:
+                    log.warning("monitor: the store answers again")
+                    down = False
             if stopping:
                 return
-            if time.monotonic() >= next_round:
-                next_round = time.monotonic() + self.interval()
-                try:
-                    self.round()
-                except Exception:
-                    log.exception("monitor: evaluation failed")
 
     def round(self) -> list[Assessment]:
         """Assess every served version now: gauges, alerts, webhooks."""

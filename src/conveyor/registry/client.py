@@ -108,15 +108,21 @@ def _environment_kept(*names: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def connect(settings: Settings) -> MlflowClient:
+def connect(settings: Settings, create: bool = True) -> MlflowClient:
     """Point MLflow at the configured store and return a client.
 
     MLflow's fluent API keeps the tracking URI in process state; this is the one place that
-    sets it, from ``Settings``, before anything logs.
+    sets it, from ``Settings``, before anything logs. Without ``create``, a missing embedded
+    registry file is unavailable instead of made (readers such as the server never create
+    the registry as a side effect).
     """
     import mlflow
 
     probe_tracking(settings)
+    if not create and settings.tracking_uri.startswith("sqlite:///"):
+        db = Path(settings.tracking_uri.removeprefix("sqlite:///"))
+        if not db.is_file():
+            raise ServiceUnavailableError(f"no MLflow registry at {db}")
     if settings.tracking_is_local:
         settings.home.mkdir(parents=True, exist_ok=True)
         Path(settings.artifact_root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
@@ -132,6 +138,18 @@ def connect(settings: Settings) -> MlflowClient:
         client = mlflow.MlflowClient(settings.tracking_uri, registry_uri=settings.tracking_uri)
         client.search_registered_models(max_results=1)  # opens (and caches) the registry store
     return client
+
+
+def reopen(client: MlflowClient) -> None:
+    """Close the connections MLflow keeps to a registry database, so the next client opens the
+    file now at its path (MLflow caches one store per URI and its pool holds the old file)."""
+    stores = [getattr(getattr(client, "_tracking_client", None), "store", None)]
+    with contextlib.suppress(Exception):  # MLflow internals: best effort
+        stores.append(client._get_registry_client().store)  # type: ignore[no-untyped-call]
+    for store in stores:
+        engine = getattr(store, "engine", None)
+        if engine is not None:
+            engine.dispose()
 
 
 @contextlib.contextmanager

@@ -61,12 +61,19 @@ class LeaderLoop:
         self.state = to
 
     def _run(self) -> None:
+        said = ""  # the last failure reported: a failure that repeats is said once
         while not self._stop.is_set():
             try:
                 self.controller.tick(None, self.evidence)
             except ConveyorError as exc:
-                log.warning("rollout leader: %s", exc.message)
+                if exc.message != said:
+                    log.warning("rollout leader: %s", exc.message)
+                said = exc.message
             except Exception:  # the loop outlives any one bad round
                 log.exception("rollout leader: tick failed")
+            else:
+                if said:
+                    log.warning("rollout leader: rounds work again")
+                said = ""
             self.rounds += 1
             self._stop.wait(self.interval)

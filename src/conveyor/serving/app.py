@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -29,6 +29,7 @@ from conveyor.serving.routes import admin, ops, predict, v2
 from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.slashes import StripTrailingSlash
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
+from conveyor.serving.startup import OneLineStartupFailure, StartupNote
 from conveyor.serving.state import ServerState
 from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
@@ -50,9 +51,13 @@ def source_from_settings(settings: Settings) -> ModelSource:
 
 
 def create_app(
-    settings: Settings, source: ModelSource | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    source: ModelSource | None = None,
+    tracing: Tracing | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """Build the server. Nothing loads until the app starts (its lifespan)."""
+    """Build the server. Nothing loads until the app starts (its lifespan); ``on_ready`` is
+    called once the model is loaded and the server about to take traffic."""
     source = source or source_from_settings(settings)
     tracing = tracing or tracing_from_settings(settings, "conveyor-serve")
     metrics = ServerMetrics(settings.prometheus_multiproc_dir)
@@ -113,8 +118,24 @@ def create_app(
         tracing=tracing,
     )
 
+    startup = StartupNote()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await start()
+        except BaseException as exc:
+            if isinstance(exc, ConveyorError):
+                startup.error = exc.message
+            with contextlib.suppress(Exception):  # stop what did start (the log's ingester)
+                await stop()
+            raise
+        try:
+            yield
+        finally:
+            await stop()
+
+    async def start() -> None:
         settings.home.mkdir(parents=True, exist_ok=True)
         # the tables are created now if the store answers; if not, the server starts anyway
         # (the model comes from the registry or its cache) and the log waits in the spool
@@ -131,25 +152,30 @@ def create_app(
         if settings.rollout_controller and manager.can_load_versions:
             leader = asyncio.create_task(asyncio.to_thread(start_leader, settings, store))
             leader.add_done_callback(_report_leader)
+        leaders.append(leader)
         ident = manager.current().identity
         log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)
         if watcher is not None:
             watcher.start()
-        try:
-            yield
-        finally:
-            if leader is not None:
-                with contextlib.suppress(Exception):  # it failed to start: logged there
-                    await asyncio.to_thread((await leader).stop)  # releases the lease
-            await routing.stop()  # a candidate's batcher drains first
-            await manager.stop()  # drains queued requests first
-            if watcher is not None:
-                watcher.stop()  # writes the last live counts
-            if writer is not None:
-                writer.stop()  # then spools their log records and waits for the ingester
-            tracing.shutdown()  # exports the spans still buffered
-            store_health.stop()
-            store.close()
+        if on_ready is not None:
+            on_ready()
+
+    leaders: list[asyncio.Task[LeaderLoop] | None] = []
+
+    async def stop() -> None:
+        leader = leaders[0] if leaders else None
+        if leader is not None:
+            with contextlib.suppress(Exception):  # it failed to start: logged there
+                await asyncio.to_thread((await leader).stop)  # releases the lease
+        await routing.stop()  # a candidate's batcher drains first
+        await manager.stop()  # drains queued requests first
+        if watcher is not None:
+            watcher.stop()  # writes the last live counts
+        if writer is not None:
+            writer.stop()  # then spools their log records and waits for the ingester
+        tracing.shutdown()  # exports the spans still buffered
+        store_health.stop()
+        store.close()
 
     app = FastAPI(
         title="Conveyor model server",
@@ -174,7 +200,8 @@ def create_app(
         watcher.request(model.bundle, elapsed_ms, status)
 
     app.add_middleware(RequestContext, metrics=metrics, model_name=model_name, on_failure=failed)
-    app.add_middleware(StripTrailingSlash)  # outermost: /predict/ routes as /predict
+    app.add_middleware(StripTrailingSlash)  # /predict/ routes as /predict
+    app.add_middleware(OneLineStartupFailure, note=startup)  # outermost: sees the lifespan
     return app
 
 

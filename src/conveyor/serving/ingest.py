@@ -210,10 +210,11 @@ class Ingester:
                 self.adopt_feedback()
                 self._maybe_prune()
             except (sa.exc.OperationalError, ServiceUnavailableError) as exc:
-                # the store is down or read-only: segments wait on disk
-                failures = min(failures + 1, 6)
+                # the store is down or read-only: segments wait on disk; said once per outage
                 detail = getattr(exc, "orig", None) or exc
-                log.warning("inference-log store unavailable, segments kept: %s", detail)
+                level = logging.DEBUG if failures else logging.WARNING
+                log.log(level, "inference-log store unavailable, segments kept: %s", detail)
+                failures = min(failures + 1, 6)
             else:
                 if failures:
                     log.warning("inference-log store available again: ingesting the backlog")
@@ -232,11 +233,7 @@ class Ingester:
         """Held labels whose prediction is now logged join it (the store being down, the next
         round retries)."""
         expired = datetime.now(UTC) - timedelta(seconds=self.config.feedback_pending_s)
-        try:
-            moved = adopt_pending(self.store, expired)
-        except ServiceUnavailableError as exc:
-            log.warning("held feedback not adopted: %s", exc)
-            return 0
+        moved = adopt_pending(self.store, expired)  # a store outage is the round's to report
         if moved:
             log.info("%d held feedback labels joined their logged predictions", moved)
         return moved

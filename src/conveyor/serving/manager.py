@@ -214,9 +214,13 @@ class ModelManager:
             try:
                 await self.reload()
             except Exception as exc:  # keep serving the current version
-                log.warning("model refresh failed: %s", exc)
+                # one line per outage (and per change of error), not one per refresh
+                if self.refreshed.get("error") != str(exc):
+                    log.warning("model refresh failed, serving what is loaded: %s", exc)
                 self.refreshed = {"reachable": False, "checked_at": checked_at, "error": str(exc)}
             else:
+                if self.refreshed.get("reachable") is False:
+                    log.warning("model refresh works again: the registry answers")
                 self.refreshed = {"reachable": True, "checked_at": checked_at}
 
 

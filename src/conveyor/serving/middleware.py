@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.serving.dataplane import new_request_id
@@ -14,6 +15,8 @@ from conveyor.serving.http import STATE_REQUEST_ID, STATE_VERSION, choose_reques
 from conveyor.serving.metrics import ServerMetrics
 
 access = logging.getLogger("conveyor.access")
+log = logging.getLogger(__name__)
+CLIENT_CLOSED = 499  # the status counted for a request its client abandoned
 
 
 # routes that run the model: their failures count against the model version's health
@@ -66,6 +69,16 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # the client hung up before its request was read: its abort, not a server error;
+            # no answer can reach it (499, as proxies count such requests)
+            status = CLIENT_CLOSED
+            log.info(
+                "%s %s: client closed the connection before its request was read (request_id=%s)",
+                scope["method"],
+                scope["path"],
+                state[STATE_REQUEST_ID],
+            )
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
@@ -82,7 +95,12 @@ class RequestContext:
                     )
                 children[0].inc()
                 children[1].observe(elapsed)
-                if status >= 400 and self.on_failure is not None and path in INFERENCE_ROUTES:
+                if (
+                    status >= 400
+                    and status != CLIENT_CLOSED
+                    and self.on_failure is not None
+                    and path in INFERENCE_ROUTES
+                ):
                     self.on_failure(version, status, elapsed * 1000)
                 if access.isEnabledFor(logging.INFO):
                     access.info(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from conveyor.errors import ServiceUnavailableError
 from conveyor.serving.bundle import ModelIdentity
 from conveyor.settings import Settings
 
@@ -39,6 +40,13 @@ class LocalSource:
         return self.path
 
 
+def _missing(path: Path) -> str:
+    return (
+        f"no MLflow registry at {path} (conveyor run registers a first version; "
+        "CONVEYOR_TRACKING_URI points elsewhere)"
+    )
+
+
 class RegistrySource:
     """The version behind ``alias`` of ``name`` in MLflow; downloads are cached per version."""
 
@@ -47,15 +55,39 @@ class RegistrySource:
         self.name = name
         self.alias = alias
         self._client: MlflowClient | None = None
+        self._file_id: tuple[int, int] | None = None
 
     def _registry(self) -> MlflowClient:
-        if self._client is None:
-            from conveyor.registry.client import connect
+        """MLflow, for what the direct read cannot answer. An embedded registry file must exist
+        (serving never creates one: an empty registry made while the real file was moved away
+        would be read, and held open, in its place) and is re-opened when the file was
+        replaced (a restore, a move back), since MLflow keeps connections to the old file."""
+        from conveyor.registry.client import connect, reopen
 
-            self._client = connect(self.settings)
+        file_id = self._registry_file_id()
+        if self._client is not None and file_id != self._file_id:
+            reopen(self._client)
+            self._client = None
+        if self._client is None:
+            self._client = connect(self.settings, create=False)
+            self._file_id = file_id
         return self._client
 
+    def _registry_file_id(self) -> tuple[int, int] | None:
+        """(device, inode) of the embedded registry; None for a registry elsewhere. Raises
+        ``ServiceUnavailableError`` when the file is missing."""
+        uri = self.settings.tracking_uri
+        if not uri.startswith("sqlite:///"):
+            return None
+        path = Path(uri.removeprefix("sqlite:///"))
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise ServiceUnavailableError(_missing(path)) from None
+        return stat.st_dev, stat.st_ino
+
     def current(self) -> ModelIdentity:
+        self._registry_file_id()  # a missing registry is unreachable, not "no such version"
         found = self._read_local_registry()
         if found is not None:
             return self._identity(*found)
@@ -74,7 +106,7 @@ class RegistrySource:
             return None
         path = Path(uri.removeprefix("sqlite:///"))
         if not path.is_file():
-            return None
+            raise ServiceUnavailableError(_missing(path))
         import sqlite3
 
         if version is None:
