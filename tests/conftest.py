@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from conveyor.cli.main import main
+from conveyor.notify import WebhookPolicy
 
 
 @dataclass
@@ -32,6 +33,8 @@ class WebhookReceiver:
     url: str = ""
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     status: int = 200  # what it answers
+    # webhooks reach only public hosts unless allowed: this receiver is on loopback
+    policy: WebhookPolicy = field(default_factory=lambda: WebhookPolicy(("127.0.0.1",)))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
     AliasChoices,
@@ -18,6 +18,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from conveyor.notify import WebhookPolicy
 
 
 class LogFormat(StrEnum):
@@ -170,6 +173,13 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key signing webhook bodies (alerts, rollouts)."
     )
+    webhook_allow: str = Field(
+        default="",
+        description="Hosts (names) or networks (CIDR) webhooks may reach although they are not "
+        "public, comma separated (an in-cluster Alertmanager: 'alertmanager.monitoring.svc' or "
+        "'10.0.0.0/8'). Loopback, private and link-local (cloud metadata) addresses are refused "
+        "otherwise.",
+    )
     rollout_poll_seconds: float = Field(
         default=2.0, ge=0, description="How often a server reads its model's rollout; 0: never."
     )
@@ -257,6 +267,20 @@ class Settings(BaseSettings):
         description="How long a held label waits for its prediction to be logged before it is "
         "dropped.",
     )
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _networks(cls, text: str) -> str:
+        from conveyor.notify import WebhookPolicy
+
+        WebhookPolicy.parse(text)  # a malformed network is refused at start
+        return text
+
+    @property
+    def webhook_policy(self) -> WebhookPolicy:
+        from conveyor.notify import WebhookPolicy
+
+        return WebhookPolicy.parse(self.webhook_allow)
 
     @field_validator("admin_token")
     @classmethod

@@ -776,11 +776,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_rollout_events_reach_webhooks_signed(world: World, receiver: Receiver) -> None:
-    from conveyor.notify import verify
+    from conveyor.notify import WebhookPolicy, verify
 
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/rollouts"
+    allow_loopback = WebhookPolicy(("127.0.0.1",))
     controller = Controller(
-        world.store, world.registry, holder="a", notify=webhook_notifier("s3cret")
+        world.store, world.registry, holder="a", notify=webhook_notifier("s3cret", allow_loopback)
     )
     spec = canary(webhooks=[url], steps=[100])
     controller.start("wine", "2", spec, actor="alice", now=world.t0)
@@ -806,3 +807,28 @@ def test_a_webhook_that_fails_never_blocks_a_transition(world: World) -> None:
     controller = Controller(world.store, world.registry, holder="a", notify=broken)
     controller.start("wine", "2", canary(), actor="alice", now=world.t0)
     assert [r.state for r in controller.tick(world.at(1), Scripted())] == [State.PROGRESSING]
+
+
+def test_rollout_webhooks_to_internal_addresses_are_refused_at_send(
+    world: World, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rollout started (through the admin API, say) with webhooks to the machine's own
+    network: nothing reaches them, each refusal is logged, the rollout goes on."""
+    port = receiver.server_address[1]
+    hooks = [
+        f"http://127.0.0.1:{port}/loopback",
+        f"http://localhost:{port}/by-name",  # a name: resolved and re-checked at send
+        "http://169.254.169.254/latest/meta-data/",
+        f"http://[::ffff:127.0.0.1]:{port}/mapped",
+    ]
+    controller = Controller(world.store, world.registry, holder="a", notify=webhook_notifier(None))
+    spec = canary(webhooks=hooks, steps=[100])
+    controller.start("wine", "2", spec, actor="alice", now=world.t0)
+    controller.tick(world.at(1), Scripted())
+    assert receiver.received == []
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert any("127.0.0.1 is a loopback address" in line for line in refused), refused
+    assert any("localhost (127.0.0.1) is a loopback address" in line for line in refused)
+    assert any("169.254.169.254 is a link-local address" in line for line in refused)
+    assert any("loopback" in line and "::ffff:127.0.0.1" in line for line in refused)
+    assert all("/latest/meta-data" not in line for line in refused)  # paths never logged

@@ -109,3 +109,15 @@ async def test_wrong_tokens_are_limited_per_client(wine_client: httpx.AsyncClien
             "/admin/reload", headers={"Authorization": "Bearer s3cret-admin-token"}
         )
     assert ok.status_code == 200  # another client is not held back
+
+
+async def test_a_rollout_with_a_webhook_into_the_servers_network_is_refused(
+    wine_client: httpx.AsyncClient,
+) -> None:
+    auth = {"Authorization": "Bearer s3cret-admin-token"}
+    body = {"version": "2", "steps": [100], "webhooks": ["http://169.254.169.254/latest/"]}
+    refused = await wine_client.post("/admin/rollout/start", headers=auth, json=body)
+    assert refused.status_code == 400, refused.text
+    assert "webhooks.0" in refused.text and "link-local" in refused.text
+    idle = await wine_client.get("/admin/rollout", headers=auth)
+    assert idle.json()["rollout"] is None  # nothing started

@@ -90,7 +90,13 @@ async def test_shifted_traffic_and_wrong_labels_raise_alerts(
     # a second server process with a webhook sees the same store rows: it reports the alerts
     bundle = state.manager.current().bundle
     hooked = replace(bundle, monitoring=MonitoringSpec(webhooks=[webhook_receiver.url]))
-    other = Watcher(state.store, ServerMetrics(), lambda: [hooked], webhook_secret="hmac-key")
+    other = Watcher(
+        state.store,
+        ServerMetrics(),
+        lambda: [hooked],
+        webhook_secret="hmac-key",
+        webhook_policy=webhook_receiver.policy,
+    )
     state.watcher.live.flush()
     (assessment,) = other.round()
     assert assessment.health.requests == ROWS + 1

@@ -37,7 +37,9 @@ async def test_a_silenced_alert_is_kept_quiet_until_lifted(
     state.watcher.live.flush()
     bundle = state.manager.current().bundle
     hooked = replace(bundle, monitoring=MonitoringSpec(webhooks=[webhook_receiver.url]))
-    watcher = Watcher(state.store, ServerMetrics(), lambda: [hooked])
+    watcher = Watcher(
+        state.store, ServerMetrics(), lambda: [hooked], webhook_policy=webhook_receiver.policy
+    )
     watcher.round()
     sent = [json.loads(body)["alert"]["rule"] for _, body in webhook_receiver.received]
     assert "data_drift" not in sent  # silenced: no webhook

@@ -304,7 +304,9 @@ def test_alerts_open_refresh_and_resolve_once(store: Store) -> None:
 
 def test_webhooks_are_signed_and_verifiable(webhook_receiver: WebhookReceiver) -> None:
     url = webhook_receiver.url
-    delivered = post_event([url], "alert.firing", {"alert": {"rule": "x"}}, "key")
+    delivered = post_event(
+        [url], "alert.firing", {"alert": {"rule": "x"}}, "key", policy=webhook_receiver.policy
+    )
     assert delivered == [url]
     ((headers, body),) = webhook_receiver.received
     assert json.loads(body) == {"event": "alert.firing", "alert": {"rule": "x"}}
@@ -322,7 +324,8 @@ def test_failing_webhooks_are_skipped(
 ) -> None:
     webhook_receiver.status = 500
     dead = "http://127.0.0.1:9/hook?token=secret-token"
-    assert post_event([dead, webhook_receiver.url], "alert.resolved", {}, None) == []
+    hooks = [dead, webhook_receiver.url]
+    assert post_event(hooks, "alert.resolved", {}, None, policy=webhook_receiver.policy) == []
     assert len(webhook_receiver.received) == 1
     assert SIGNATURE_HEADER not in webhook_receiver.received[0][0]  # no secret, no signature
     assert "secret-token" not in caplog.text and "127.0.0.1:9" in caplog.text

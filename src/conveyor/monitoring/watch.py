@@ -23,7 +23,7 @@ from conveyor.monitoring.alerts import AlertBook, evaluate
 from conveyor.monitoring.assess import Assessment, assess
 from conveyor.monitoring.live import LiveMonitor
 from conveyor.monitoring.silences import Silences
-from conveyor.notify import post_event
+from conveyor.notify import WebhookPolicy, post_event
 
 if TYPE_CHECKING:
     from conveyor.serving.bundle import Bundle
@@ -43,6 +43,7 @@ class Watcher:
         flush_seconds: float = 5.0,
         interval_seconds: float | None = None,
         webhook_secret: str | None = None,
+        webhook_policy: WebhookPolicy | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
@@ -50,6 +51,7 @@ class Watcher:
         self.flush_seconds = flush_seconds
         self.interval_seconds = interval_seconds
         self.webhook_secret = webhook_secret
+        self.webhook_policy = webhook_policy
         self.live = LiveMonitor(store, dropped=metrics.monitor_dropped)
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the thread's rounds and on-demand ones (tests, admin)
@@ -164,6 +166,7 @@ class Watcher:
                     transition.event,
                     {"alert": alert},
                     self.webhook_secret,
+                    policy=self.webhook_policy,
                 )
             self._after_silences(book, silences, bundle, ident.name, ident.version, assessment)
             results.append(assessment)
@@ -193,6 +196,7 @@ class Watcher:
                 "alert.firing",
                 {"alert": {**alert, "details": details}},
                 self.webhook_secret,
+                policy=self.webhook_policy,
             )
 
     # ---------------------------------------------------------------- gauges

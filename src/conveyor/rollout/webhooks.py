@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from conveyor.notify import WebhookPolicy
     from conveyor.rollout.state import Rollout
 
 # a notifier gets the rollout's webhooks (URLs or WebhookSpecs), the event name and its payload
@@ -40,14 +41,15 @@ def payload(rollout: Rollout, reason: str) -> dict[str, Any]:
     }
 
 
-def webhook_notifier(secret: str | None) -> Notifier:
-    """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set."""
+def webhook_notifier(secret: str | None, policy: WebhookPolicy | None = None) -> Notifier:
+    """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set, to the
+    destinations ``policy`` allows (default: public hosts only)."""
     from conveyor.monitoring.runbooks import SECTIONS, runbook_url
     from conveyor.notify import post_event
 
     def notify(urls: Sequence[Any], event: str, body: Mapping[str, Any]) -> object:
         if event in SECTIONS:  # an event that asks for a person says where its runbook is
             body = {**body, "runbook_url": runbook_url(event)}
-        return post_event(urls, event, body, secret=secret)
+        return post_event(urls, event, body, secret=secret, policy=policy)
 
     return notify

@@ -46,5 +46,7 @@ def controller_for(settings: Settings, store: Store, holder: str | None = None) 
         store,
         cast("ModelRegistry", LazyRegistry(settings, store)),
         holder=holder or f"{socket.gethostname()}:{os.getpid()}",
-        notify=webhook_notifier(secret.get_secret_value() if secret else None),
+        notify=webhook_notifier(
+            secret.get_secret_value() if secret else None, settings.webhook_policy
+        ),
     )

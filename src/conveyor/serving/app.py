@@ -73,6 +73,7 @@ def create_app(
             webhook_secret=(
                 settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
             ),
+            webhook_policy=settings.webhook_policy,
         )
         if settings.monitoring
         else None

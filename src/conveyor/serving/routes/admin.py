@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from conveyor.notify import RefusedDestination
 from conveyor.serving.bearer import BearerGuard
 from conveyor.serving.http import JsonResponse, parse_json, read_body
 from conveyor.serving.inputs import bad_request
@@ -91,6 +92,12 @@ def router(state: ServerState) -> APIRouter:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "body"
             raise bad_request(field, first["msg"]) from None
+        policy = state.settings.webhook_policy
+        for i, hook in enumerate(spec.webhooks):
+            try:
+                policy.check_url(hook if isinstance(hook, str) else hook.url)
+            except RefusedDestination as exc:  # a host name is checked again at every send
+                raise bad_request(f"webhooks.{i}", str(exc)) from None
         model = state.manager.current().identity.name
 
         def start() -> dict[str, Any]:
