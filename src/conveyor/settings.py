@@ -139,6 +139,30 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Larger bodies get 413."
     )
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Request line and headers together; a larger head gets 431 and the "
+        "connection is closed.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request must send its headers within this time of its first byte (or "
+        "of connecting); slower ones get 408 and are closed.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request must send its whole body within this time once its headers are "
+        "in; slower ones get 408.",
+    )
+    max_connections: int = Field(
+        default=2048,
+        ge=1,
+        description="Open connections and requests in progress per server process; requests "
+        "past it get 503 at once.",
+    )
     max_request_rows: int = Field(
         default=10_000,
         ge=1,

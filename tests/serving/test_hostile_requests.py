@@ -4,6 +4,7 @@ answering and memory stays bounded; request text cannot forge a log line."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +30,12 @@ def server(
     wine_registered: Registered, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     reg = wine_registered.clone(tmp_path_factory.mktemp("hostile"))
-    env = {"CONVEYOR_LOG_LEVEL": "INFO", "CONVEYOR_LOG_FORMAT": "text"}
+    env = {
+        "CONVEYOR_LOG_LEVEL": "INFO",
+        "CONVEYOR_LOG_FORMAT": "text",
+        "CONVEYOR_HEADER_TIMEOUT_SECONDS": "1",
+        "CONVEYOR_BODY_TIMEOUT_SECONDS": "2",
+    }
     with running_server(reg, "wine", "--refresh-seconds", "0", env=env) as srv:
         yield srv
 
@@ -193,3 +199,79 @@ def test_a_client_that_hangs_up_mid_upload_is_an_abort_not_a_server_error(
     output = server.output()
     assert "Traceback" not in output
     assert output.count("client closed the connection") >= 3
+
+
+def read_answer(sock: socket.socket, within_s: float) -> bytes:
+    """What the server sends until it closes the connection (or ``within_s`` passes)."""
+    sock.settimeout(within_s)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return received
+
+
+def test_a_header_over_the_cap_is_431_and_closed(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n")
+        answer = read_answer(sock, 5)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"request line and headers over 32768 bytes" in answer
+
+
+def test_a_header_streamed_without_end_is_cut_off_early(server: Server) -> None:
+    """200 MB of one header, sent as fast as the socket takes it: refused after the cap (a
+    read or two past it), not buffered; /health answers meanwhile."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        try:
+            while sent < 200 * 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_answer(sock, 5)
+    assert sent < 16 * 1024 * 1024, sent  # the server closed long before the end
+    assert answer.startswith(b"HTTP/1.1 431 ") or answer == b"", answer[:200]
+    assert httpx.get(f"{server.url}/health", timeout=2).status_code == 200
+
+
+def test_held_connections_with_partial_heads_are_closed_by_the_head_timeout(
+    server: Server,
+) -> None:
+    """Slowloris: 200 connections each holding half a request line. Each is answered 408 and
+    closed after the 1 s head timeout; the server answers others all along."""
+    socks = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            socks.append(sock)
+        started = time.monotonic()
+        assert httpx.get(f"{server.url}/health", timeout=2).status_code == 200
+        answers = [read_answer(sock, 10) for sock in socks]
+        waited = time.monotonic() - started
+    finally:
+        for sock in socks:
+            sock.close()
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers), {a[:40] for a in answers}
+    assert waited < 8, waited
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    with silent:  # a connection that never sends a byte is closed too, without an answer
+        assert read_answer(silent, 5) == b""
+
+
+def test_a_body_trickling_in_is_408_naming_the_body(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"instances": ['
+        )
+        answer = read_answer(sock, 10)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body["problems"][0]["loc"] == "body"
+    assert "not received within 2 s" in body["problems"][0]["msg"]

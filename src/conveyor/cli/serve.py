@@ -68,12 +68,17 @@ def serve(
     settings = cli.settings.model_copy(update=update)
     identity = _check_servable(settings)
     log_level = settings.log_level.lower()
+    from conveyor.serving.protocol import GuardedHttp
+
+    GuardedHttp.configure(settings.max_header_bytes, settings.header_timeout_seconds)
     common: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": log_level,
         "access_log": False,
         "timeout_graceful_shutdown": 30,
+        "http": GuardedHttp,
+        "limit_concurrency": settings.max_connections,
     }
     banner = (
         f"serving {identity.name} version {identity.version} ({identity.stage}) "

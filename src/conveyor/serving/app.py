@@ -257,7 +257,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers (`--workers N`): settings come from CONVEYOR_* variables."""
     from conveyor.logs import configure_logging
+    from conveyor.serving.protocol import GuardedHttp
 
     settings = Settings()
     configure_logging(settings)
+    GuardedHttp.configure(settings.max_header_bytes, settings.header_timeout_seconds)
     return create_app(settings)

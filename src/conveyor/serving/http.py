@@ -47,18 +47,31 @@ class JsonResponse(Response):
         return dumps(content)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) anything over ``limit`` without reading it all."""
+class BodyTooSlow(RequestError):
+    def __init__(self, timeout: float) -> None:
+        super().__init__([Problem("body", f"not received within {timeout:g} s")], status=408)
+
+
+async def read_body(request: Request, limit: int, timeout: float | None = None) -> bytes:
+    """The whole body, refusing (413) anything over ``limit`` without reading it all, and
+    (408) a body still arriving ``timeout`` seconds after its headers: a client trickling its
+    body in would otherwise hold a connection and a task for as long as it likes."""
+    import anyio
+
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTooSlow(timeout or 0) from None
     return b"".join(chunks)
 
 

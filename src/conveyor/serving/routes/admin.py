@@ -43,7 +43,9 @@ def router(state: ServerState) -> APIRouter:
         return controllers[0]
 
     async def body_of(request: Request) -> dict[str, Any]:
-        raw = await read_body(request, state.settings.max_body_bytes)
+        raw = await read_body(
+            request, state.settings.max_body_bytes, state.settings.body_timeout_seconds
+        )
         body = parse_json(raw) if raw.strip() else {}
         if not isinstance(body, dict):
             raise bad_request("body", "must be a JSON object")

@@ -88,7 +88,9 @@ def router(state: ServerState) -> APIRouter:
         """Ground truth for one (`request_id`, `label`, `row`?) or many (`feedback: [...]`)
         predictions; the answer counts what joined a logged prediction, what is held until its
         prediction is logged and what was rejected, and lists the labels that did not join."""
-        body = await read_body(request, state.settings.max_body_bytes)
+        body = await read_body(
+            request, state.settings.max_body_bytes, state.settings.body_timeout_seconds
+        )
         classes = state.manager.current().bundle.schema.classes
         # decoding, checking and storing grow with the batch: off the event loop
         receipt = await asyncio.to_thread(lambda: state.feedback.submit(parse_json(body), classes))

@@ -53,7 +53,9 @@ def router(state: ServerState) -> APIRouter:
         rid = request_id(request)
         with state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": "/predict"}):
             with state.tracing.span("conveyor.parse"):
-                body = await read_body(request, settings.max_body_bytes)
+                body = await read_body(
+                    request, settings.max_body_bytes, settings.body_timeout_seconds
+                )
                 decoded = await state.offload.run(
                     len(body),
                     decode_predict,

@@ -133,7 +133,9 @@ def router(state: ServerState) -> APIRouter:
         route = "/v2/models/{name}/infer"
         with state.tracing.span("conveyor.request", **{"http.route": route}) as span:
             with state.tracing.span("conveyor.parse"):
-                body = await read_body(request, settings.max_body_bytes)
+                body = await read_body(
+                    request, settings.max_body_bytes, settings.body_timeout_seconds
+                )
                 decoded = await state.offload.run(
                     len(body),
                     decode_infer,
