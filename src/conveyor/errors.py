@@ -1,15 +1,33 @@
 """Conveyor's one error tree. Each error builds its own message; edges map classes to exits.
 
+Defined here unless a module is named; every boundary to a dependency (``registry.client.
+mlflow_errors`` for MLflow, ``store.errors.store_errors`` for the store's database,
+``serving.runtime`` for ONNX Runtime and pyfunc) turns that dependency's errors into these, so
+"not found" and "unavailable" are never confused.
+
 ConveyorError
-├── UserError                 bad input or usage (CLI exit 2, HTTP 4xx)
-│   ├── SpecError             conveyor.yaml is malformed or invalid
-│   ├── DataError             a dataset cannot be loaded or breaks the schema
-│   ├── NotFoundError         a model or version that does not exist
-│   ├── ApprovalRequiredError promotion without a required approval
-│   └── ModelInputError       the model runtime refused a request's values (HTTP 422)
-├── GateFailedError           the candidate failed its quality gates (CLI exit 3)
-├── ServiceUnavailableError   MLflow, the store or another service cannot be reached
-└── RuntimeFailure            the model runtime (ONNX Runtime, pyfunc) failed to load or run
+├── UserError                     bad input or usage (CLI exit 2, HTTP 4xx)
+│   ├── SpecError                 conveyor.yaml is malformed or invalid
+│   ├── DataError                 a dataset cannot be loaded or breaks the schema
+│   ├── NotFoundError             a model or version that does not exist (404)
+│   │   └── NoActiveRolloutError  rollout.errors: no rollout to act on
+│   ├── Unauthorized              a guarded endpoint called without a token (401)
+│   ├── Forbidden                 a wrong token, or the endpoint is turned off (403)
+│   ├── ApprovalRequiredError     promotion without a required approval (409)
+│   ├── RateLimitedError          too many of a kind of request (429, Retry-After)
+│   ├── ModelInputError           the model runtime refused a request's values (422)
+│   ├── RolloutConflictError      rollout.errors: another rollout is active (409)
+│   ├── IllegalTransitionError    rollout.errors: a command the rollout's state forbids (409)
+│   └── RequestError              serving.inputs: a request's problems, each located
+│       ├── TooManyRows           serving.inputs: more rows than allowed (413)
+│       ├── BodyTooLarge          serving.http: a body over the limit (413)
+│       └── BodyTooSlow           serving.http: a body not received in time (408)
+├── GateFailedError               the candidate failed its quality gates (CLI exit 3)
+├── ServiceUnavailableError       MLflow, the store or another service cannot be reached (503)
+│   ├── StoreUnavailableError     store.errors: the store's database
+│   ├── LogUnavailableError       serving.inference_log: the inference log cannot take a row
+│   └── Overloaded                serving.batcher: the model's queue is full (Retry-After)
+└── RuntimeFailure                the model runtime failed to load a model or to run it
 """
 
 from __future__ import annotations

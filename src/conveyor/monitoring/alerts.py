@@ -275,7 +275,7 @@ class AlertBook:
         return transitions
 
     def set_details(self, alert_id: int, details: dict[str, Any]) -> None:
-        with self.store.engine.begin() as conn:
+        with store_errors("update an alert"), self.store.engine.begin() as conn:
             conn.execute(alerts.update().where(alerts.c.id == alert_id).values(details=details))
 
     def list(

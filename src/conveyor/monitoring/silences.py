@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from conveyor.errors import NotFoundError, UserError
+from conveyor.store.errors import store_errors
 from conveyor.store.tables import alert_silences
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Silences:
             raise UserError("a silence must end in the future")
         if not reason.strip():
             raise UserError("a silence needs a reason (--reason)")
-        with self.store.engine.begin() as conn:
+        with store_errors("add a silence"), self.store.engine.begin() as conn:
             result = conn.execute(
                 alert_silences.insert().values(
                     model=model,
@@ -80,7 +81,7 @@ class Silences:
 
     def lift(self, silence_id: int, now: datetime | None = None) -> Silence:
         now = now or datetime.now(UTC)
-        with self.store.engine.begin() as conn:
+        with store_errors("lift a silence"), self.store.engine.begin() as conn:
             row = conn.execute(
                 sa.select(alert_silences).where(alert_silences.c.id == silence_id)
             ).one_or_none()
@@ -100,7 +101,7 @@ class Silences:
         )
         if model is not None:
             query = query.where(alert_silences.c.model == model)
-        with self.store.engine.connect() as conn:
+        with store_errors("read silences"), self.store.engine.connect() as conn:
             rows = conn.execute(query.order_by(alert_silences.c.id)).all()
         # SQLite compares the stored text; check again with aware datetimes
         return [s for s in map(_silence, rows) if s.until > now]
