@@ -82,7 +82,21 @@ def test_parity_failure_stops_registration(cli: Callable, tmp_path: Path) -> Non
     assert result.exit_code == 3
     report = result.json()
     assert "onnx parity" in report["error"]
+    assert "float32" in report["error"]  # why
+    assert "gates.onnx_parity.on_mismatch: pyfunc" in report["error"]  # and what to set
     assert cli("models", "list", "--json").json() == []
+    spec = (project / "conveyor.yaml").read_text()
+    (project / "conveyor.yaml").write_text(
+        spec.replace(
+            "{probability_tolerance: 1.0e-12}",
+            "{probability_tolerance: 1.0e-12, on_mismatch: pyfunc}",
+        )
+    )
+    served = cli("run", "--project", str(project), "--json")
+    assert served.exit_code == 0, served.stderr
+    assert served.json()["runtime"] == "pyfunc"
+    gate = next(g for g in served.json()["gates"]["gates"] if g["name"] == "onnx parity")
+    assert gate["outcome"] == "skipped" and "served through MLflow pyfunc" in gate["detail"]
 
 
 def test_bundle_holds_schema_profile_and_onnx(cli: Callable, wine_project: Callable) -> None:

@@ -22,7 +22,13 @@ from conveyor.training.evaluation import (
     slice_masks,
 )
 from conveyor.training.features import prepare_features
-from conveyor.training.onnx_export import OnnxExport, Parity, check_parity, export_onnx
+from conveyor.training.onnx_export import (
+    OnnxExport,
+    Parity,
+    check_parity,
+    export_onnx,
+    parity_advice,
+)
 
 
 @dataclass
@@ -122,15 +128,21 @@ def evaluate_candidate(
             f"{parity.rows} rows: {parity.label_mismatches} label mismatches, "
             f"max diff {parity.max_abs_diff:.2e} (tolerance {tol:g})"
         )
-        report.add(
-            G.GateResult(
-                "onnx parity",
-                G.Outcome.PASSED if parity.passed else G.Outcome.FAILED,
-                detail,
-                parity.max_abs_diff,
-                tol,
+        if not parity.passed:
+            detail += parity_advice(parity, classification, spec.model.estimator or "the model")
+        if not parity.passed and spec.gates.onnx_parity.on_mismatch == "pyfunc":
+            report.add(G.skipped("onnx parity", f"{detail}; served through MLflow pyfunc"))
+            onnx = OnnxExport(None, reason=f"parity failed: {detail}")
+        else:
+            report.add(
+                G.GateResult(
+                    "onnx parity",
+                    G.Outcome.PASSED if parity.passed else G.Outcome.FAILED,
+                    detail,
+                    parity.max_abs_diff,
+                    tol,
+                )
             )
-        )
     timings["onnx"] = time.perf_counter() - start
 
     champion_version = _champion_gates(spec, data, metrics, report, registry)

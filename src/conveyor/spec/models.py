@@ -214,6 +214,12 @@ class ParityGate(_Section):
         gt=0,
         description="Regression: largest difference allowed, relative to the value (at least 1).",
     )
+    on_mismatch: Literal["fail", "pyfunc"] = Field(
+        default="fail",
+        description="When the graph does not match: fail (nothing is registered), or register "
+        "the version without its ONNX graph and serve the exact model through MLflow pyfunc "
+        "(slower).",
+    )
 
 
 class GatesSpec(_Section):

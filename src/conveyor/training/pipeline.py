@@ -112,6 +112,30 @@ def _not_a_parameter(name: str, estimator_cls: Any, valid: list[str]) -> str:
     return f"not a parameter of {estimator_cls.__name__}{hint} Valid: {', '.join(valid)}"
 
 
+# tree learners: their splits do not change under scaling, and a scaler in front of them is
+# where the exported graph (float32 arithmetic) and scikit-learn (float64) part ways
+_TREE_CLASSES = (
+    "DecisionTree",
+    "ExtraTree",
+    "RandomForest",
+    "ExtraTrees",
+    "GradientBoosting",
+    "HistGradientBoosting",
+    "IsolationForest",
+)
+_TREE_MODULES = ("xgboost", "lightgbm", "catboost")
+
+
+def splits_on_thresholds(estimator_cls: Any) -> bool:
+    """True for tree learners (scikit-learn's trees and their ensembles, XGBoost, LightGBM,
+    CatBoost): they compare each feature with thresholds, so scaling changes nothing."""
+    name = getattr(estimator_cls, "__name__", "")
+    module = getattr(estimator_cls, "__module__", "")
+    if module.split(".")[0] in _TREE_MODULES:
+        return True
+    return module.startswith("sklearn.") and name.startswith(_TREE_CLASSES)
+
+
 def build_pipeline(
     schema: Schema,
     estimator_cls: Any,
@@ -119,7 +143,8 @@ def build_pipeline(
     seed: int,
     spec_file: str = "conveyor.yaml",
 ) -> Any:
-    """Impute + scale numerics, one-hot categoricals, then the estimator, with a fixed seed."""
+    """Impute + scale numerics (impute only for tree learners), one-hot categoricals, then the
+    estimator, with a fixed seed."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -129,8 +154,10 @@ def build_pipeline(
     categorical = [c.name for c in schema.features if c.kind is Kind.CATEGORICAL]
     parts: list[tuple[str, Any, list[str]]] = []
     if numeric:
-        num = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-        parts.append(("numeric", num, numeric))
+        steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if not splits_on_thresholds(estimator_cls):
+            steps.append(("scale", StandardScaler()))
+        parts.append(("numeric", Pipeline(steps), numeric))
     if categorical:
         parts.append(("categorical", OneHotEncoder(handle_unknown="ignore"), categorical))
     pre = ColumnTransformer(parts, remainder="drop")
