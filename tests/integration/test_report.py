@@ -242,3 +242,27 @@ def test_the_screenshot_is_not_blank(report_file: Path) -> None:
     drift_red = sum(n for (r, g, b), n in counts.items() if r > 180 and g < 70 and b < 70)
     orange = sum(n for (r, g, b), n in counts.items() if r > 200 and 60 < g < 110 and b < 40)
     assert drift_red > 500 and orange > 200  # drift bars and badges; the window's lines
+
+
+def test_every_chart_is_drawn_at_one_scale(report_file: Path) -> None:
+    """Fonts are the same size in every chart: a figure alone in its row (the predictions'
+    distribution, often) is not blown up to the row's width."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium(),
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report_file.as_uri())
+        scales = page.evaluate(
+            """() => [...document.querySelectorAll('svg[data-plot]')].map(svg => [
+                svg.dataset.plot,
+                svg.getBoundingClientRect().width / svg.viewBox.baseVal.width,
+            ])"""
+        )
+        browser.close()
+    assert len(scales) >= 7
+    values = [scale for _, scale in scales]
+    assert max(values) - min(values) < 0.01, scales

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -327,3 +328,39 @@ def test_firing_alerts_of_the_model(store: Store) -> None:
         )
     firing = firing_alerts(store, "wine")
     assert [(a.rule, a.started_at) for a in firing] == [("prediction_drift", NOW)]
+
+
+def test_each_verdict_names_its_window(profile: dict[str, Any]) -> None:
+    """A 10-minute report next to alerts that judge 60 minutes: both windows are named."""
+    counts = window(profile, frame(500, 2))
+    history = History(NOW - timedelta(minutes=10), NOW, 1, steps(100), "accuracy", 0.92, counts)
+    assessment = Assessment(
+        model="wine",
+        version="3",
+        at=NOW,
+        window_minutes=10,
+        drift=compare_window(profile, counts),
+        health=Health(1000, 100.0, 0.01, 0.005, 4.0, 30.0, 44.0),
+        performance=Performance("classification", counts.rows, 0, None, {}, {}),
+    )
+    html = render_report(assessment, history, profile, generated_at=NOW, alert_minutes=60)
+    assert "(last 10 min)</span>" in html
+    assert "no alerts firing (alerts judge the last 60 min)" in html
+
+
+def test_the_time_axis_starts_at_the_first_request() -> None:
+    """A version that served the last 10 minutes of a 60-minute window is drawn over those
+    10 minutes, not squeezed against the right edge; the heading says when traffic began."""
+    from matplotlib.dates import date2num
+    from matplotlib.figure import Figure
+
+    from conveyor.monitoring.plots import _time_axis
+
+    every = steps(100, count=60)
+    quiet, busy = [replace(s, requests=0) for s in every[:50]], every[50:]
+    history = History(
+        NOW - timedelta(minutes=60), NOW, 1, (*quiet, *busy), "accuracy", None, WindowCounts({})
+    )
+    ax = Figure().subplots()
+    _time_axis(ax, history)
+    assert ax.get_xlim()[0] == pytest.approx(float(date2num(busy[0].start)))

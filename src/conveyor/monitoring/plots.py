@@ -262,5 +262,8 @@ def _time_axis(ax: Axes, h: History) -> None:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))  # type: ignore[no-untyped-call]
     end = h.start + timedelta(minutes=h.step_minutes * len(h.steps))
-    ax.set_xlim(_times(h, 0.0)[0], float(mdates.date2num(end)))  # type: ignore[no-untyped-call]
+    # from the first step with traffic: a version that served only the last minutes of a long
+    # window is drawn over those minutes, not squeezed against the right edge
+    first = next((i for i, s in enumerate(h.steps) if s.requests), 0)
+    ax.set_xlim(_times(h, 0.0)[first], float(mdates.date2num(end)))  # type: ignore[no-untyped-call]
     ax.set_xlabel("UTC")

@@ -94,7 +94,12 @@ def write_report(
     history = load_history(store, bundle, minutes, now)
     alerts = tuple(firing_alerts(store, ident.name))
     html = render_report(
-        assessment, history, bundle.profile, alerts=alerts, limits=bundle.monitoring.alerts
+        assessment,
+        history,
+        bundle.profile,
+        alerts=alerts,
+        limits=bundle.monitoring.alerts,
+        alert_minutes=bundle.monitoring.window_minutes,
     )
     _write(path, html)
     return WrittenReport(path, assessment, alerts)
@@ -139,16 +144,18 @@ def render_report(
     alerts: Sequence[Alert] = (),
     limits: AlertSpec | None = None,
     generated_at: datetime | None = None,
+    alert_minutes: float | None = None,
 ) -> str:
     """The whole report as one HTML document (inline CSS and SVG, no scripts). ``limits``:
-    the version's alert thresholds, drawn as reference lines (default: the defaults)."""
+    the version's alert thresholds, drawn as reference lines (default: the defaults);
+    ``alert_minutes``: the window the server's alerts judge (default: the report's)."""
     from conveyor.spec.models import AlertSpec
 
     generated_at = generated_at or datetime.now(UTC)
     ident = f"{assessment.model} v{assessment.version}"
     with plotting() as svg:
         body = [
-            _header(assessment, history, alerts, generated_at),
+            _header(assessment, history, alerts, generated_at, alert_minutes),
             _summary(assessment, history),
             _alerts(alerts),
             _drift(assessment, svg),
@@ -181,14 +188,23 @@ def _when(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _header(a: Assessment, h: History, alerts: Sequence[Alert], generated: datetime) -> str:
+def _header(
+    a: Assessment,
+    h: History,
+    alerts: Sequence[Alert],
+    generated: datetime,
+    alert_minutes: float | None = None,
+) -> str:
+    # each verdict names the window it was judged on: this report's drift on the report's
+    # window, the server's alerts on the version's monitoring window (they may differ)
     drift = a.drift.status.value
-    badges = [_badge(drift, f"drift: {drift.replace('_', ' ')}")]
+    badges = [_badge(drift, f"drift: {drift.replace('_', ' ')} (last {a.window_minutes:g} min)")]
+    judged = f" (alerts judge the last {alert_minutes or a.window_minutes:g} min)"
     if alerts:
         noun = "alert" if len(alerts) == 1 else "alerts"
-        badges.append(_badge("drift", f"{len(alerts)} {noun} firing"))
+        badges.append(_badge("drift", f"{len(alerts)} {noun} firing{judged}"))
     else:
-        badges.append(_badge("ok", "no alerts firing"))
+        badges.append(_badge("ok", f"no alerts firing{judged}"))
     if not h.requests:
         badges.append(_badge("insufficient_data", "no traffic"))
     window = f"last {a.window_minutes:g} min: {_when(h.start)} → {_when(h.end)}"
@@ -367,6 +383,10 @@ def _timeline(h: History, limits: AlertSpec, svg: Svg) -> str:
         )
         return head + _notice("No traffic.", text) + "</section>"
     steps, red = h.steps, STATUS_COLOUR["drift"]
+    first = next(i for i, s in enumerate(steps) if s.requests)
+    if first:  # the charts start at the first request (plots._time_axis)
+        began = steps[first].start.strftime("%Y-%m-%d %H:%M UTC")
+        head = head.replace("</small></h2>", f"; first request at {began}</small></h2>")
     p50, p99 = [s.p50_ms for s in steps], [s.p99_ms for s in steps]
     server = [s.error_rate for s in steps]
     client = [s.client_errors / s.requests if s.requests else None for s in steps]
@@ -467,7 +487,7 @@ tr.drift td.name{color:var(--drift)}tr.warn td.name{color:var(--warn)}
 .notice{background:#fff9db;border-left:4px solid #fab005;padding:10px 14px;margin:10px 0;border-radius:4px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(440px,1fr));gap:16px}
 figure.plot{margin:8px 0;background:#fff;border:1px solid #e9ecef;border-radius:8px;padding:8px}
-figure.plot svg{width:100%;height:auto;display:block}
+figure.plot svg{max-width:100%;height:auto;display:block}
 figcaption{color:#495057;font-size:12px;margin-top:4px}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f1f3f5;padding:1px 4px;border-radius:3px}
 footer{margin-top:32px;color:#6c757d;font-size:12px}
