@@ -113,3 +113,24 @@ def test_mlflow_errors_sort_database_failures_from_absence(
     with pytest.raises(error) as raised, mlflow_errors():
         raise MlflowException(message)
     assert type(raised.value) is error
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "error"),
+    [
+        ("INVALID_PARAMETER_VALUE", "Registered model alias staging not found.", NotFoundError),
+        ("RESOURCE_DOES_NOT_EXIST", "Registered Model with name=x not found", NotFoundError),
+        ("TEMPORARILY_UNAVAILABLE", "try again", ServiceUnavailableError),
+        ("INVALID_PARAMETER_VALUE", "Invalid value 'x' for parameter 'version'", ConveyorError),
+    ],
+)
+def test_a_tracking_servers_answers_sort_the_same_way(
+    code: str, message: str, error: type[Exception]
+) -> None:
+    """What an `mlflow server` answers (RestException): a missing alias comes back as
+    INVALID_PARAMETER_VALUE, and is "not found" all the same."""
+    from mlflow.exceptions import RestException
+
+    with pytest.raises(error) as raised, mlflow_errors():
+        raise RestException({"error_code": code, "message": message})
+    assert type(raised.value) is error

@@ -32,7 +32,7 @@ def mlflow_errors(what: str = "") -> Iterator[None]:
         yield
     except RestException as exc:
         message = mask_urls(exc.message)  # MLflow quotes the tracking URI, password included
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST" or "not found" in message.lower():
             raise NotFoundError(what or message) from None
         if exc.error_code in ("INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"):
             raise ServiceUnavailableError(f"MLflow registry unavailable: {message[:300]}") from None
