@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         description="Alias the server follows (MLFLOW_MODEL_STAGE also works; MLflow's legacy "
         "stage names Production and Staging mean the production and staging aliases).",
     )
+    model_version: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CONVEYOR_MODEL_VERSION", "MLFLOW_MODEL_VERSION"),
+        description="Serve this version of the model whatever its aliases say (a pinned "
+        "deployment: `conveyor k8s render --version` writes it); unset: follow "
+        "CONVEYOR_MODEL_STAGE.",
+    )
     model_path: Path | None = Field(
         default=None, description="A local model directory to serve instead of the registry."
     )
@@ -305,6 +312,11 @@ class Settings(BaseSettings):
         from conveyor.notify import WebhookPolicy
 
         return WebhookPolicy.parse(self.webhook_allow)
+
+    @field_validator("model_version")
+    @classmethod
+    def _unpinned_when_empty(cls, version: str | None) -> str | None:
+        return version or None  # an overlay unpins with an empty value
 
     @field_validator("admin_token")
     @classmethod

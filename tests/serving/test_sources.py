@@ -119,3 +119,39 @@ def test_a_registry_moved_away_is_never_recreated_and_is_followed_when_back(
             time.sleep(0.2)
         refusals = server.output().count("no MLflow registry at")
     assert refusals == 1, "one line when the registry went away, not one per refresh"
+
+
+def test_a_rendered_configmap_pins_the_version_it_names(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    """The server started with the environment `conveyor k8s render --version 1` writes serves
+    version 1 while the production alias points at version 2, and does not follow a refresh."""
+    import time
+
+    import httpx
+    import yaml
+
+    from tests.serving.server import running_server
+
+    reg = wine_registered.clone(tmp_path)
+    reg.conveyor("promote", "wine", "2", "--to", "production")
+    out = tmp_path / "k8s"
+    reg.conveyor(
+        "k8s", "render", "wine", "--version", "1", "--image", "ghcr.io/acme/conveyor:1",
+        "--out", str(out),
+    )  # fmt: skip
+    data = yaml.safe_load((out / "base" / "configmap.yaml").read_text())["data"]
+    # the model settings as rendered; the paths are the container's, so this test's home
+    env = {k: v for k, v in data.items() if k.startswith("CONVEYOR_MODEL_")}
+    assert env == {
+        "CONVEYOR_MODEL_NAME": "wine",
+        "CONVEYOR_MODEL_STAGE": "production",
+        "CONVEYOR_MODEL_VERSION": "1",
+    }
+    with running_server(reg, "--refresh-seconds", "0.3", env=env) as server:
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+        assert (info["version"], info["stage"]) == ("1", "pinned")
+        time.sleep(1)  # refreshes come and go: the pin holds
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+        assert info["version"] == "1"
+        assert "pinned by CONVEYOR_MODEL_VERSION" in server.output()

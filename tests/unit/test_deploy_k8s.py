@@ -167,8 +167,9 @@ def test_crd_schemas_reject_what_the_cluster_would(
 
 def test_model_uri_and_image_tag_are_in_the_output(rendered: Path) -> None:
     config = load(rendered / "base" / "configmap.yaml")["data"]
-    assert config["CONVEYOR_MODEL_URI"] == "models:/wine/3"
+    assert config["CONVEYOR_MODEL_VERSION"] == "3"  # pinned: what the manifest names runs
     assert config["CONVEYOR_MODEL_NAME"] == "wine"
+    assert "CONVEYOR_MODEL_URI" not in config  # nothing read it
     for path in ("base/deployment.yaml", "base/controller.yaml"):
         template = load(rendered / path)["spec"]["template"]
         assert template["spec"]["containers"][0]["image"] == IMAGE
@@ -177,7 +178,10 @@ def test_model_uri_and_image_tag_are_in_the_output(rendered: Path) -> None:
     assert custom["containers"][0]["image"] == IMAGE
     every = "".join(p.read_text() for p in sorted(rendered.rglob("*.yaml")))
     assert "models:/wine/3" in every and ":3f2a9c1" in every
-    assert "kind: Secret\n" not in every  # the Secret is referenced, never rendered
+    # the Secret is a template beside the tree, never part of what `apply -k` deploys
+    assert "kind: Secret\n" not in every.replace(
+        (rendered / "secret-template.yaml").read_text(), ""
+    )
 
 
 def test_server_pod_is_locked_down_and_probed(rendered: Path) -> None:
@@ -222,7 +226,9 @@ def test_autoscaling_disruption_budget_and_controller(
     assert result.exit_code == 0, result.stderr
     hpa = load(out / "base" / "hpa.yaml")["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 7)
-    assert hpa["metrics"][0]["resource"]["target"]["averageUtilization"] == 55
+    targets = {m["resource"]["name"]: m["resource"]["target"] for m in hpa["metrics"]}
+    assert targets["cpu"]["averageUtilization"] == 55
+    assert targets["memory"] == {"type": "Utilization", "averageUtilization": 80}
     assert hpa["scaleTargetRef"]["name"] == "conveyor-wine-quality"
     assert "replicas" not in load(out / "base" / "deployment.yaml")["spec"]  # the HPA's
     pdb = load(out / "base" / "pdb.yaml")["spec"]
@@ -237,12 +243,13 @@ def test_autoscaling_disruption_budget_and_controller(
     assert controller["spec"]["selector"] != server  # the Service never routes to it
     config = load(out / "base" / "configmap.yaml")
     assert config["metadata"]["namespace"] == "ml"
-    assert config["data"]["CONVEYOR_MODEL_URI"] == "models:/Wine Quality/12"
+    assert config["data"]["CONVEYOR_MODEL_VERSION"] == "12"
     assert not (out / "kserve").exists()
     kustomization = load(out / "base" / "kustomization.yaml")
     assert sorted(kustomization["resources"]) == sorted(
         p.name for p in (out / "base").iterdir() if p.name != "kustomization.yaml"
     )
+    assert "ingress.yaml" not in kustomization["resources"]  # only with --host
 
 
 def test_monitoring_objects_match_the_alert_rules(rendered: Path) -> None:
@@ -352,7 +359,8 @@ def test_kustomize_builds_each_overlay(
     assert all(d["metadata"]["labels"]["conveyor.dev/environment"] == overlay for d in docs)
     config = by_kind[("ConfigMap", "conveyor-wine")]["data"]
     assert config["CONVEYOR_MODEL_STAGE"] == stage
-    assert config["CONVEYOR_MODEL_URI"] == "models:/wine/3"
+    # production serves the rendered version; staging follows its alias (an empty pin)
+    assert config["CONVEYOR_MODEL_VERSION"] == ("3" if overlay == "production" else "")
     hpa = by_kind[("HorizontalPodAutoscaler", "conveyor-wine")]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == replicas
     selector = by_kind[("Deployment", "conveyor-wine")]["spec"]["selector"]["matchLabels"]
@@ -381,3 +389,66 @@ def test_example_trees_under_deploy_are_the_renderers_output(
     expected = {k: v for k, v in files(out).items() if not k.startswith("kserve/")}
     assert files(deploy / "k8s") == expected
     assert files(deploy / "kserve") == files(out / "kserve")
+
+
+def test_ingress_load_balancer_and_secret_template_pass_validation(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    out = tmp_path / "k8s"
+    result = cli(
+        "k8s", "render", "wine", "--version", "3", "--image", IMAGE, "--out", str(out),
+        "--host", "wine.models.example.com", "--service-type", "LoadBalancer",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "production pods serve version 3 (pinned" in result.stdout
+    assert "fill " in result.stdout and "CONVEYOR_STORE_URL" in result.stdout
+    ingress = load(out / "base" / "ingress.yaml")
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "wine.models.example.com"
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    service = load(out / "base" / "service.yaml")
+    assert backend == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+    assert service["spec"]["type"] == "LoadBalancer"
+    secret = load(out / "secret-template.yaml")
+    deployment = load(out / "base" / "deployment.yaml")
+    refs = [e["secretRef"]["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"] if "secretRef" in e]  # fmt: skip
+    assert secret["metadata"]["name"] in refs
+    assert "CONVEYOR_STORE_URL" in secret["stringData"]
+    assert "ingress.yaml" in load(out / "base" / "kustomization.yaml")["resources"]
+    for version in K8S_VERSIONS:
+        files = [str(out / "base" / n) for n in ("ingress.yaml", "service.yaml")]
+        kubernetes_validate([*files, str(out / "secret-template.yaml")], version)
+    docs = kustomize_build(out / "overlays" / "production")
+    assert any(d["kind"] == "Ingress" for d in docs)
+
+
+def test_follow_alias_pins_nothing(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    out = tmp_path / "k8s"
+    result = cli(
+        "k8s", "render", "wine", "--version", "3", "--image", IMAGE, "--out", str(out),
+        "--follow-alias",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "follow the production alias" in result.stdout
+    assert "CONVEYOR_MODEL_VERSION" not in load(out / "base" / "configmap.yaml")["data"]
+    staging = load(out / "overlays" / "staging" / "configmap-patch.yaml")["data"]
+    assert "CONVEYOR_MODEL_VERSION" not in staging
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--host", "not a host", "--host 'not a host' is not a DNS name"),
+        ("--service-type", "NodePort", "--service-type 'NodePort': one of ClusterIP, LoadBalancer"),
+        ("--memory-target", "0", "--memory-target 0: a percentage"),
+    ],
+)
+def test_new_options_are_checked(
+    cli: Callable[..., CliResult], tmp_path: Path, flag: str, value: str, message: str
+) -> None:
+    result = cli(
+        "k8s", "render", "wine", "--version", "3", "--image", IMAGE,
+        "--out", str(tmp_path / "k8s"), flag, value,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert message in result.stderr

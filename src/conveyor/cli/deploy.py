@@ -59,6 +59,20 @@ def k8s_render(
     replicas_min: Annotated[int, typer.Option(help="HPA minimum.")] = 2,
     replicas_max: Annotated[int, typer.Option(help="HPA maximum.")] = 10,
     cpu_target: Annotated[int, typer.Option(help="HPA CPU utilisation target, %.")] = 70,
+    memory_target: Annotated[
+        int, typer.Option(help="HPA memory utilisation target, % of the request.")
+    ] = 80,
+    follow_alias: Annotated[
+        bool,
+        typer.Option(
+            "--follow-alias",
+            help="Production follows the production alias instead of serving --version.",
+        ),
+    ] = False,
+    host: Annotated[str, typer.Option(help="Also write an Ingress for this host.")] = "",
+    service_type: Annotated[
+        str, typer.Option(help="ClusterIP, or LoadBalancer for an external address.")
+    ] = "ClusterIP",
     tracking_uri: Annotated[
         str, typer.Option(help="MLflow the pods load the model from.")
     ] = "http://mlflow:5000",
@@ -88,7 +102,7 @@ def k8s_render(
     With --katib, katib/ holds a Katib Experiment whose search space, objective and budget come
     from the project's tuning: section; each trial runs `conveyor tune --trial` in the image.
     """
-    from conveyor.deploy.k8s import RenderOptions
+    from conveyor.deploy.k8s import SECRET_KEYS, RenderOptions
     from conveyor.deploy.kustomize import OVERLAYS, KatibOptions, KServeOptions, render
     from conveyor.errors import UserError
 
@@ -103,6 +117,10 @@ def k8s_render(
         replicas_max=replicas_max,
         cpu_target=cpu_target,
         tracking_uri=tracking_uri,
+        memory_target=memory_target,
+        pin=not follow_alias,
+        host=host,
+        service_type=service_type,
     )
     kserve_options = KServeOptions(storage_uri, canary_percent) if kserve else None
     katib_options = None
@@ -118,6 +136,8 @@ def k8s_render(
         emit_json(
             {
                 "model_uri": options.model_uri,
+                "pinned": options.pin,
+                "secret_template": str(out_dir / "secret-template.yaml"),
                 "image": image,
                 "app": options.app,
                 "namespaces": {env: options.overlay_namespace(env) for env in OVERLAYS},
@@ -126,9 +146,18 @@ def k8s_render(
         )
         return
     out().print(f"[green]rendered {options.model_uri}[/] ({image}) into {out_dir}")
+    serves = (
+        f"production pods serve version {version} (pinned by CONVEYOR_MODEL_VERSION); "
+        "staging pods follow the staging alias"
+        if options.pin
+        else "production pods follow the production alias (--follow-alias)"
+    )
+    out().print(serves, soft_wrap=True)
+    template = out_dir / "secret-template.yaml"
     out().print(
-        f"next: kubectl -n {namespace} create secret generic {options.app}-secrets "
-        "--from-literal=CONVEYOR_STORE_URL=postgresql+psycopg://...\n"
+        f"next: fill {template} ({', '.join(SECRET_KEYS)}; "
+        "the optional ones may go), then\n"
+        f"      kubectl -n {namespace} apply -f {template}\n"
         f"      kubectl apply -k {out_dir / 'overlays' / 'production'}",
         soft_wrap=True,
     )

@@ -36,6 +36,13 @@ def serve(
             "(default CONVEYOR_MODEL_STAGE, else production)."
         ),
     ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve this version whatever the alias says (default CONVEYOR_MODEL_VERSION, "
+            "else the alias)."
+        ),
+    ] = None,
     model_path: Annotated[
         Path | None, typer.Option(help="Serve a local model directory instead.")
     ] = None,
@@ -52,6 +59,7 @@ def serve(
     import uvicorn
 
     from conveyor.serving.app import create_app, source_from_settings
+    from conveyor.serving.sources import PINNED
 
     cli: CliContext = ctx.obj
     if model_path is not None and not model_path.exists():
@@ -61,6 +69,8 @@ def serve(
         update["model_stage"] = stage
     if name is not None:
         update["model_name"] = name
+    if version is not None:
+        update["model_version"] = version
     if model_path is not None:
         update["model_path"] = model_path.resolve()
     if refresh_seconds is not None:
@@ -80,8 +90,13 @@ def serve(
         "http": GuardedHttp,
         "limit_concurrency": settings.max_connections,
     }
+    follows = (
+        "pinned by CONVEYOR_MODEL_VERSION / --version: the alias is not followed"
+        if identity.stage == PINNED
+        else identity.stage
+    )
     banner = (
-        f"serving {identity.name} version {identity.version} ({identity.stage}) "
+        f"serving {identity.name} version {identity.version} ({follows}) "
         f"on http://{host}:{port} with {workers} worker(s)"
     )
     if workers == 1:
@@ -102,6 +117,8 @@ def serve(
         env["CONVEYOR_MODEL_NAME"] = settings.model_name
     if settings.model_path is not None:
         env["CONVEYOR_MODEL_PATH"] = str(settings.model_path)
+    if settings.model_version is not None:
+        env["CONVEYOR_MODEL_VERSION"] = settings.model_version
     os.environ.update(env)
     _say(banner)  # the model loaded here once; each worker loads it again
     try:

@@ -2,10 +2,12 @@
 the objects around the workloads: Namespace, ServiceAccount, ConfigMap (see ``workloads``
 for the Deployments, Service, HPA, PDB and monitoring objects, ``pods`` for the pod spec).
 
-The pods hold no model: each server resolves ``CONVEYOR_MODEL_NAME`` at the alias
-``CONVEYOR_MODEL_STAGE`` in the registry at start and follows it. The version this render was
-made for (``models:/NAME/V``) is in the ConfigMap and on the pod template, so rendering a new
-version changes the template and rolls the pods; the rollout controller moves the aliases.
+The pods hold no model: each server loads ``CONVEYOR_MODEL_NAME`` from the registry at start.
+The render pins what it names: production pods serve ``CONVEYOR_MODEL_VERSION`` (the
+``--version`` given) whatever the aliases say, so the manifest says what runs and rendering a
+new version rolls the pods; staging pods follow the ``staging`` alias. With ``--follow-alias``
+nothing is pinned and production follows the ``production`` alias (the rollout controller moves
+it). The version is on the pod template either way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ HOME = "/var/lib/conveyor"
 UID = 10001  # the image's user (Dockerfile)
 JOB = "conveyor"  # the Prometheus job the alert rules expect (AlertThresholds.job)
 
+SERVICE_TYPES = ("ClusterIP", "LoadBalancer")
+# what the pods read from the <app>-secrets Secret (none of it may sit in the ConfigMap)
+SECRET_KEYS = {
+    "CONVEYOR_STORE_URL": "postgresql+psycopg://USER:PASSWORD@HOST:5432/conveyor",
+    "CONVEYOR_ADMIN_TOKEN": "at least 16 characters: python -c 'import secrets; "
+    "print(secrets.token_urlsafe(32))'",
+    "CONVEYOR_WEBHOOK_SECRET": "HMAC key signing webhook bodies (optional)",
+    "MLFLOW_TRACKING_USERNAME": "when the tracking server asks for basic auth (optional)",
+    "MLFLOW_TRACKING_PASSWORD": "when the tracking server asks for basic auth (optional)",
+    "AWS_ACCESS_KEY_ID": "object-store access for model artifacts (optional)",
+    "AWS_SECRET_ACCESS_KEY": "object-store access for model artifacts (optional)",
+}
+_HOST = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE = re.compile(r"^[^\s:@]+(?::\d+)?(/[^\s:@]+)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
 
@@ -41,6 +56,10 @@ class RenderOptions:
     cpu_limit: str = "2"
     memory_request: str = "512Mi"
     memory_limit: str = "1Gi"
+    memory_target: int = 80  # HPA: average memory use, % of the request
+    pin: bool = True  # production serves ``version``; False: it follows the production alias
+    host: str = ""  # an Ingress for this host when set
+    service_type: str = "ClusterIP"  # or LoadBalancer
     settings: dict[str, str] = field(default_factory=dict)  # extra CONVEYOR_* entries
 
     def check(self) -> None:
@@ -62,6 +81,14 @@ class RenderOptions:
             )
         if not 1 <= self.cpu_target <= 100:
             problems.append(f"--cpu-target {self.cpu_target}: a percentage from 1 to 100")
+        if not 1 <= self.memory_target <= 100:
+            problems.append(f"--memory-target {self.memory_target}: a percentage from 1 to 100")
+        if self.host and not _HOST.match(self.host):
+            problems.append(f"--host {self.host!r} is not a DNS name (e.g. wine.example.com)")
+        if self.service_type not in SERVICE_TYPES:
+            problems.append(
+                f"--service-type {self.service_type!r}: one of {', '.join(SERVICE_TYPES)}"
+            )
         problems += [
             f"setting {k!r}: only CONVEYOR_* variables belong in the ConfigMap"
             for k in self.settings
@@ -138,8 +165,7 @@ def config_data(o: RenderOptions) -> dict[str, str]:
     the admin token, object-store keys) are in the Secret, never here."""
     data = {
         "CONVEYOR_MODEL_NAME": o.name,
-        "CONVEYOR_MODEL_VERSION": o.version,
-        "CONVEYOR_MODEL_URI": o.model_uri,
+        **({"CONVEYOR_MODEL_VERSION": o.version} if o.pin else {}),
         "CONVEYOR_MODEL_STAGE": "production",
         "CONVEYOR_TRACKING_URI": o.tracking_uri,
         "CONVEYOR_HOME": HOME,
@@ -171,4 +197,16 @@ def service_account(o: RenderOptions) -> dict[str, Any]:
         "kind": "ServiceAccount",
         "metadata": meta(o, o.app, "identity"),
         "automountServiceAccountToken": False,
+    }
+
+
+def secret_template(o: RenderOptions) -> dict[str, Any]:
+    """The ``<app>-secrets`` Secret the pods read, with what each key holds as its value: not
+    part of the kustomization (a template applied as is would deploy placeholders)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta(o, f"{o.app}-secrets", "config"),
+        "type": "Opaque",
+        "stringData": dict(SECRET_KEYS),
     }

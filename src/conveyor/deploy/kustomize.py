@@ -1,6 +1,7 @@
 """Write the manifests as a kustomize tree::
 
     DIR/base/                 every object, kustomization.yaml listing them
+    DIR/secret-template.yaml  the Secret the pods read, each key described: fill and apply it
     DIR/overlays/staging/     follows the "staging" alias, in NAMESPACE-staging, 1..3 replicas
     DIR/overlays/production/  follows "production" with the requested replicas
     DIR/kserve/               (--kserve) the same model as KServe InferenceServices
@@ -76,6 +77,8 @@ def tree(
     files["base/kustomization.yaml"] = dump_all(
         [{**KUSTOMIZATION, "resources": list(objects)}], header
     )
+    # not a resource: fill it in (or create the Secret another way) before applying
+    files["secret-template.yaml"] = dump_all([k8s.secret_template(o)], header)
     for env, stage, minimum, maximum in (
         ("staging", "staging", 1, min(3, o.replicas_max)),
         ("production", "production", o.replicas_min, o.replicas_max),
@@ -128,7 +131,11 @@ def overlay(
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": o.app, "namespace": o.namespace},
-            "data": {"CONVEYOR_MODEL_STAGE": stage},
+            # staging follows its alias: an empty version unpins it
+            "data": {
+                "CONVEYOR_MODEL_STAGE": stage,
+                **({"CONVEYOR_MODEL_VERSION": ""} if o.pin and stage != "production" else {}),
+            },
         },
         "hpa-patch.yaml": {
             "apiVersion": "autoscaling/v2",
@@ -162,8 +169,14 @@ def _header(
         "conveyor", "k8s", "render", o.name, "--version", o.version, "--image", o.image,
         "--namespace", o.namespace, "--replicas-min", str(o.replicas_min),
         "--replicas-max", str(o.replicas_max), "--cpu-target", str(o.cpu_target),
-        "--tracking-uri", o.tracking_uri,
+        "--memory-target", str(o.memory_target), "--tracking-uri", o.tracking_uri,
     ]  # fmt: skip
+    if not o.pin:
+        args.append("--follow-alias")
+    if o.host:
+        args += ["--host", o.host]
+    if o.service_type != "ClusterIP":
+        args += ["--service-type", o.service_type]
     if kserve_options is not None:
         args += ["--kserve", "--storage-uri", kserve_options.storage_uri]
     if katib_options is not None:

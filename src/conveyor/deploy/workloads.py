@@ -100,9 +100,28 @@ def service(o: RenderOptions) -> dict[str, Any]:
         "kind": "Service",
         "metadata": metadata,
         "spec": {
-            "type": "ClusterIP",
+            "type": o.service_type,
             "selector": selector(o, "server"),
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def ingress(o: RenderOptions) -> dict[str, Any]:
+    """HTTP routing for ``o.host`` to the Service (the cluster's default ingress class; set
+    ``spec.ingressClassName`` and TLS in an overlay as the cluster needs)."""
+    backend = {"service": {"name": o.app, "port": {"name": "http"}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": meta(o, o.app, "server"),
+        "spec": {
+            "rules": [
+                {
+                    "host": o.host,
+                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+                }
+            ]
         },
     }
 
@@ -116,14 +135,17 @@ def autoscaler(o: RenderOptions) -> dict[str, Any]:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": o.app},
             "minReplicas": o.replicas_min,
             "maxReplicas": o.replicas_max,
+            # CPU for request load; memory for large requests and loaded candidates (a rollout
+            # holds two versions); the HPA scales on whichever asks for more replicas
             "metrics": [
                 {
                     "type": "Resource",
                     "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": o.cpu_target},
+                        "name": name,
+                        "target": {"type": "Utilization", "averageUtilization": target},
                     },
                 }
+                for name, target in (("cpu", o.cpu_target), ("memory", o.memory_target))
             ],
             # a new replica downloads the model first: scale up promptly, down slowly
             "behavior": {
@@ -226,6 +248,7 @@ def core_objects(o: RenderOptions) -> dict[str, dict[str, Any]]:
         "configmap.yaml": config_map(o),
         "deployment.yaml": server_deployment(o),
         "service.yaml": service(o),
+        **({"ingress.yaml": ingress(o)} if o.host else {}),
         "hpa.yaml": autoscaler(o),
         "pdb.yaml": disruption_budget(o),
         "controller.yaml": controller_deployment(o),

@@ -47,7 +47,9 @@ def source_from_settings(settings: Settings) -> ModelSource:
         return LocalSource(settings.model_path)
     if not settings.model_name:
         raise UserError("nothing to serve: give a model name or --model-path")
-    return RegistrySource(settings, settings.model_name, settings.model_stage)
+    return RegistrySource(
+        settings, settings.model_name, settings.model_stage, pinned=settings.model_version
+    )
 
 
 def create_app(

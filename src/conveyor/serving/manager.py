@@ -149,9 +149,12 @@ class ModelManager:
     async def adopt(self, model: LoadedModel) -> bool:
         """Serve ``model`` (a rollout's candidate that won, already loaded and answering) as
         the current version: the hand-over happens here, not through the alias refresh, so no
-        request goes back to the old version in between. False when it is already current."""
+        request goes back to the old version in between. False when it is already current, or
+        when this server is pinned to its version (the pin, not the rollout, says what runs)."""
         import dataclasses
 
+        if getattr(self.source, "pinned", None) is not None:
+            return False
         async with self._lock:
             old = self.current()
             if model.identity.version == old.identity.version:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 COMPLETE_MARKER = ".conveyor-complete"
+PINNED = "pinned"  # the stage of a version served by number (CONVEYOR_MODEL_VERSION)
 
 
 class ModelSource(Protocol):
@@ -50,10 +51,13 @@ def _missing(path: Path) -> str:
 class RegistrySource:
     """The version behind ``alias`` of ``name`` in MLflow; downloads are cached per version."""
 
-    def __init__(self, settings: Settings, name: str, alias: str) -> None:
+    def __init__(
+        self, settings: Settings, name: str, alias: str, pinned: str | None = None
+    ) -> None:
         self.settings = settings
         self.name = name
         self.alias = alias
+        self.pinned = pinned  # a version served whatever the alias says (stage "pinned")
         self._client: MlflowClient | None = None
         self._file_id: tuple[int, int] | None = None
 
@@ -88,6 +92,8 @@ class RegistrySource:
 
     def current(self) -> ModelIdentity:
         self._registry_file_id()  # a missing registry is unreachable, not "no such version"
+        if self.pinned is not None:
+            return replace(self.version(self.pinned), stage=PINNED)
         found = self._read_local_registry()
         if found is not None:
             return self._identity(*found)
