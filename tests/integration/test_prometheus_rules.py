@@ -301,6 +301,65 @@ def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> No
     assert result.returncode != 0
 
 
+SLACK_PAGERDUTY = ROOT / "deploy" / "alertmanager" / "slack-pagerduty.yml"
+
+
+@needs_amtool
+def test_the_slack_and_pagerduty_example_is_a_valid_config() -> None:
+    result = amtool("check-config", SLACK_PAGERDUTY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 receivers" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["severity=critical", "alertname=ConveyorHighErrorRate", "model=iris"], "pagerduty-and-slack"),
+        (["severity=warning", "alertname=ConveyorDataDrift", "model=iris"], "slack-warnings"),
+    ],
+)  # fmt: skip
+@needs_amtool
+def test_critical_pages_and_warnings_go_to_slack(labels: list[str], receiver: str) -> None:
+    config = f"--config.file={SLACK_PAGERDUTY}"
+    result = amtool("config", "routes", "test", config, f"--verify.receivers={receiver}", *labels)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_amtool
+def test_the_slack_message_renders_a_real_alerts_summary_and_runbook(tmp_path: Path) -> None:
+    """The example's Slack text, rendered by amtool for a firing ConveyorDataDrift with the
+    annotations our rules give it."""
+    config = yaml.safe_load(SLACK_PAGERDUTY.read_text())
+    (warnings,) = [r for r in config["receivers"] if r["name"] == "slack-warnings"]
+    text = warnings["slack_configs"][0]["text"]
+    document = rules.prometheus_rules()
+    drift = next(
+        r for g in document["groups"] for r in g["rules"] if r.get("alert") == "ConveyorDataDrift"
+    )
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "ConveyorDataDrift", "model": "iris", "version": "3"},
+        "annotations": {
+            "summary": "Input data drift on iris version 3",
+            "runbook_url": drift["annotations"]["runbook_url"],
+        },
+        "startsAt": "2026-01-01T00:00:00Z",
+    }
+    data = {"receiver": "slack-warnings", "status": "firing", "alerts": [alert],
+            "groupLabels": {}, "commonLabels": alert["labels"],
+            "commonAnnotations": alert["annotations"], "externalURL": "http://am"}  # fmt: skip
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    (tmp_path / "empty.tmpl").write_text("")
+    result = amtool(
+        "template", "render", f"--template.glob={tmp_path / 'empty.tmpl'}",
+        f"--template.text={text}", f"--template.data={tmp_path / 'data.json'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"Input data drift on iris version 3 <{drift['annotations']['runbook_url']}|runbook>"
+    )
+
+
 # -- dashboard queries ---------------------------------------------------------------------
 
 

@@ -131,3 +131,38 @@ def test_prometheus_scrapes_drift_and_pends_the_alert(
         rules = httpx.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"]
         health = {r["name"]: r["health"] for g in rules for r in g["rules"]}
         assert health and set(health.values()) == {"ok"}, health
+
+
+@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not installed (install-test-tools.sh)")
+def test_the_dashboards_resource_panels_have_data(
+    wine_registered: Registered, tmp_path: Path, prometheus_for: Callable[[int], str]
+) -> None:
+    """Each query of the dashboard's Resources row, as Grafana would send it for model wine,
+    answers from a real Prometheus scraping a real (one-process) server: CPU and memory per
+    process and per version."""
+    from conveyor.monitoring import dashboard as dash
+
+    reg = wine_registered.clone(tmp_path)
+    resources = [
+        expr
+        for title, expr in dash.panel_queries(dash.dashboard())
+        if title in {"CPU per server process", "Memory per server process", "CPU by version",
+                     "Memory by version"}
+    ]  # fmt: skip
+    assert len(resources) == 4
+    with running_server(reg, "wine", "--refresh-seconds", "0") as server:
+        base = prometheus_for(server.port)
+        for expr in resources:
+            promql = (
+                expr.replace("$model", "wine").replace("$version", ".*")
+                .replace("$__rate_interval", "5s")
+            )  # fmt: skip
+
+            def answered(promql: str = promql) -> list[dict[str, Any]]:
+                """the panel's query returns series"""
+                return query(base, promql)
+
+            (series,) = eventually(answered, why=lambda promql=promql: promql)
+            assert float(series["value"][1]) > 0
+            if "by (version)" in promql:
+                assert series["metric"] == {"version": "1"}

@@ -44,6 +44,8 @@ def dashboard(thresholds: AlertThresholds | None = None) -> dict[str, Any]:
         ("Drift", _drift(t)),
         ("Model quality on labelled traffic", _quality(t)),
         ("Rollout", _rollout()),
+        ("Rollout arms side by side", _arms()),
+        ("Resources", _resources()),
         ("Inference log", _inference_log(t)),
     ]
     return {
@@ -501,6 +503,122 @@ def _rollout() -> list[dict[str, Any]]:
             ],
             size=(6, 8),
             steps=[("blue", None)],
+        ),
+    ]
+
+
+# the arm (production / candidate) of each version in a running rollout, as a 1-valued series
+ARM = f"group by (model, version, arm) (conveyor_rollout_weight{{{MODEL}}})"
+
+
+def _by_arm(expr: str, by: str = "arm") -> str:
+    return f"sum by ({by}) ({expr} * on (model, version) group_left (arm) {ARM})"
+
+
+def _arms() -> list[dict[str, Any]]:
+    """The arms of a running rollout compared on the same axes: its canary, blue-green, shadow
+    or A/B evidence as the analysis sees it (the latency comparison is its p99 check)."""
+    inference = f'{MODEL}, route=~"{INFERENCE_ROUTES}"'
+    calls = f"rate(conveyor_requests_total{{{inference}}}[{RATE}])"
+    failed = f'rate(conveyor_requests_total{{{inference}, status=~"5.."}}[{RATE}])'
+    predicted = f"rate(conveyor_predictions_total{{{MODEL}}}[{RATE}])"
+    return [
+        _panel(
+            "timeseries",
+            "Requests per second by arm",
+            "Inference calls each arm answers (shadow copies included) during a rollout.",
+            [(_by_arm(calls), "{{arm}}")],
+            unit="reqps",
+            size=(8, 8),
+        ),
+        _panel(
+            "timeseries",
+            "Server errors by arm",
+            "Share of each arm's inference calls answered 5xx.",
+            [(f"{_by_arm(failed)} / {_by_arm(calls)}", "{{arm}}")],
+            unit="percentunit",
+            size=(8, 8),
+            bounds=(0, None),
+        ),
+        _panel(
+            "timeseries",
+            "Predicted classes by arm",
+            "Share of each arm's predicted rows per class: a candidate that predicts "
+            "differently shows here before labels arrive.",
+            [
+                (
+                    f"{_by_arm(predicted, 'arm, class')} / ignoring (class) group_left "
+                    f"{_by_arm(predicted)}",
+                    "{{arm}} {{class}}",
+                )
+            ],
+            unit="percentunit",
+            size=(8, 8),
+            bounds=(0, 1),
+        ),
+        _panel(
+            "bargauge",
+            "Latest verdict of each rollout check",
+            "What the analysis of the current step found per check (error rate, p99 latency, "
+            "agreement, prediction PSI, online accuracy, input drift): 1 for the verdict shown.",
+            [
+                (
+                    f"max by (check, verdict) (conveyor_rollout_check{{{MODEL}}})",
+                    "{{check}}: {{verdict}}",
+                )
+            ],
+            size=(24, 8),
+            steps=[("blue", None)],
+        ),
+    ]
+
+
+def _resources() -> list[dict[str, Any]]:
+    """CPU and memory of the server processes, per pod and per loaded version (what the HPA
+    scales on)."""
+    version_of = f"group by (instance, version) (conveyor_model_info{{{SEL}}} == 1)"
+    return [
+        _panel(
+            "timeseries",
+            "CPU per server process",
+            "CPU seconds per second of each server process (1 = one core).",
+            [(f"rate(process_cpu_seconds_total[{RATE}]) {ON_SELECTED}", "{{instance}}")],
+            size=(12, 8),
+        ),
+        _panel(
+            "timeseries",
+            "Memory per server process",
+            "Resident memory of each server process; a rollout holds two versions loaded.",
+            [(f"process_resident_memory_bytes {ON_SELECTED}", "{{instance}}")],
+            unit="bytes",
+            size=(12, 8),
+        ),
+        _panel(
+            "timeseries",
+            "CPU by version",
+            "CPU of the processes serving each version, summed.",
+            [
+                (
+                    f"sum by (version) (rate(process_cpu_seconds_total[{RATE}]) "
+                    f"* on (instance) group_left (version) {version_of})",
+                    "version {{version}}",
+                )
+            ],
+            size=(12, 8),
+        ),
+        _panel(
+            "timeseries",
+            "Memory by version",
+            "Resident memory of the processes serving each version, summed.",
+            [
+                (
+                    f"sum by (version) (process_resident_memory_bytes "
+                    f"* on (instance) group_left (version) {version_of})",
+                    "version {{version}}",
+                )
+            ],
+            unit="bytes",
+            size=(12, 8),
         ),
     ]
 

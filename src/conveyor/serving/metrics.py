@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -18,6 +25,10 @@ class ServerMetrics:
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        if multiprocess_dir is None:
+            # process_cpu_seconds_total, process_resident_memory_bytes...: the dashboard's
+            # resources (with --workers N each scrape reaches one worker, so they are left out)
+            ProcessCollector(registry=r)
         self.requests = Counter(
             "conveyor_requests_total",
             "HTTP requests by route, model, version and status code.",
