@@ -264,6 +264,7 @@ def test_runbooks_name_existing_routes(tmp_path: Path) -> None:
     inference = {p for p in paths if re.fullmatch(rules.INFERENCE_ROUTES, p)}
     assert inference == {
         "/predict",
+        "/invocations",
         "/v2/models/{name}/infer",
         "/v2/models/{name}/versions/{version}/infer",
     }

@@ -25,7 +25,7 @@ from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.middleware import RequestContext
 from conveyor.serving.prediction_log import PredictionLog
 from conveyor.serving.recent import RecentPredictions
-from conveyor.serving.routes import admin, ops, predict, v2
+from conveyor.serving.routes import admin, ops, predict, scoring, v2
 from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.slashes import StripTrailingSlash
 from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
@@ -187,7 +187,7 @@ def create_app(
         description="Predictions over Conveyor's /predict and the Open Inference Protocol (V2).",
     )
     app.state.conveyor = state
-    for module in (predict, v2, ops, admin):
+    for module in (predict, scoring, v2, ops, admin):
         app.include_router(module.router(state))
     _install_error_handlers(app)
 
@@ -231,7 +231,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConveyorError)
     async def conveyor_error(request: Request, exc: ConveyorError) -> Response:
-        return error_response(exc, request_id(request), is_v2(request))
+        mlflow = request.url.path == "/invocations"
+        return error_response(exc, request_id(request), is_v2(request), mlflow=mlflow)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -119,8 +119,12 @@ def body_request_id(request: Request, given: object) -> str:
     return given
 
 
-def error_response(exc: ConveyorError, rid: str, v2: bool) -> Response:
+def error_response(exc: ConveyorError, rid: str, v2: bool, mlflow: bool = False) -> Response:
+    """The error in the protocol's own shape: V2 ``{"error"}``, MLflow's scoring server
+    ``{"error_code", "message"}`` (with Conveyor's located problems beside), else Conveyor's."""
     body: dict[str, Any] = {"error": exc.message} if v2 else exc.to_dict()
+    if mlflow:
+        body = {"error_code": _mlflow_code(exc.http_status), "message": exc.message, **body}
     if not v2:
         body["request_id"] = rid
     headers = {"X-Request-ID": rid} if rid else {}
@@ -128,3 +132,12 @@ def error_response(exc: ConveyorError, rid: str, v2: bool) -> Response:
     if retry is not None:
         headers["Retry-After"] = str(retry)
     return JsonResponse(body, status_code=exc.http_status, headers=headers)
+
+
+def _mlflow_code(status: int) -> str:
+    """The error code MLflow's scoring server would give for ``status``."""
+    if status == 404:
+        return "RESOURCE_DOES_NOT_EXIST"
+    if status == 503:
+        return "TEMPORARILY_UNAVAILABLE"
+    return "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"

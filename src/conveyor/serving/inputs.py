@@ -137,21 +137,26 @@ def decode_predict(
 
 
 def columns_from_instances(
-    instances: Any, schema: Schema, policy: UnseenPolicy, max_rows: int | None = None
+    instances: Any,
+    schema: Schema,
+    policy: UnseenPolicy,
+    max_rows: int | None = None,
+    label: str = "instances",
 ) -> tuple[Columns, int]:
-    """``[{feature: value}, ...]`` (or one object) → columns in schema order."""
+    """``[{feature: value}, ...]`` (or one object) → columns in schema order; problems are
+    located as ``label[row].feature``."""
     if isinstance(instances, dict):
         instances = [instances]
     if not isinstance(instances, list) or not instances:
-        raise bad_request("instances", "must be a non-empty list of objects")
-    check_rows("instances", len(instances), max_rows)
+        raise bad_request(label, "must be a non-empty list of objects")
+    check_rows(label, len(instances), max_rows)
     names = schema.names
     wanted = set(names)
     problems = Problems()
     by_spelling: dict[str, str] | None = None
     for i, row in enumerate(instances):
         if not isinstance(row, dict):
-            problems.add(f"instances[{i}]", "must be an object of feature: value")
+            problems.add(f"{label}[{i}]", "must be an object of feature: value")
             continue
         if row.keys() != wanted:
             if by_spelling is None:
@@ -159,12 +164,12 @@ def columns_from_instances(
             row = instances[i] = _respelled(row, wanted, by_spelling)
             keys = set(row)
             for name in sorted(wanted - keys):
-                problems.add(f"instances[{i}].{name}", "missing feature")
+                problems.add(f"{label}[{i}].{name}", "missing feature")
             for name in sorted(keys - wanted):
-                problems.add(f"instances[{i}].{name}", _unknown(name, sorted(wanted - keys)))
+                problems.add(f"{label}[{i}].{name}", _unknown(name, sorted(wanted - keys)))
     problems.check()
     raw = {name: [row[name] for row in instances] for name in names}
-    return check_columns(raw, schema, policy, lambda name, i: f"instances[{i}].{name}")
+    return check_columns(raw, schema, policy, lambda name, i: f"{label}[{i}].{name}")
 
 
 def _spelling(name: str) -> str:
@@ -204,33 +209,37 @@ def _unknown(name: str, missing: list[str]) -> str:
 
 
 def columns_from_matrix(
-    rows: Any, schema: Schema, policy: UnseenPolicy, max_rows: int | None = None
+    rows: Any,
+    schema: Schema,
+    policy: UnseenPolicy,
+    max_rows: int | None = None,
+    label: str = "features",
 ) -> tuple[Columns, int]:
     """``[[v1, v2, ...], ...]`` in schema order → columns."""
     import numpy as np
 
     if not isinstance(rows, list) or not rows:
-        raise bad_request("features", "must be a non-empty list of rows")
+        raise bad_request(label, "must be a non-empty list of rows")
     if not isinstance(rows[0], list):
         rows = [rows]  # a single row
-    check_rows("features", len(rows), max_rows)
+    check_rows(label, len(rows), max_rows)
     width = len(schema.features)
     problems = Problems()
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != width:
-            problems.add(f"features[{i}]", f"must be a list of {width} values")
+            problems.add(f"{label}[{i}]", f"must be a list of {width} values")
     problems.check()
     if all(c.kind is not Kind.CATEGORICAL for c in schema.features):
         matrix = np.asarray(rows)  # object dtype when a null or a string is among the numbers
         if matrix.dtype.kind in "iuf" and matrix.ndim == 2:
             as_float = matrix.astype(np.float64, copy=False)
             names = schema.names
-            bad = non_finite(as_float, schema.features, lambda i, j: f"features[{i}].{names[j]}")
+            bad = non_finite(as_float, schema.features, lambda i, j: f"{label}[{i}].{names[j]}")
             if bad:
                 raise RequestError(bad)
             return {c.name: as_float[:, j] for j, c in enumerate(schema.features)}, len(rows)
     raw = {c.name: [row[j] for row in rows] for j, c in enumerate(schema.features)}
-    return check_columns(raw, schema, policy, lambda name, i: f"features[{i}].{name}")
+    return check_columns(raw, schema, policy, lambda name, i: f"{label}[{i}].{name}")
 
 
 def check_columns(

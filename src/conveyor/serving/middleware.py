@@ -21,7 +21,12 @@ CLIENT_CLOSED = 499  # the status counted for a request its client abandoned
 
 # routes that run the model: their failures count against the model version's health
 INFERENCE_ROUTES = frozenset(
-    {"/predict", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"}
+    {
+        "/predict",
+        "/invocations",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
+    }
 )
 
 

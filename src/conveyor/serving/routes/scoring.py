@@ -1,0 +1,85 @@
+"""MLflow's scoring protocol: ``POST /invocations``, ``GET /ping`` and ``GET /version``, so
+clients written against `mlflow models serve` (its ``ScoringServerClient`` included) work
+unchanged. Answers are ``{"predictions": [...]}``; errors ``{"error_code", "message"}`` as
+MLflow's server writes them (the problems, located, beside)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import PlainTextResponse, Response
+
+from conveyor.serving.http import STATE_VERSION, JsonResponse, read_body, request_id
+from conveyor.serving.inputs import UnseenPolicy
+from conveyor.serving.invocations import decode_invocations
+from conveyor.serving.state import ServerState
+from conveyor.tracing import REQUEST_ID
+
+INVOCATIONS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "exactly one of dataframe_split, dataframe_records, instances, "
+                "inputs; optional params",
+            },
+            "example": {"dataframe_split": {"columns": ["feature_a"], "data": [[1.0]]}},
+        },
+        "text/csv": {"schema": {"type": "string"}, "example": "feature_a\n1.0\n"},
+    },
+}
+
+
+def mlflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("mlflow")
+
+
+def router(state: ServerState) -> APIRouter:
+    api = APIRouter(tags=["mlflow scoring"])
+
+    @api.post("/invocations", openapi_extra={"requestBody": INVOCATIONS_BODY})
+    async def invocations(request: Request) -> Response:
+        """Predict as `mlflow models serve` does: dataframe_split, dataframe_records,
+        instances, inputs (JSON) or text/csv in; {"predictions": [...]} out."""
+        settings = state.settings
+        rid = request_id(request)
+        route = {REQUEST_ID: rid, "http.route": "/invocations"}
+        with state.tracing.span("conveyor.request", **route):
+            with state.tracing.span("conveyor.parse"):
+                body = await read_body(
+                    request, settings.max_body_bytes, settings.body_timeout_seconds
+                )
+                decoded = await state.offload.run(
+                    len(body),
+                    decode_invocations,
+                    body,
+                    request.headers.get("content-type", ""),
+                    state.manager,
+                    UnseenPolicy(settings.unseen_categories),
+                    settings.max_request_rows,
+                )
+            result = await state.dataplane.predict(
+                decoded.columns,
+                decoded.rows,
+                rid,
+                request.scope["state"]["conveyor_started"],
+                model=decoded.model,
+                headers=request.headers,
+            )
+        request.scope["state"][STATE_VERSION] = result.model.identity.version
+        return JsonResponse({"predictions": result.output.predictions})
+
+    @api.get("/ping")
+    async def ping() -> Response:
+        """MLflow's health check: 200 once a model is loaded, 503 before."""
+        ready = state.manager.ready
+        return PlainTextResponse("\n", status_code=200 if ready else 503)
+
+    @api.get("/version")
+    async def version() -> Response:
+        """The MLflow version whose protocol this server speaks."""
+        return PlainTextResponse(mlflow_version())
+
+    return api
