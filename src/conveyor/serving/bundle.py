@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conveyor.data.schema import Schema
+from conveyor.data.schema import Column, Kind, Schema
 from conveyor.errors import Problem, UserError
 from conveyor.spec.models import MonitoringSpec
 
@@ -37,6 +37,8 @@ class Bundle:
     profile: dict[str, Any] = field(default_factory=dict)
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    # "" for a Conveyor bundle; for a plain MLflow model, what serving it lacks (/model/info)
+    note: str = ""
 
     @property
     def classification(self) -> bool:
@@ -44,14 +46,15 @@ class Bundle:
 
 
 def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
-    """Read a model directory written by `conveyor run`; a wrong path is a clear ``UserError``."""
+    """Read a model directory written by `conveyor run`, or any MLflow model directory with a
+    column signature (``read_mlflow_model``); a wrong path is a clear ``UserError``."""
     path = path.resolve()
     extra = path / BUNDLE_DIR
     schema_file = extra / "schema.json"
-    if not (path / "MLmodel").exists() or not schema_file.exists():
-        raise UserError(
-            f"{path} is not a Conveyor model directory (needs MLmodel and {BUNDLE_DIR}/schema.json)"
-        )
+    if not (path / "MLmodel").exists():
+        raise UserError(f"{path} is not an MLflow model directory (no MLmodel file)")
+    if not schema_file.exists():
+        return read_mlflow_model(path, identity)
     try:
         schema = Schema.from_dict(json.loads(schema_file.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
@@ -87,3 +90,61 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
         profile=profile,
         monitoring=monitoring,
     )
+
+
+# MLflow column types -> how Conveyor checks the values
+_KINDS = {
+    "double": Kind.NUMERIC,
+    "float": Kind.NUMERIC,
+    "long": Kind.NUMERIC,
+    "integer": Kind.NUMERIC,
+    "boolean": Kind.BOOLEAN,
+    "string": Kind.CATEGORICAL,
+}
+MLFLOW_NOTE = (
+    "an MLflow model without Conveyor's bundle: requests are checked against its signature and "
+    "run through its own pyfunc; it has no training profile, so drift and online accuracy are "
+    "not judged"
+)
+
+
+def read_mlflow_model(path: Path, identity: ModelIdentity | None = None) -> Bundle:
+    """An MLflow model that `conveyor run` did not write: its input schema from the MLflow
+    signature (named columns), served through its pyfunc, without a profile."""
+    import yaml
+
+    where = identity_text(path, identity)
+    meta = yaml.safe_load((path / "MLmodel").read_text()) or {}
+    inputs = (meta.get("signature") or {}).get("inputs")
+    if not inputs:
+        raise UserError(
+            f"{where}: the MLflow model has no input signature, and Conveyor checks every "
+            "request against one; log it with signature=mlflow.models.infer_signature(X, "
+            "model.predict(X))"
+        )
+    features = []
+    for spec in json.loads(inputs):
+        name, kind = spec.get("name"), _KINDS.get(str(spec.get("type")))
+        if not isinstance(name, str) or kind is None:
+            raise UserError(
+                f"{where}: signature input {spec} is not a named column of a tabular type "
+                f"({', '.join(_KINDS)}); tensor signatures are not served"
+            )
+        features.append(Column(name=name, kind=kind, nullable=True))
+    schema = Schema(features=features, target="prediction", target_kind=Kind.NUMERIC)
+    if identity is None:
+        identity = ModelIdentity(name=path.name, version="local", stage="local")
+    return Bundle(
+        path=path,
+        schema=schema,
+        onnx_path=None,
+        onnx_inputs=[],
+        identity=identity,
+        note=MLFLOW_NOTE,
+    )
+
+
+def identity_text(path: Path, identity: ModelIdentity | None) -> str:
+    if identity is None:
+        return str(path)
+    return f"model {identity.name!r} version {identity.version}"

@@ -111,15 +111,25 @@ class OnnxRuntime:
 
 
 class PyfuncRuntime:
-    """The pickled scikit-learn model through MLflow, for estimators with no ONNX converter."""
+    """The model through MLflow, in-process: the scikit-learn flavor when the model has one
+    (its ``predict_proba`` gives probabilities), else the model's generic pyfunc (XGBoost,
+    LightGBM, a custom ``PythonModel``...)."""
 
     name = "pyfunc"
 
     def __init__(self, bundle: Bundle) -> None:
-        import mlflow.sklearn
+        import yaml
 
+        flavors = (yaml.safe_load((bundle.path / "MLmodel").read_text()) or {}).get("flavors", {})
         with runtime_errors(self.name, f"loading {bundle.path}"):
-            self.model = mlflow.sklearn.load_model(str(bundle.path))
+            if "sklearn" in flavors:
+                import mlflow.sklearn
+
+                self.model = mlflow.sklearn.load_model(str(bundle.path))
+            else:
+                import mlflow.pyfunc
+
+                self.model = mlflow.pyfunc.load_model(str(bundle.path))
         self.schema = bundle.schema
         self.classification = bundle.classification
 
@@ -127,9 +137,11 @@ class PyfuncRuntime:
         import numpy as np
         import pandas as pd
 
-        frame = pd.DataFrame({c.name: columns[c.name] for c in self.schema.features})
+        frame = pd.DataFrame(
+            {c.name: _pandas_column(columns[c.name], c.kind) for c in self.schema.features}
+        )
         try:
-            labels = np.asarray(self.model.predict(frame)).reshape(rows)
+            labels = _one_per_row(self.model.predict(frame), rows)
             proba = None
             if self.classification and hasattr(self.model, "predict_proba"):
                 proba = np.asarray(self.model.predict_proba(frame), dtype=np.float32)
@@ -143,3 +155,26 @@ def open_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
     if bundle.onnx_path is not None:
         return OnnxRuntime(bundle, threads)
     return PyfuncRuntime(bundle)
+
+
+def _pandas_column(values: np.ndarray, kind: Kind) -> Any:
+    """Booleans back to booleans (a signature may say so); the rest as decoded."""
+    if kind is Kind.BOOLEAN:
+        import numpy as np
+
+        if not np.isnan(values).any():
+            return values.astype(bool)
+    return values
+
+
+def _one_per_row(result: Any, rows: int) -> np.ndarray:
+    """A pyfunc's answer (array, Series, DataFrame, list) as one prediction per row: a value,
+    or for several outputs per row their list."""
+    import numpy as np
+
+    values = np.asarray(result)
+    if values.ndim <= 1 or values.shape[1:] == (1,):
+        return values.reshape(rows)
+    out = np.empty(rows, dtype=object)
+    out[:] = [row.tolist() for row in values.reshape(rows, -1)]
+    return out

@@ -69,6 +69,7 @@ def router(state: ServerState) -> APIRouter:
             "semver": ident.semver,
             "run_id": ident.run_id,
             "runtime": model.runtime.name,
+            "runtime_reason": _runtime_reason(model),
             "metrics": ident.metrics,
             "schema": model.bundle.schema.to_dict(),
             "loaded_at": model.bundle.loaded_at,
@@ -97,3 +98,11 @@ def router(state: ServerState) -> APIRouter:
         return JsonResponse(receipt)
 
     return api
+
+
+def _runtime_reason(model: Any) -> str:
+    if model.bundle.note:
+        return str(model.bundle.note)
+    if model.runtime.name == "onnx":
+        return "the version's ONNX graph, which matched scikit-learn at registration"
+    return "no ONNX graph for this version (no converter, or parity failed at registration)"

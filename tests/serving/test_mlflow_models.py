@@ -1,0 +1,145 @@
+"""Models registered with plain MLflow (never through `conveyor run`) are served: inputs checked
+against the MLflow signature, answers from the model's own pyfunc equal to MLflow's, and
+/model/info says which runtime and why. A model without a signature is refused in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serving.conftest import BIN, Registered, free_port
+from tests.serving.server import Server, running_server
+
+pytestmark = pytest.mark.integration
+
+# what a team's own training code does: log and register, set the alias
+REGISTER = textwrap.dedent(
+    """
+    import sys
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    mlflow.set_tracking_uri(sys.argv[1])
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+
+    class Doubler(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input):
+            return model_input["x"] * 2 + model_input["flag"].astype(float)
+
+    frame = pd.DataFrame({"x": [1.0, 2.5], "flag": [True, False]})
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(
+            forest, name="model", signature=infer_signature(X, forest.predict(X)),
+            registered_model_name="iris_byo", pip_requirements=["scikit-learn"],
+            skops_trusted_types=["sklearn.tree._tree.Tree"],
+        )
+        mlflow.pyfunc.log_model(
+            name="doubler", python_model=Doubler(), registered_model_name="doubler",
+            signature=infer_signature(frame, Doubler().predict(None, frame)),
+            pip_requirements=["pandas"],
+        )
+        mlflow.sklearn.log_model(
+            forest, name="unsigned", registered_model_name="unsigned",
+            pip_requirements=["scikit-learn"], skops_trusted_types=["sklearn.tree._tree.Tree"],
+        )
+    client = mlflow.MlflowClient()
+    for name in ("iris_byo", "doubler", "unsigned"):
+        client.set_registered_model_alias(name, "production", "1")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    root = tmp_path_factory.mktemp("byo")
+    reg = Registered(root / "home", root, "iris_byo")
+    reg.home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEYOR_", "MLFLOW_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", REGISTER, f"sqlite:///{reg.home / 'mlflow.db'}"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return reg
+
+
+@pytest.fixture(scope="module")
+def iris(registry: Registered) -> Iterator[Server]:
+    with running_server(registry, "iris_byo", "--refresh-seconds", "0") as server:
+        yield server
+
+
+def mlflow_predict(registry: Registered, name: str, rows: list[dict[str, Any]]) -> list[Any]:
+    import mlflow
+    import pandas as pd
+
+    uri = f"sqlite:///{registry.home / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model = mlflow.pyfunc.load_model(f"models:/{name}@production")
+    return list(pd.Series(model.predict(pd.DataFrame(rows))).tolist())
+
+
+def test_a_plain_mlflow_sklearn_model_is_served_as_mlflow_would(
+    registry: Registered, iris: Server
+) -> None:
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.drop(columns="target")
+    rows = frame.iloc[::15].to_dict(orient="records")
+    info = httpx.get(f"{iris.url}/model/info", timeout=5).json()
+    assert (info["name"], info["version"], info["runtime"]) == ("iris_byo", "1", "pyfunc")
+    assert "without Conveyor's bundle" in info["runtime_reason"]
+    assert [f["name"] for f in info["schema"]["features"]] == list(frame.columns)
+    ours = httpx.post(f"{iris.url}/predict", json={"instances": rows}, timeout=10).json()
+    invoked = httpx.post(
+        f"{iris.url}/invocations", json={"dataframe_records": rows}, timeout=10
+    ).json()
+    expected = mlflow_predict(registry, "iris_byo", rows)
+    assert ours["predictions"] == invoked["predictions"] == expected
+
+
+def test_its_inputs_are_checked_against_the_signature(iris: Server) -> None:
+    bad = {"instances": [{"sepal length (cm)": "long", "sepal width (cm)": 3.0}]}
+    r = httpx.post(f"{iris.url}/predict", json=bad, timeout=10)
+    assert r.status_code == 422, r.text
+    where = {p["loc"] for p in r.json()["problems"]}
+    assert "instances[0].petal length (cm)" in where  # missing
+    r = httpx.post(
+        f"{iris.url}/predict",
+        json={"instances": [{"sepal length (cm)": "long", "sepal width (cm)": 3.0,
+                             "petal length (cm)": 1.0, "petal width (cm)": 0.2}]},
+        timeout=10,
+    )  # fmt: skip
+    assert r.status_code == 422
+    assert r.json()["problems"][0]["loc"] == "instances[0].sepal length (cm)"
+
+
+def test_a_custom_pyfunc_is_served(registry: Registered) -> None:
+    rows = [{"x": 1.5, "flag": True}, {"x": -2.0, "flag": False}]
+    with running_server(registry, "doubler", "--refresh-seconds", "0") as server:
+        answer = httpx.post(f"{server.url}/predict", json={"instances": rows}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == mlflow_predict(registry, "doubler", rows) == [4.0, -4.0]
+
+
+def test_a_model_without_a_signature_is_refused_in_one_line(registry: Registered) -> None:
+    done = subprocess.run(
+        [str(BIN / "conveyor"), "serve", "unsigned", "--port", str(free_port())],
+        env=registry.env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 2, output
+    assert "model 'unsigned' version 1: the MLflow model has no input signature" in output
+    assert len(output.splitlines()) == 1 and "Traceback" not in output
