@@ -4,11 +4,13 @@ against the MLflow signature, answers from the model's own pyfunc equal to MLflo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -53,9 +55,16 @@ REGISTER = textwrap.dedent(
             forest, name="unsigned", registered_model_name="unsigned",
             pip_requirements=["scikit-learn"], skops_trusted_types=["sklearn.tree._tree.Tree"],
         )
+        for _ in range(2):  # a registry from before aliases: stages only
+            mlflow.pyfunc.log_model(
+                name="legacy", python_model=Doubler(), registered_model_name="legacy",
+                signature=infer_signature(frame, Doubler().predict(None, frame)),
+                pip_requirements=["pandas"],
+            )
     client = mlflow.MlflowClient()
     for name in ("iris_byo", "doubler", "unsigned"):
         client.set_registered_model_alias(name, "production", "1")
+    client.transition_model_version_stage("legacy", "1", "Production")
     """
 )
 
@@ -143,3 +152,20 @@ def test_a_model_without_a_signature_is_refused_in_one_line(registry: Registered
     assert done.returncode == 2, output
     assert "model 'unsigned' version 1: the MLflow model has no input signature" in output
     assert len(output.splitlines()) == 1 and "Traceback" not in output
+
+
+def test_a_version_in_mlflows_legacy_stage_is_found_and_an_alias_wins(
+    registry: Registered, tmp_path: Path
+) -> None:
+    import mlflow
+
+    reg = registry.clone(tmp_path)
+    listed = {m["name"]: m for m in json.loads(reg.conveyor("models", "list", "--json").stdout)}
+    assert listed["legacy"]["production"] == "1"
+    with running_server(reg, "legacy", "--stage", "Production", "--refresh-seconds", "0") as s:
+        assert httpx.get(f"{s.url}/model/info", timeout=5).json()["version"] == "1"
+    uri = f"sqlite:///{reg.home / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
+    client.set_registered_model_alias("legacy", "production", "2")
+    with running_server(reg, "legacy", "--refresh-seconds", "0") as s:
+        assert httpx.get(f"{s.url}/model/info", timeout=5).json()["version"] == "2"

@@ -213,3 +213,21 @@ def version_tags(client: MlflowClient, name: str, version: str) -> dict[str, Any
     with mlflow_errors(f"model {name!r} has no version {version}"):
         mv = client.get_model_version(name, version)
     return dict(mv.tags)
+
+
+def legacy_stage_version(client: MlflowClient, name: str, alias: str) -> Any:
+    """The newest version of ``name`` in MLflow's deprecated stage named like ``alias``
+    (``production`` → ``Production``), or None: registries from before aliases keep their
+    production version there."""
+    import warnings
+
+    stage = alias.capitalize()
+    if stage not in ("Production", "Staging"):
+        return None
+    try:
+        with warnings.catch_warnings(), mlflow_errors():
+            warnings.simplefilter("ignore")  # the stage API is deprecated, and still answers
+            found = client.get_latest_versions(name, stages=[stage])
+    except NotFoundError:
+        return None
+    return max(found, key=lambda mv: int(mv.version)) if found else None

@@ -90,6 +90,11 @@ class ModelRegistry:
         for rm in found:
             aliases = dict(getattr(rm, "aliases", {}) or {})
             latest = max((int(v.version) for v in rm.latest_versions or []), default=0)
+            # registries from before aliases: the versions in MLflow's legacy stages
+            for v in rm.latest_versions or []:
+                alias = str(getattr(v, "current_stage", "") or "").lower()
+                if alias in T.ALIASES and alias not in aliases:
+                    aliases[alias] = str(v.version)
             out.append(
                 {
                     "name": rm.name,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from conveyor.errors import ServiceUnavailableError
+from conveyor.errors import NotFoundError, ServiceUnavailableError
 from conveyor.serving.bundle import ModelIdentity
 from conveyor.settings import Settings
 
@@ -143,11 +143,21 @@ class RegistrySource:
         return str(row[0]), row[1] or "", tags
 
     def _current_through_mlflow(self) -> ModelIdentity:
-        from conveyor.registry.client import mlflow_errors
+        """The alias's version; without the alias, the newest version in MLflow's deprecated
+        stage of the same name (``Production``, ``Staging``) — aliases win when both exist."""
+        from conveyor.registry.client import legacy_stage_version, mlflow_errors
 
         client = self._registry()
-        with mlflow_errors(f"model {self.name!r} has no version with alias {self.alias!r}"):
-            mv = client.get_model_version_by_alias(self.name, self.alias)
+        try:
+            with mlflow_errors():
+                mv = client.get_model_version_by_alias(self.name, self.alias)
+        except NotFoundError:
+            mv = legacy_stage_version(client, self.name, self.alias)
+            if mv is None:
+                raise NotFoundError(
+                    f"model {self.name!r} has no version with alias {self.alias!r} (nor in "
+                    f"MLflow's legacy stage {self.alias.capitalize()!r})"
+                ) from None
         return self._identity(str(mv.version), mv.run_id or "", dict(mv.tags))
 
     def version(self, version: str) -> ModelIdentity:
