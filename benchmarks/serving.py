@@ -10,6 +10,8 @@ goes to one at a time):
   1 worker; ``POST /predict`` with ``{"features": [[13 floats], ...]}``.
 - ``conveyor-v2``: the same process, ``POST /v2/models/wine/infer`` with one ``[N, 13]`` FP64
   tensor.
+- ``conveyor-invocations``: the same process, MLflow's scoring protocol: ``POST /invocations``
+  with the same ``{"dataframe_split": {...}}`` body as ``mlflow``.
 - ``conveyor-sync`` (only when named in ``--servers``): a second ``conveyor serve wine`` with
   ``CONVEYOR_INFERENCE_LOG_SYNC=true`` (each answer waits for its log record's write and
   fsync, shared by the requests that arrive meanwhile) and its own store file; the same body
@@ -76,7 +78,15 @@ BARE_APP_DIR = PEERS
 MLSERVER_DIR = PEERS / "mlserver"
 PEERS_BIN = ROOT / ".venv-peers" / "bin"
 
-SERVERS = ("conveyor", "conveyor-v2", "conveyor-sync", "mlserver", "mlflow", "bare-onnx")
+SERVERS = (
+    "conveyor",
+    "conveyor-v2",
+    "conveyor-invocations",
+    "conveyor-sync",
+    "mlserver",
+    "mlflow",
+    "bare-onnx",
+)
 DEFAULT_SERVERS = tuple(s for s in SERVERS if s != "conveyor-sync")
 ROWS = (1, 100)
 CONCURRENCY = (1, 16, 64)
@@ -420,6 +430,13 @@ ENDPOINTS = {
     ),
     "conveyor-v2": Endpoint(
         "conveyor-v2", "conveyor", "/v2/models/wine/infer", _v2_body, _v2_labels("predictions")
+    ),
+    "conveyor-invocations": Endpoint(
+        "conveyor-invocations",
+        "conveyor",
+        "/invocations",
+        lambda m, n: {"dataframe_split": {"columns": m.features, "data": m.rows[n]}},
+        lambda r: [int(v) for v in r["predictions"]],
     ),
     "conveyor-sync": Endpoint(
         "conveyor-sync",
