@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,59 @@ def test_a_version_in_mlflows_legacy_stage_is_found_and_an_alias_wins(
     client.set_registered_model_alias("legacy", "production", "2")
     with running_server(reg, "legacy", "--refresh-seconds", "0") as s:
         assert httpx.get(f"{s.url}/model/info", timeout=5).json()["version"] == "2"
+
+
+def test_an_adopted_version_is_monitored_like_a_conveyor_one(
+    registry: Registered, tmp_path: Path
+) -> None:
+    """`conveyor adopt` with the training rows: the version gets a schema with classes, a
+    reference profile and baseline metrics; served, its traffic is judged for drift."""
+    from sklearn.datasets import load_iris
+
+    reg = registry.clone(tmp_path)
+    frame = load_iris(as_frame=True).frame
+    reference = tmp_path / "iris.csv"
+    frame.to_csv(reference, index=False)
+    adopted = json.loads(
+        reg.conveyor(
+            "adopt", "iris_byo", "1", "--reference", str(reference), "--target", "target",
+            "--by", "alice", "--json",
+        ).stdout
+    )  # fmt: skip
+    assert adopted["classification"] is True and adopted["rows"] == 150
+    assert adopted["metrics"]["accuracy"] > 0.9
+    shown = json.loads(reg.conveyor("models", "show", "iris_byo", "1", "--json").stdout)
+    assert shown["metrics"]["accuracy"] == adopted["metrics"]["accuracy"]
+    history = json.loads(reg.conveyor("models", "history", "iris_byo", "--json").stdout)
+    assert [(e["action"], e["actor"]) for e in history][-1] == ("adopt", "alice")
+    again = subprocess.run(
+        [str(BIN / "conveyor"), "adopt", "iris_byo", "1", "--reference", str(reference)],
+        env=reg.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 2 and "already carries Conveyor's bundle" in again.stderr
+
+    env = {"CONVEYOR_MONITOR_FLUSH_SECONDS": "1", "CONVEYOR_MONITOR_INTERVAL_SECONDS": "2"}
+    with running_server(reg, "iris_byo", "--refresh-seconds", "0", env=env) as server:
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+        assert info["schema"]["classes"] == [0, 1, 2]
+        assert "without Conveyor's bundle" not in info["runtime_reason"]
+        shifted = frame.drop(columns="target").assign(**{"petal length (cm)": 9.0})
+        rows = shifted.to_dict(orient="records")
+        for start in range(0, 150, 30):
+            r = httpx.post(
+                f"{server.url}/predict", json={"instances": rows[start : start + 30]}, timeout=10
+            )
+            assert r.status_code == 200, r.text
+            assert len(r.json()["probabilities"][0]) == 3  # the sklearn flavor's predict_proba
+        deadline = time.monotonic() + 60
+        while True:
+            metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
+            drifted = [
+                line for line in metrics.splitlines()
+                if line.startswith("conveyor_feature_drifted{") and line.endswith(" 1.0")
+            ]  # fmt: skip
+            if drifted:
+                break
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.5)
+    assert any('feature="petal length (cm)"' in line for line in drifted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,7 @@ def register(app: typer.Typer) -> None:
     group.command("history")(history)
     group.command("doctor")(doctor)
     app.add_typer(group, name="models")
+    app.command("adopt")(adopt)
     app.command("approve")(approve)
     app.command("promote")(promote)
     app.command("rollback")(rollback)
@@ -146,6 +148,47 @@ def _fail(message: str) -> typer.Exit:
 
     err().print(message)
     return typer.Exit(1)
+
+
+def adopt(
+    ctx: typer.Context,
+    name: str,
+    version: str,
+    reference: Annotated[
+        Path, typer.Option(help="Reference rows (CSV or Parquet): the training or validation data.")
+    ],
+    target: Annotated[
+        str | None, typer.Option(help="The label column, for baseline metrics and classes.")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="classification or regression (default: inferred).")
+    ] = None,
+    by: Annotated[str, typer.Option("--by")] = "conveyor",
+    json_out: JsonOpt = False,
+) -> None:
+    """Attach Conveyor's schema, reference profile and metrics to a version registered by
+    plain MLflow, so drift, online accuracy, alerts and rollouts work for it."""
+    import shutil
+
+    from conveyor.pipeline.adopt import adopt as run_adopt
+
+    cli = _cli(ctx)
+    if not reference.is_file():
+        from conveyor.errors import UserError
+
+        raise UserError(f"--reference {reference}: no such file")
+    done = run_adopt(cli.registry(), name, version, reference, target, by, task)
+    # this home's cached download predates the bundle files: the next load fetches them
+    shutil.rmtree(cli.settings.home / "cache" / "models" / name / version, ignore_errors=True)
+    if json_out:
+        emit_json(done.to_dict())
+        return
+    kind = "classifier" if done.classification else "regressor"
+    metrics = f"; baseline {fmt_metrics(done.metrics)}" if done.metrics else ""
+    out().print(
+        f"[green]adopted {name} version {version}[/]: {kind}, {done.features} features, "
+        f"reference profile of {done.rows:,} rows{metrics}. Servers load it at their next start."
+    )
 
 
 def approve(
