@@ -163,6 +163,8 @@ def test_the_dashboards_resource_panels_have_data(
                 return query(base, promql)
 
             (series,) = eventually(answered, why=lambda promql=promql: promql)
-            assert float(series["value"][1]) > 0
+            value = float(series["value"][1])
+            # an idle process may use no CPU over a few seconds; it always holds memory
+            assert value > 0 if "memory" in promql else value >= 0, (promql, value)
             if "by (version)" in promql:
                 assert series["metric"] == {"version": "1"}
