@@ -141,3 +141,39 @@ def test_ray_gives_the_same_answers(
     expected = local_answers.sort_values("row_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(answers, expected, check_dtype=False)
     assert os.environ.get("RAY_ADDRESS") is None  # the test's own process was not told
+
+
+def test_scored_rows_can_be_counted_into_the_drift_monitor(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    """`conveyor score --monitor`: a batch of shifted rows reaches the version's monitor as
+    served traffic does, and `conveyor monitor` judges it (here: drift on the two shifted
+    features)."""
+    from sklearn.datasets import load_wine
+
+    reg = wine_registered.clone(tmp_path)
+    frame = load_wine(as_frame=True).frame.drop(columns="target")
+    shifted = pd.concat([frame] * 3, ignore_index=True)
+    shifted["alcohol"] += 3.0
+    shifted["proline"] *= 2.0
+    table = tmp_path / "batch.parquet"
+    shifted.to_parquet(table)
+    done = subprocess.run(
+        [str(BIN / "conveyor"), "score", "wine", "--input", str(table),
+         "--output", str(tmp_path / "out.parquet"), "--monitor", "--batch-rows", "100"],
+        env=reg.env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    monitor = subprocess.run(
+        [str(BIN / "conveyor"), "monitor", "wine", "--window", "1h", "--json"],
+        env=reg.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    report = json.loads(monitor.stdout)
+    assert report["drift"]["rows_current"] == len(shifted), report["drift"]
+    assert {"alcohol", "proline"} <= set(report["drift"]["drifted"])
+    refused = subprocess.run(
+        [str(BIN / "conveyor"), "score", "wine", "--input", str(table), "--engine", "spark",
+         "--output", str(tmp_path / "spark-out"), "--monitor"],
+        env=reg.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "--engine local" in refused.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +42,13 @@ def score(
     spark_master: Annotated[
         str | None, typer.Option(help="spark: the master URL; default the session's or local[*].")
     ] = None,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor",
+            help="local: count the rows into the version's drift monitor, as served traffic is.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Score a table with a registered version: the same answers as the server, for every row,
@@ -51,6 +58,11 @@ def score(
 
     if engine not in ENGINES:
         raise UserError(f"--engine {engine!r}: one of {', '.join(ENGINES)}")
+    if monitor and engine != "local":
+        raise UserError(
+            "--monitor counts rows in this process: use it with --engine local (for drift over "
+            "a table too large for one machine: conveyor drift --engine spark)"
+        )
     cli: CliContext = ctx.obj
     bundle = registered_bundle(cli.settings, name, version, stage)
     columns = [c.strip() for c in keep.split(",") if c.strip()] if keep else None
@@ -65,7 +77,18 @@ def score(
     else:
         from conveyor.engines.local import score_local
 
-        result = score_local(bundle, input_path, output, columns, batch_rows)
+        live = _live_monitor(cli, bundle) if monitor else None
+        observe = None
+        if live is not None:
+            ident, profile = bundle.identity, bundle.profile
+
+            def observe(columns: dict[str, Any], predictions: Any) -> None:
+                live.observe_rows(ident.name, ident.version, profile, columns, predictions)
+                live.flush()  # each batch folded and written as it passes: memory stays bounded
+
+        result = score_local(bundle, input_path, output, columns, batch_rows, observe)
+        if live is not None:
+            live.flush()
     if json_out:
         emit_json(result.to_dict() | {"model": name, "version": bundle.identity.version})
         return
@@ -73,3 +96,17 @@ def score(
         f"[green]scored[/] {result.rows:,} rows with {name} version {bundle.identity.version} "
         f"({engine}, {result.seconds:.1f} s) into {output}"
     )
+
+
+def _live_monitor(cli: CliContext, bundle: Any) -> Any:
+    """The store's live monitor, for a version that has a reference profile."""
+    from conveyor.errors import UserError
+    from conveyor.monitoring.live import LiveMonitor
+
+    if not bundle.profile:
+        ident = bundle.identity
+        raise UserError(
+            f"--monitor: {ident.name} version {ident.version} has no reference profile to count "
+            f"rows against; conveyor adopt {ident.name} {ident.version} --reference ... adds one"
+        )
+    return LiveMonitor(cli.store())

@@ -4,6 +4,7 @@ append each answer batch to the output, so memory stays bounded by the batch, no
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,7 @@ def score_local(
     output: Path,
     keep: list[str] | None = None,
     batch_rows: int = BATCH_ROWS,
+    observe: Callable[[dict[str, Any], Any], None] | None = None,
 ) -> ScoreResult:
     import time
 
@@ -94,7 +96,9 @@ def score_local(
             if batch.num_rows == 0:
                 continue
             frame = batch.to_pandas()
-            answers = score_frame(frame, bundle, runtime, plan, rows, with_identity=False)
+            answers = score_frame(
+                frame, bundle, runtime, plan, rows, with_identity=False, observe=observe
+            )
             table = pa.Table.from_pandas(answers, schema=scored, preserve_index=False)
             n = batch.num_rows  # constant columns straight in Arrow: no per-row Python
             table = table.append_column("model", pa.repeat(model, n))

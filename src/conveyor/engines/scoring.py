@@ -10,6 +10,7 @@ keeps the input's other columns (its keys) or those asked for, then ``prediction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ def score_frame(
     plan: ScoringPlan,
     first_row: int = 0,
     with_identity: bool = True,
+    observe: Callable[[dict[str, Any], Any], None] | None = None,
 ) -> pd.DataFrame:
     """Answers for ``frame`` (a batch of the input); rows numbered from ``first_row`` in
     errors. ``with_identity=False`` leaves out the constant model and version columns, for an
@@ -100,6 +102,8 @@ def score_frame(
     columns = {name: prepared[name].to_numpy() for name in plan.features}
     rows = len(frame)
     result = runtime.predict(columns, rows)
+    if observe is not None:  # what the model saw and answered, for the drift monitor
+        observe(columns, result.predictions)
     out = {name: frame[name].to_numpy() for name in plan.keep}
     predictions = np.asarray(result.predictions)
     if plan.classes and not _text_labels(plan.classes):
