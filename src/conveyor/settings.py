@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         default=None, description="A local model directory to serve instead of the registry."
     )
+    backend: str | None = Field(
+        default=None,
+        description="v2://HOST:PORT[/MODEL]: run the model on this Open Inference Protocol server "
+        "(Triton, KServe, MLServer, Seldon) while Conveyor validates, logs, monitors and routes; "
+        "unset: in-process.",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias="PROMETHEUS_MULTIPROC_DIR",

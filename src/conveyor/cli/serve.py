@@ -36,6 +36,13 @@ def serve(
             "(default CONVEYOR_MODEL_STAGE, else production)."
         ),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="v2://HOST:PORT[/MODEL]: forward inference to this Open Inference Protocol "
+            "server (default CONVEYOR_BACKEND, else in-process)."
+        ),
+    ] = None,
     version: Annotated[
         str | None,
         typer.Option(
@@ -71,6 +78,8 @@ def serve(
         update["model_name"] = name
     if version is not None:
         update["model_version"] = version
+    if backend is not None:
+        update["backend"] = backend
     if model_path is not None:
         update["model_path"] = model_path.resolve()
     if refresh_seconds is not None:
@@ -119,6 +128,8 @@ def serve(
         env["CONVEYOR_MODEL_PATH"] = str(settings.model_path)
     if settings.model_version is not None:
         env["CONVEYOR_MODEL_VERSION"] = settings.model_version
+    if settings.backend is not None:
+        env["CONVEYOR_BACKEND"] = settings.backend
     os.environ.update(env)
     _say(banner)  # the model loaded here once; each worker loads it again
     try:
@@ -140,7 +151,7 @@ def _check_servable(settings: Settings) -> ModelIdentity:
     source = source_from_settings(settings)
     identity = source.current()
     bundle = read_bundle(source.fetch(identity), identity)
-    open_runtime(bundle, 1)  # refuses a model its runtime cannot load
+    open_runtime(bundle, 1, settings.backend)  # refuses a model its runtime cannot load
     return bundle.identity
 
 

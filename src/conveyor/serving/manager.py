@@ -179,7 +179,7 @@ class ModelManager:
         def build() -> tuple[Bundle, Runtime]:
             path = self.source.fetch(identity)
             bundle = read_bundle(path, identity)
-            runtime = open_runtime(bundle, self.settings.ort_threads)
+            runtime = open_runtime(bundle, self.settings.ort_threads, self.settings.backend)
             warm_up(bundle, runtime)
             return bundle, runtime
 

@@ -31,8 +31,14 @@ def readiness(state: ServerState) -> Readiness:
     """The readiness of this server process and why, for ``/ready``."""
     if not state.manager.ready:
         return Readiness(False, {"status": "loading"})
-    body: dict[str, Any] = {"version": state.manager.current().identity.version}
+    model = state.manager.current()
+    body: dict[str, Any] = {"version": model.identity.version}
     problems: list[str] = []
+    healthy = getattr(model.runtime, "healthy", None)
+    if healthy is not None and not healthy():  # a remote runtime's backend
+        problems.append(
+            f"the model's backend is not ready ({getattr(model.runtime, 'reason', '')})"
+        )
     health = state.store_health
     if health is not None:
         body["store"] = health.state.value

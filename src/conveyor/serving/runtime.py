@@ -151,7 +151,13 @@ class PyfuncRuntime:
         return Output(labels, proba)
 
 
-def open_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
+def open_runtime(bundle: Bundle, threads: int = 1, backend: str | None = None) -> Runtime:
+    """ONNX Runtime for a version with its graph, MLflow's pyfunc otherwise; with ``backend``
+    (``v2://HOST:PORT[/MODEL]``), the model's remote server (``remote.RemoteRuntime``)."""
+    if backend:
+        from conveyor.serving.remote import Backend, RemoteRuntime
+
+        return RemoteRuntime(bundle, Backend.parse(backend))
     if bundle.onnx_path is not None:
         return OnnxRuntime(bundle, threads)
     return PyfuncRuntime(bundle)

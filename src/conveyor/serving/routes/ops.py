@@ -101,6 +101,8 @@ def router(state: ServerState) -> APIRouter:
 
 
 def _runtime_reason(model: Any) -> str:
+    if getattr(model.runtime, "reason", ""):
+        return str(model.runtime.reason)
     if model.bundle.note:
         return str(model.bundle.note)
     if model.runtime.name == "onnx":
