@@ -452,3 +452,52 @@ def test_new_options_are_checked(
     )  # fmt: skip
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_seldon_models_and_experiment_pass_their_crd_schemas(
+    cli: Callable[..., CliResult],
+    tmp_path: Path,
+    crd_validator: Callable[[dict[str, Any], str], list[str]],
+    mirror: bool,
+) -> None:
+    out = tmp_path / "k8s"
+    result = cli(
+        "k8s", "render", "wine", "--version", "3", "--image", IMAGE, "--out", str(out),
+        "--seldon", "--storage-uri", "gs://models/wine/3", "--seldon-baseline", "2",
+        "--seldon-baseline-uri", "gs://models/wine/2", "--canary-percent", "20",
+        *(["--seldon-mirror"] if mirror else []),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    new, old = load(out / "seldon" / "model-v3.yaml"), load(out / "seldon" / "model-v2.yaml")
+    assert (new["spec"]["storageUri"], old["spec"]["storageUri"]) == (
+        "gs://models/wine/3",
+        "gs://models/wine/2",
+    )
+    experiment = load(out / "seldon" / "experiment.yaml")
+    spec = experiment["spec"]
+    assert spec["default"] == old["metadata"]["name"]
+    if mirror:
+        assert spec["candidates"] == [{"name": old["metadata"]["name"], "weight": 100}]
+        assert spec["mirror"] == {"name": new["metadata"]["name"], "percent": 20}
+    else:
+        weights = {c["name"]: c["weight"] for c in spec["candidates"]}
+        assert weights == {old["metadata"]["name"]: 80, new["metadata"]["name"]: 20}
+    for obj in (new, old):
+        assert crd_validator(obj, "model.mlops.seldon.io.v1alpha1.json") == []
+    assert crd_validator(experiment, "experiment.mlops.seldon.io.v1alpha1.json") == []
+    broken = {**new, "spec": {"storageUri": "x", "replicas": "two", "requirement": ["onnx"]}}
+    errors = crd_validator(broken, "model.mlops.seldon.io.v1alpha1.json")
+    assert any("two" in e for e in errors) and any("requirement" in e for e in errors)
+    docs = kustomize_build(out / "seldon")
+    assert sorted(d["kind"] for d in docs) == ["Experiment", "Model", "Model", "Namespace"]
+
+
+def test_seldon_options_are_checked(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    result = cli(
+        "k8s", "render", "wine", "--version", "3", "--image", IMAGE,
+        "--out", str(tmp_path / "k8s"), "--seldon", "--seldon-baseline", "2", "--seldon-mirror",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--seldon needs --storage-uri" in result.stderr
+    assert "--seldon-baseline needs --seldon-baseline-uri" in result.stderr

@@ -86,6 +86,23 @@ def k8s_render(
     katib: Annotated[
         bool, typer.Option("--katib", help="Also write katib/: an Experiment tuning the model.")
     ] = False,
+    seldon: Annotated[
+        bool,
+        typer.Option("--seldon", help="Also write seldon/: Seldon Core v2 Model (--storage-uri)."),
+    ] = False,
+    seldon_baseline: Annotated[
+        str | None,
+        typer.Option(help="With --seldon: the version to roll out against (an Experiment)."),
+    ] = None,
+    seldon_baseline_uri: Annotated[
+        str, typer.Option(help="With --seldon-baseline: that version's uploaded export.")
+    ] = "",
+    seldon_mirror: Annotated[
+        bool,
+        typer.Option(
+            "--seldon-mirror", help="With --seldon-baseline: mirror --canary-percent (shadow)."
+        ),
+    ] = False,
     project: Annotated[
         Path, typer.Option("--project", "-p", help="With --katib: the project (its tuning:).")
     ] = Path("."),
@@ -131,7 +148,14 @@ def k8s_render(
         spec_file = project / "conveyor.yaml" if project.is_dir() else project
         text = spec_file.read_text(encoding="utf-8")
         katib_options = KatibOptions(spec, text, parallel, algorithm)
-    files = render(options, out_dir, kserve_options, katib_options)
+    seldon_options = None
+    if seldon:
+        from conveyor.deploy.seldon import SeldonOptions
+
+        seldon_options = SeldonOptions(
+            storage_uri, seldon_baseline, seldon_baseline_uri, canary_percent, seldon_mirror
+        )
+    files = render(options, out_dir, kserve_options, katib_options, seldon_options)
     if json_out:
         emit_json(
             {

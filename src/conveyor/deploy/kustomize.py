@@ -6,6 +6,8 @@
     DIR/overlays/production/  follows "production" with the requested replicas
     DIR/kserve/               (--kserve) the same model as KServe InferenceServices
     DIR/katib/                (--katib) a Katib Experiment tuning the project's model
+    DIR/seldon/               (--seldon) Seldon Core v2 Model(s), and an Experiment for a
+                              canary or a mirror against --seldon-baseline
 
 ``kubectl apply -k DIR/overlays/production`` deploys it. Files are rewritten whole each time;
 the same options give the same bytes.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conveyor.deploy import k8s, katib, kserve, workloads
+from conveyor.deploy import k8s, katib, kserve, seldon, workloads
 from conveyor.deploy.yamlio import dump_all
 from conveyor.errors import UserError
 from conveyor.spec.models import ProjectSpec
@@ -46,12 +48,15 @@ def render(
     out: Path,
     kserve_options: KServeOptions | None = None,
     katib_options: KatibOptions | None = None,
+    seldon_options: seldon.SeldonOptions | None = None,
 ) -> list[Path]:
     """Write the tree under ``out``; returns the files written, sorted."""
     options.check()
+    if seldon_options is not None:
+        seldon_options.check(options.version)
     if kserve_options is not None and not 0 <= kserve_options.canary_percent <= 100:
         raise UserError(f"--canary-percent {kserve_options.canary_percent}: from 0 to 100")
-    files = tree(options, kserve_options, katib_options)
+    files = tree(options, kserve_options, katib_options, seldon_options)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a directory")
     written = []
@@ -67,9 +72,10 @@ def tree(
     o: k8s.RenderOptions,
     kserve_options: KServeOptions | None = None,
     katib_options: KatibOptions | None = None,
+    seldon_options: seldon.SeldonOptions | None = None,
 ) -> dict[str, str]:
     """Relative path -> file text."""
-    header = _header(o, kserve_options, katib_options)
+    header = _header(o, kserve_options, katib_options, seldon_options)
     files: dict[str, str] = {}
     objects = workloads.core_objects(o)
     for name, obj in objects.items():
@@ -101,6 +107,18 @@ def tree(
             files[f"kserve/{name}"] = dump_all([obj], header)
         files["kserve/kustomization.yaml"] = dump_all(
             [{**KUSTOMIZATION, "resources": [*shared, *services]}], header
+        )
+    if seldon_options is not None:
+        s = seldon_options
+        objects_s = {f"model-v{o.version}.yaml": seldon.model(o, o.version, s.storage_uri)}
+        if s.baseline is not None:
+            objects_s[f"model-v{s.baseline}.yaml"] = seldon.model(o, s.baseline, s.baseline_uri)
+            objects_s["experiment.yaml"] = seldon.experiment(o, s)
+        shared = {k: objects[k] for k in ("namespace.yaml",)}
+        for name, obj in {**shared, **objects_s}.items():
+            files[f"seldon/{name}"] = dump_all([obj], header)
+        files["seldon/kustomization.yaml"] = dump_all(
+            [{**KUSTOMIZATION, "resources": [*shared, *objects_s]}], header
         )
     if katib_options is not None:
         tuning = {
@@ -164,6 +182,7 @@ def _header(
     o: k8s.RenderOptions,
     kserve_options: KServeOptions | None,
     katib_options: KatibOptions | None = None,
+    seldon_options: seldon.SeldonOptions | None = None,
 ) -> str:
     args = [
         "conveyor", "k8s", "render", o.name, "--version", o.version, "--image", o.image,
@@ -179,6 +198,13 @@ def _header(
         args += ["--service-type", o.service_type]
     if kserve_options is not None:
         args += ["--kserve", "--storage-uri", kserve_options.storage_uri]
+    if seldon_options is not None:
+        s = seldon_options
+        args += ["--seldon", "--storage-uri", s.storage_uri, "--canary-percent", str(s.percent)]
+        if s.baseline is not None:
+            args += ["--seldon-baseline", s.baseline, "--seldon-baseline-uri", s.baseline_uri]
+        if s.mirror:
+            args.append("--seldon-mirror")
     if katib_options is not None:
         args += [
             "--katib", "--parallel", str(katib_options.parallel),
