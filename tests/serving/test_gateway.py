@@ -120,3 +120,14 @@ def test_a_bad_backend_url_is_refused_in_one_line(wine_registered: Registered) -
     )  # fmt: skip
     assert done.returncode == 2
     assert "--backend 'http://x:1': v2://HOST:PORT[/MODEL]" in done.stderr
+
+
+def test_backend_urls_name_a_model_per_version() -> None:
+    from conveyor.serving.remote import Backend
+
+    plain = Backend.parse("v2://triton:8000")
+    assert (plain.base, plain.model_for("wine", "3")) == ("http://triton:8000", "wine")
+    per_version = Backend.parse("v2s://seldon-mesh:443/wine-v{version}")
+    assert per_version.base == "https://seldon-mesh:443"
+    assert per_version.model_for("wine", "3") == "wine-v3"
+    assert per_version.model_for("wine", "4") == "wine-v4"

@@ -3,7 +3,8 @@ KServe, MLServer, Seldon Core v2 — and Conveyor stays in front of it, keeping 
 validation, request ids, the inference log, metrics, drift monitoring, feedback and rollouts.
 
 ``--backend v2://HOST:PORT[/MODEL]`` (``CONVEYOR_BACKEND``; ``v2s://`` for HTTPS) names the
-server and the model on it (default: the served model's name). At load the backend's model
+server and the model on it (default: the served model's name; ``{version}`` in it stands for
+the registered version, so each arm of a rollout reaches its own backend model). At load the backend's model
 metadata says which request shape it takes: one ``[N, F]`` tensor (a scikit-learn model on
 MLServer), or one ``[N, 1]`` tensor per feature named as the features (what
 ``conveyor export triton`` writes). Its outputs are read by name: labels from ``predictions``,
@@ -55,6 +56,12 @@ class Backend:
         http = "https" if scheme == "v2s" else "http"
         return cls(f"{http}://{host}", model.strip("/") or None)
 
+    def model_for(self, name: str, version: str) -> str:
+        """The backend's model for a registered version: ``{version}`` in the URL's model name
+        is the version (``v2://triton:8000/wine-v{version}``), so a rollout's arms reach
+        their own models; without it every version goes to the one model named."""
+        return (self.model or name).replace("{version}", version)
+
 
 class RemoteRuntime:
     name = "remote"
@@ -63,7 +70,7 @@ class RemoteRuntime:
         import httpx
 
         self.backend = backend
-        self.model = backend.model or bundle.identity.name
+        self.model = backend.model_for(bundle.identity.name, bundle.identity.version)
         self.features = [(c.name, c.kind) for c in bundle.schema.features]
         self.url = f"{backend.base}/v2/models/{self.model}/infer"
         self.client = httpx.Client(timeout=TIMEOUT_S)
