@@ -41,7 +41,7 @@ def clean_env(home: Path) -> dict[str, str]:
 def test_a_directory_that_is_not_a_model(tmp_path: Path) -> None:
     proc = serve(clean_env(tmp_path / "home"), "--model-path", "/etc")
     assert proc.returncode == 2
-    assert "/etc is not a Conveyor model directory" in one_line(proc)
+    assert "/etc is not an MLflow model directory" in one_line(proc)
 
 
 def test_an_empty_home_has_no_registry_and_gets_none(tmp_path: Path) -> None:
@@ -78,5 +78,5 @@ def test_a_failure_inside_the_server_start_is_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 3  # uvicorn's own exit for a failed start
     output = proc.stdout + proc.stderr
-    assert "cannot start: /etc is not a Conveyor model directory" in output
+    assert "cannot start: /etc is not an MLflow model directory" in output
     assert "Traceback" not in output

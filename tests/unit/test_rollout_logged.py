@@ -192,6 +192,29 @@ def test_both_arms_are_read_over_the_same_span(store: Store) -> None:
     assert checks["input_drift"].verdict is Verdict.PASS, checks["input_drift"]
 
 
+def test_a_mirrored_step_compares_the_inputs_both_arms_saw(store: Store) -> None:
+    """Blue-green's switch step: the candidate answers and production gets copies. For a
+    moment after the step began, servers still routed by the previous weights, so production
+    also answered live requests (here 80 of them, from a traffic change): the arms' inputs
+    are compared over the requests both saw, or a good candidate fails input_drift (the
+    demo's rollback: alcalinity_of_ash PSI 0.588 at 62 vs 74 requests)."""
+    live = [call(f"old{i}", "1", [i % 3], seconds=10 + i * 0.02) for i in range(80)]
+    for row in live:
+        row["inputs"] = {"alcohol": [9.0], "colour": ["blue"]}
+    answered = [
+        call(f"r{i}", "2", [i % 3], seconds=10 + i * 0.2, arm="candidate") for i in range(200)
+    ]
+    copies = [call(f"r{i}", "1", [i % 3], seconds=10.05 + i * 0.2) for i in range(200)]
+    for i, (a, b) in enumerate(zip(answered, copies, strict=True)):
+        a["inputs"] = b["inputs"] = {"alcohol": [12.0 + (i % 7) * 0.3], "colour": ["red"]}
+    write(store, live + answered + copies, [])
+    found = InferenceLogEvidence(store, "classification")(ROLLOUT, T0, UNTIL)
+    assert found.pairs is not None and len(found.pairs.champion) == 200
+    assert len(found.champion.inputs["alcohol"]) == len(found.candidate.inputs["alcohol"]) == 200
+    checks = {c.name: c for c in analyse(found, AnalysisSpec())}
+    assert checks["input_drift"].verdict is Verdict.PASS, checks["input_drift"]
+
+
 def test_an_unreachable_store_is_a_clear_error(store: Store) -> None:
     working = store._engine
     store._engine = sa.create_engine("postgresql+psycopg://x@127.0.0.1:1/none")

@@ -44,6 +44,7 @@ class _Arm:
     predictions: list[Any] = field(default_factory=list)
     by_key: dict[tuple[str, int], Any] = field(default_factory=dict)  # (request id, row)
     inputs: dict[str, list[Any]] = field(default_factory=dict)
+    input_keys: list[tuple[str, int]] = field(default_factory=list)  # the rows of ``inputs``
     labels: list[Any] = field(default_factory=list)
     labelled: list[Any] = field(default_factory=list)
 
@@ -100,6 +101,13 @@ class InferenceLogEvidence:
             candidate = self._arm(conn, rollout.model, rollout.candidate, since, until)
         shared = sorted(champion.by_key.keys() & candidate.by_key.keys())
         pairs = None
+        if shared and self.inputs:
+            # a step with mirrored copies: both arms saw the requests they share, by
+            # construction; answers outside them (the other arm's live traffic while servers
+            # still routed by the previous step's weights) must not read as a biased split
+            keep = set(shared)
+            for arm in (champion, candidate):
+                arm.inputs = _only(arm.inputs, arm.input_keys, keep)
         if shared:
             pairs = Pairs(
                 [champion.by_key[k] for k in shared], [candidate.by_key[k] for k in shared]
@@ -160,6 +168,7 @@ class InferenceLogEvidence:
                 arm.by_key[(row["request_id"], i)] = value
             if self.inputs:
                 _extend(arm.inputs, row["inputs"] or {}, len(predictions))
+                arm.input_keys.extend((row["request_id"], i) for i in range(len(predictions)))
         if oldest is not None:
             self._labels(conn, arm, window & (log.id >= oldest) & (log.status == 200))
         return arm
@@ -175,6 +184,14 @@ class InferenceLogEvidence:
             if predicted is not None:
                 arm.labels.append(label)
                 arm.labelled.append(predicted)
+
+
+def _only(
+    inputs: dict[str, list[Any]], keys: list[tuple[str, int]], keep: set[tuple[str, int]]
+) -> dict[str, list[Any]]:
+    """``inputs`` restricted to the rows whose key is in ``keep``."""
+    rows = [i for i, key in enumerate(keys) if key in keep]
+    return {name: [values[i] for i in rows if i < len(values)] for name, values in inputs.items()}
 
 
 def _predictions(outputs: Any) -> list[Any]:
