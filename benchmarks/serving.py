@@ -12,6 +12,10 @@ goes to one at a time):
   tensor.
 - ``conveyor-invocations``: the same process, MLflow's scoring protocol: ``POST /invocations``
   with the same ``{"dataframe_split": {...}}`` body as ``mlflow``.
+- ``conveyor-gateway`` (only when named in ``--servers``): ``conveyor serve wine --backend
+  v2://<mlserver>/wine`` in front of the ``mlserver`` process (started with it): Conveyor
+  validates, logs and meters, MLServer runs the model; the same body as conveyor. Its cells
+  beside ``mlserver``'s are what the gateway adds.
 - ``conveyor-sync`` (only when named in ``--servers``): a second ``conveyor serve wine`` with
   ``CONVEYOR_INFERENCE_LOG_SYNC=true`` (each answer waits for its log record's write and
   fsync, shared by the requests that arrive meanwhile) and its own store file; the same body
@@ -82,12 +86,13 @@ SERVERS = (
     "conveyor",
     "conveyor-v2",
     "conveyor-invocations",
+    "conveyor-gateway",
     "conveyor-sync",
     "mlserver",
     "mlflow",
     "bare-onnx",
 )
-DEFAULT_SERVERS = tuple(s for s in SERVERS if s != "conveyor-sync")
+DEFAULT_SERVERS = tuple(s for s in SERVERS if s not in ("conveyor-sync", "conveyor-gateway"))
 ROWS = (1, 100)
 CONCURRENCY = (1, 16, 64)
 QUICK_CONCURRENCY = (1, 16)
@@ -438,6 +443,13 @@ ENDPOINTS = {
         lambda m, n: {"dataframe_split": {"columns": m.features, "data": m.rows[n]}},
         lambda r: [int(v) for v in r["predictions"]],
     ),
+    "conveyor-gateway": Endpoint(
+        "conveyor-gateway",
+        "conveyor-gateway",
+        "/predict",
+        lambda m, n: {"features": m.rows[n]},
+        lambda r: [int(v) for v in r["predictions"]],
+    ),
     "conveyor-sync": Endpoint(
         "conveyor-sync",
         "conveyor-sync",
@@ -463,7 +475,8 @@ ENDPOINTS = {
         lambda r: [int(v) for v in r["predictions"]],
     ),
 }
-PROCESS_ORDER = ("conveyor", "conveyor-sync", "bare-onnx", "mlflow", "mlserver")
+# the gateway last: it needs MLServer's address
+PROCESS_ORDER = ("conveyor", "conveyor-sync", "bare-onnx", "mlflow", "mlserver", "conveyor-gateway")
 
 
 @contextmanager
@@ -474,13 +487,16 @@ def serve(
     port = free_port()
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
-    if process in ("conveyor", "conveyor-sync"):
+    if process in ("conveyor", "conveyor-sync", "conveyor-gateway"):
         if process == "conveyor-sync":  # its own store: two ingesters on one SQLite file queue
             sync_store = f"sqlite:///{work / 'sync-store.db'}"
             conveyor_env = conveyor_env | {
                 "CONVEYOR_INFERENCE_LOG_SYNC": "true",
                 "CONVEYOR_STORE_URL": sync_store,
             }
+        if process == "conveyor-gateway":  # CONVEYOR_BACKEND comes from the caller
+            gateway_store = f"sqlite:///{work / 'gateway-store.db'}"
+            conveyor_env = conveyor_env | {"CONVEYOR_STORE_URL": gateway_store}
         env = clean_env(main_bin, CONVEYOR_HOME=str(model.home), **conveyor_env)
         cmd = [str(main_bin / "conveyor"), "serve", "wine", "--port", str(port)]
         with started(
@@ -800,7 +816,7 @@ def benchmark(
     main_bin = find_main_bin()
     if shutil.which("wrk") is None:
         raise BenchmarkError("wrk is not installed (apt-get install wrk)")
-    if "mlserver" in servers and not (PEERS_BIN / "mlserver").exists():
+    if {"mlserver", "conveyor-gateway"} & set(servers) and not (PEERS_BIN / "mlserver").exists():
         raise BenchmarkError("MLServer is not installed: run scripts/peers-venv.sh")
     cells: list[Cell] = []
     loadavg_start = [round(x, 2) for x in os.getloadavg()]
@@ -816,12 +832,16 @@ def benchmark(
             # is a restart, which loads from it
             with serve("conveyor", model, work, main_bin, conveyor_env or {}) as first:
                 startup["conveyor (first start)"] = first.ready_s
+        wanted = {ENDPOINTS[s].process for s in servers}
+        if "conveyor-gateway" in wanted:
+            wanted.add("mlserver")  # the gateway's backend
         for process in PROCESS_ORDER:
-            if any(ENDPOINTS[s].process == process for s in servers):
+            if process in wanted:
                 progress(f"starting {process}")
-                running[process] = stack.enter_context(
-                    serve(process, model, work, main_bin, conveyor_env or {})
-                )
+                env = dict(conveyor_env or {})
+                if process == "conveyor-gateway":
+                    env["CONVEYOR_BACKEND"] = f"v2://127.0.0.1:{running['mlserver'].port}/wine"
+                running[process] = stack.enter_context(serve(process, model, work, main_bin, env))
                 label = f"{process} (restart)" if process.startswith("conveyor") else process
                 startup[label] = running[process].ready_s
         endpoints = [ENDPOINTS[s] for s in servers]
