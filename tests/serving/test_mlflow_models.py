@@ -226,3 +226,42 @@ def test_an_adopted_version_is_monitored_like_a_conveyor_one(
             assert time.monotonic() < deadline, server.output()[-3000:]
             time.sleep(0.5)
     assert any('feature="petal length (cm)"' in line for line in drifted)
+
+
+def test_the_projects_gates_apply_to_a_version_trained_elsewhere(
+    registry: Registered, tmp_path: Path
+) -> None:
+    """`conveyor gate`: thresholds from the project's conveyor.yaml, on given labelled rows,
+    for a version plain MLflow registered; exit 3 when a gate fails."""
+    from sklearn.datasets import load_iris
+
+    reg = registry.clone(tmp_path)
+    data = tmp_path / "iris.csv"
+    load_iris(as_frame=True).frame.to_csv(data, index=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    spec = (
+        "name: iris_byo\ntask: classification\n"
+        "data: {source: sklearn:iris, target: target}\n"
+        "model: {estimator: sklearn.ensemble.RandomForestClassifier}\n"
+        "gates: {min: {accuracy: %s}}\n"
+    )
+    (project / "conveyor.yaml").write_text(spec % 0.9)
+    passed = reg.conveyor(
+        "gate", "iris_byo", "1", "--data", str(data), "-p", str(project), "--json"
+    )
+    report = json.loads(passed.stdout)
+    assert report["passed"] is True and report["metrics"]["accuracy"] > 0.9
+    names = {g["name"]: g["outcome"] for g in report["gates"]}
+    assert names["accuracy ≥ 0.9"] == "passed"
+    frame = load_iris(as_frame=True).frame
+    frame["target"] = (frame["target"] + 1) % 3  # rows the model gets wrong
+    wrong = tmp_path / "wrong.csv"
+    frame.to_csv(wrong, index=False)
+    failed = subprocess.run(
+        [str(BIN / "conveyor"), "gate", "iris_byo", "1", "--data", str(wrong), "-p", str(project)],
+        env=reg.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert failed.returncode == 3, failed.stderr
+    assert "accuracy ≥ 0.9" in failed.stdout and "failed" in failed.stdout
+    assert "quality gates failed: accuracy ≥ 0.9" in failed.stderr

@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     group.command("doctor")(doctor)
     app.add_typer(group, name="models")
     app.command("adopt")(adopt)
+    app.command("gate")(gate)
     app.command("approve")(approve)
     app.command("promote")(promote)
     app.command("rollback")(rollback)
@@ -189,6 +190,39 @@ def adopt(
         f"[green]adopted {name} version {version}[/]: {kind}, {done.features} features, "
         f"reference profile of {done.rows:,} rows{metrics}. Servers load it at their next start."
     )
+
+
+def gate(
+    ctx: typer.Context,
+    name: str,
+    version: str,
+    data: Annotated[Path, typer.Option(help="Rows with their labels (CSV or Parquet).")],
+    target: Annotated[
+        str | None, typer.Option(help="The label column (default: the project's data.target).")
+    ] = None,
+    project: Annotated[
+        Path, typer.Option("--project", "-p", help="The project whose gates apply.")
+    ] = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply the project's gates (thresholds, champion) to a registered version on given data:
+    exit 3 when one fails, as `conveyor run` does."""
+    from conveyor.errors import GateFailedError, UserError
+    from conveyor.pipeline.gate import gate_version
+    from conveyor.spec import load_spec
+
+    if not data.is_file():
+        raise UserError(f"--data {data}: no such file")
+    spec = load_spec(project)
+    report, metrics = gate_version(_cli(ctx).settings, spec, name, version, data, target)
+    if not json_out:
+        rows = [[r.name, r.outcome.value, r.detail] for r in report.results]
+        title = f"{name} version {version} on {data.name}"
+        out().print(table(title, ["gate", "outcome", "detail"], rows))
+    elif report.passed:  # a failure is one JSON document too: the error naming the gates
+        emit_json({"name": name, "version": version, "metrics": metrics, **report.to_dict()})
+    if not report.passed:
+        raise GateFailedError([r.name for r in report.failed], report.to_dict())
 
 
 def approve(
