@@ -107,7 +107,10 @@ def test_a_clearly_worse_candidate_fails_each_check() -> None:
         alcohol_mean=14.5,
     )
     checks = by_name(analyse(evidence(champion, worse, paired(1000, 0.6)), SPEC))
-    assert {n: c.verdict for n, c in checks.items()} == dict.fromkeys(checks, Verdict.FAIL)
+    # inputs that differ make the comparison unfair, not the candidate worse: they hold the
+    # step, while every check of the candidate itself fails
+    expected = dict.fromkeys(checks, Verdict.FAIL) | {"input_drift": Verdict.INCONCLUSIVE}
+    assert {n: c.verdict for n, c in checks.items()} == expected
     assert checks["error_rate"].numbers["candidate_rate"] > 0.06
     assert checks["latency"].numbers["p99_ratio"] > 2
     assert checks["agreement"].numbers["agreement"] < 0.7
@@ -283,7 +286,7 @@ def test_input_drift_handles_missing_values_and_categories() -> None:
     candidate = ArmEvidence("2", inputs={"x": holes, "c": ["a"] * 900 + [None] * 100})
     result = input_drift(champion, candidate, SPEC)
     assert result is not None
-    assert result.verdict is Verdict.FAIL
+    assert result.verdict is Verdict.INCONCLUSIVE
     assert result.numbers["features"]["x"]["psi"] > 0.2
     assert result.numbers["features"]["c"]["p_value"] < 0.05
 
@@ -378,3 +381,21 @@ def test_the_accuracy_floor_fails_a_candidate_surely_below_it() -> None:
     thin = arm(4, "2", n=1000, accuracy=0.66, labelled=120)
     assert online_accuracy(arm(5, n=1000, accuracy=0.66, labelled=120), thin, "classification",
                            floored).verdict is Verdict.MARGINAL  # fmt: skip
+
+
+def test_a_random_split_never_fails_on_input_drift() -> None:
+    """The check runs every round of a step: over 300 random 50/50 splits of the same
+    traffic (200 rows an arm, 13 features), it never rolls back and holds a step rarely."""
+    rng = np.random.default_rng(11)
+    held = 0
+    for _ in range(300):
+        rows = {f"f{j}": rng.normal(0, 1, 400).tolist() for j in range(13)}
+        half = rng.permutation(400)
+        champion = ArmEvidence("1", inputs={k: [v[i] for i in half[:200]] for k, v in rows.items()})
+        candidate = ArmEvidence(
+            "2", inputs={k: [v[i] for i in half[200:]] for k, v in rows.items()}
+        )
+        result = input_drift(champion, candidate, SPEC)
+        assert result is not None and result.verdict is not Verdict.FAIL
+        held += result.verdict is Verdict.INCONCLUSIVE
+    assert held <= 3, held
