@@ -160,40 +160,31 @@ def resume(registry: ModelRegistry, name: str, conn: Connection) -> Settled:
         holder = found.version if found is not None else None
         if found is not None and found.stage != alias:
             # production moved with no record of it (a crash before this kind of move existed)
-            with mlflow_errors():
-                registry.client.set_model_version_tag(name, found.version, T.STAGE, alias)
-            registry.audit.record(
-                AuditEvent(
-                    name,
-                    found.version,
-                    "reconcile",
-                    "conveyor",
-                    found.stage,
-                    alias,
-                    f"holds the {alias} alias",
-                ),
-                conn,
-            )
-            done.retagged.append((found.version, found.stage, alias))
+            _reconcile(registry, found, alias, f"holds the {alias} alias", conn, done)
         for stale in _stale(registry, name, alias, holder):
-            settle = T.ARCHIVED
-            with mlflow_errors():
-                registry.client.set_model_version_tag(name, stale.version, T.STAGE, settle)
-            registry.audit.record(
-                AuditEvent(
-                    name,
-                    stale.version,
-                    "reconcile",
-                    "conveyor",
-                    stale.stage,
-                    settle,
-                    f"tagged {alias} without holding the {alias} alias",
-                    details={"holder": holder},
-                ),
-                conn,
-            )
-            done.retagged.append((stale.version, alias, settle))
+            why = f"tagged {alias} without holding the {alias} alias"
+            _reconcile(registry, stale, T.ARCHIVED, why, conn, done, {"holder": holder})
     return done
+
+
+def _reconcile(
+    registry: ModelRegistry,
+    info: VersionInfo,
+    stage: str,
+    why: str,
+    conn: Connection,
+    done: Settled,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Tag ``info`` with ``stage`` as the aliases say, audited as a reconciliation."""
+    with mlflow_errors():
+        registry.client.set_model_version_tag(info.name, info.version, T.STAGE, stage)
+    event = AuditEvent(
+        info.name, info.version, "reconcile", "conveyor", info.stage, stage, why,
+        details=details or {},
+    )  # fmt: skip
+    registry.audit.record(event, conn)
+    done.retagged.append((info.version, info.stage, stage))
 
 
 def clear(registry: ModelRegistry, name: str, done: Settled) -> None:
