@@ -131,7 +131,7 @@ class ApprovalRequiredError(UserError):
 
 
 class GateFailedError(ConveyorError):
-    """The candidate failed one or more quality gates; nothing was registered."""
+    """The candidate failed one or more quality gates (`conveyor run` registers nothing)."""
 
     exit_code = 3
     http_status = 422

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         default=None,
         description="v2://HOST:PORT[/MODEL]: run the model on this Open Inference Protocol server "
         "(Triton, KServe, MLServer, Seldon) while Conveyor validates, logs, monitors and routes; "
-        "unset: in-process.",
+        "VERSION=URL entries (comma-separated) send only that version there; unset: in-process.",
     )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,

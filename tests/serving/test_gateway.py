@@ -8,6 +8,7 @@ exit on SIGTERM)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conveyor.errors import UserError
 from tests.serving.conftest import Registered, free_port
 from tests.serving.server import running_server
 
@@ -31,13 +33,14 @@ needs_peers = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def mlserver(
-    wine_registered: Registered, tmp_path: Path
+@contextlib.contextmanager
+def mlserver_serving(
+    model_dir: Path, tmp_path: Path
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A real MLServer (its own process group) serving ``model_dir`` as model ``wine``."""
     folder = tmp_path / "mlserver"
     exported = subprocess.run(
-        [str(PEERS / "python"), str(EXPORT), str(wine_registered.model_dir("1")), str(folder)],
+        [str(PEERS / "python"), str(EXPORT), str(model_dir), str(folder)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
@@ -67,6 +70,14 @@ def mlserver(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # its own group: MLServer and its workers
             proc.wait(30)
+
+
+@pytest.fixture
+def mlserver(
+    wine_registered: Registered, tmp_path: Path
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    with mlserver_serving(wine_registered.model_dir("1"), tmp_path) as running:
+        yield running
 
 
 @needs_peers
@@ -110,6 +121,70 @@ def test_conveyor_in_front_of_mlserver(
         assert any("backend is not ready" in p for p in ready["problems"])
 
 
+@needs_peers
+def test_a_remote_candidate_takes_part_in_a_canary(
+    wine_registered: Registered, tmp_path: Path
+) -> None:
+    """Production (version 1) runs in-process; the candidate (version 2) runs on MLServer
+    (``--backend 2=v2://...``). A canary splits the traffic between them: each arm answers as
+    its own model, and with MLServer gone only the candidate's share fails (503 naming it)."""
+    import mlflow.sklearn
+    from sklearn.datasets import load_wine
+
+    reg = wine_registered.clone(tmp_path)
+    frame = load_wine(as_frame=True).frame.drop(columns="target")
+    expected = {
+        v: mlflow.sklearn.load_model(str(wine_registered.model_dir(v))).predict(frame)
+        for v in ("1", "2")
+    }
+    assert (expected["1"] != expected["2"]).any()  # the arms can be told apart by their answers
+    env = {"CONVEYOR_ROLLOUT_POLL_SECONDS": "0.5", "CONVEYOR_ROLLOUT_CONTROLLER_SECONDS": "0.5"}
+    with (
+        mlserver_serving(wine_registered.model_dir("2"), tmp_path) as (port, proc),
+        running_server(
+            reg, "wine", "--backend", f"2=v2://127.0.0.1:{port}/wine", "--refresh-seconds", "0",
+            env=env,
+        ) as server,
+    ):  # fmt: skip
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+        assert (info["version"], info["runtime"]) == ("1", "onnx") and "candidate" not in info
+        reg.conveyor("rollout", "start", "wine", "2", "--strategy", "canary", "--steps",
+                     "50,100", "--step-seconds", "600")  # fmt: skip
+        deadline = time.monotonic() + 60
+        while "candidate" not in info:
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.3)
+            info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+        assert info["candidate"]["version"] == "2"
+        assert info["candidate"]["runtime"] == "remote"
+        assert f"127.0.0.1:{port}" in info["candidate"]["runtime_reason"]
+
+        rows = frame.to_dict(orient="records")
+        served = {"1": 0, "2": 0}
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for i, row in enumerate(rows[:80]):
+                answer = client.post("/predict", json={"instances": [row]})
+                assert answer.status_code == 200, answer.text
+                body = answer.json()
+                version = body["model"]["version"]
+                served[version] += 1
+                assert body["predictions"] == [int(expected[version][i])], (i, version)
+            assert served["1"] >= 15 and served["2"] >= 15, served
+
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+            statuses = {200: 0, 503: 0}
+            for row in rows[80:120]:
+                answer = client.post("/predict", json={"instances": [row]})
+                assert answer.status_code in statuses, answer.text
+                statuses[answer.status_code] += 1
+                if answer.status_code == 200:
+                    assert answer.json()["model"]["version"] == "1"
+                else:
+                    assert f"backend http://127.0.0.1:{port}" in answer.json()["error"]
+            assert statuses[200] >= 5, statuses  # production, in-process, is untouched
+
+
 def test_a_bad_backend_url_is_refused_in_one_line(wine_registered: Registered) -> None:
     from tests.serving.conftest import BIN
 
@@ -127,6 +202,13 @@ def test_backend_urls_name_a_model_per_version() -> None:
 
     plain = Backend.parse("v2://triton:8000")
     assert (plain.base, plain.model_for("wine", "3")) == ("http://triton:8000", "wine")
+    table = Backend.table("3=v2://mlserver:8080/wine, v2://triton:8000")
+    assert Backend.for_version("3=v2://mlserver:8080/wine", "2") is None  # in-process
+    assert table["3"].base == "http://mlserver:8080" and table[None].base == "http://triton:8000"
+    with pytest.raises(UserError, match="a second backend for version 3"):
+        Backend.table("3=v2://a:1,3=v2://b:2")
+    with pytest.raises(UserError, match="v2://HOST:PORT"):
+        Backend.table("3=http://a:1")
     per_version = Backend.parse("v2s://seldon-mesh:443/wine-v{version}")
     assert per_version.base == "https://seldon-mesh:443"
     assert per_version.model_for("wine", "3") == "wine-v3"

@@ -31,6 +31,7 @@ REGISTER = textwrap.dedent(
     from mlflow.models import infer_signature
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
 
     mlflow.set_tracking_uri(sys.argv[1])
     X, y = load_iris(return_X_y=True, as_frame=True)
@@ -41,11 +42,19 @@ REGISTER = textwrap.dedent(
             return model_input["x"] * 2 + model_input["flag"].astype(float)
 
     frame = pd.DataFrame({"x": [1.0, 2.5], "flag": [True, False]})
+    stump = DecisionTreeClassifier(max_depth=1).fit(X, y)  # version 2: a poor model
+    other = RandomForestClassifier(n_estimators=20, random_state=1).fit(X, y)  # 3: a good one
     with mlflow.start_run():
-        mlflow.sklearn.log_model(
-            forest, name="model", signature=infer_signature(X, forest.predict(X)),
-            registered_model_name="iris_byo", pip_requirements=["scikit-learn"],
-            skops_trusted_types=["sklearn.tree._tree.Tree"],
+        for model in (forest, stump, other):
+            mlflow.sklearn.log_model(
+                model, name="model", signature=infer_signature(X, model.predict(X)),
+                registered_model_name="iris_byo", pip_requirements=["scikit-learn"],
+                skops_trusted_types=["sklearn.tree._tree.Tree"],
+            )
+        mlflow.sklearn.log_model(  # with an input example: converted to ONNX at load
+            forest, name="example", signature=infer_signature(X, forest.predict(X)),
+            input_example=X.head(5), registered_model_name="iris_example",
+            pip_requirements=["scikit-learn"], skops_trusted_types=["sklearn.tree._tree.Tree"],
         )
         mlflow.pyfunc.log_model(
             name="doubler", python_model=Doubler(), registered_model_name="doubler",
@@ -63,7 +72,7 @@ REGISTER = textwrap.dedent(
                 pip_requirements=["pandas"],
             )
     client = mlflow.MlflowClient()
-    for name in ("iris_byo", "doubler", "unsigned"):
+    for name in ("iris_byo", "iris_example", "doubler", "unsigned"):
         client.set_registered_model_alias(name, "production", "1")
     client.transition_model_version_stage("legacy", "1", "Production")
     """
@@ -111,6 +120,7 @@ def test_a_plain_mlflow_sklearn_model_is_served_as_mlflow_would(
     info = httpx.get(f"{iris.url}/model/info", timeout=5).json()
     assert (info["name"], info["version"], info["runtime"]) == ("iris_byo", "1", "pyfunc")
     assert "without Conveyor's bundle" in info["runtime_reason"]
+    assert "logged without an input example" in info["runtime_reason"]
     assert [f["name"] for f in info["schema"]["features"]] == list(frame.columns)
     ours = httpx.post(f"{iris.url}/predict", json={"instances": rows}, timeout=10).json()
     invoked = httpx.post(
@@ -118,6 +128,25 @@ def test_a_plain_mlflow_sklearn_model_is_served_as_mlflow_would(
     ).json()
     expected = mlflow_predict(registry, "iris_byo", rows)
     assert ours["predictions"] == invoked["predictions"] == expected
+
+
+def test_a_model_logged_with_an_input_example_is_converted_to_onnx_at_load(
+    registry: Registered,
+) -> None:
+    """The scikit-learn model converts (one [N, F] input: a bare forest), the graph is checked
+    against the model on its input example widened to 200 rows, and it serves every iris row
+    as MLflow's own pyfunc does."""
+    from sklearn.datasets import load_iris
+
+    rows = load_iris(as_frame=True).frame.drop(columns="target").to_dict(orient="records")
+    with running_server(registry, "iris_example", "--refresh-seconds", "0") as server:
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+        answer = httpx.post(f"{server.url}/predict", json={"instances": rows}, timeout=10)
+    assert info["runtime"] == "onnx", info["runtime_reason"]
+    assert "converted to ONNX at load (skl2onnx)" in info["runtime_reason"]
+    assert "on 200 rows from its input example" in info["runtime_reason"]
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == mlflow_predict(registry, "iris_example", rows)
 
 
 def test_its_inputs_are_checked_against_the_signature(iris: Server) -> None:
@@ -140,6 +169,9 @@ def test_a_custom_pyfunc_is_served(registry: Registered) -> None:
     rows = [{"x": 1.5, "flag": True}, {"x": -2.0, "flag": False}]
     with running_server(registry, "doubler", "--refresh-seconds", "0") as server:
         answer = httpx.post(f"{server.url}/predict", json={"instances": rows}, timeout=10)
+        info = httpx.get(f"{server.url}/model/info", timeout=5).json()
+    assert info["runtime"] == "pyfunc"
+    assert "a python_function model has no ONNX conversion here" in info["runtime_reason"]
     assert answer.status_code == 200, answer.text
     assert answer.json()["predictions"] == mlflow_predict(registry, "doubler", rows) == [4.0, -4.0]
 
@@ -190,6 +222,11 @@ def test_an_adopted_version_is_monitored_like_a_conveyor_one(
         ).stdout
     )  # fmt: skip
     assert adopted["classification"] is True and adopted["rows"] == 150
+    gates = {g["name"]: g for g in adopted["report"]["gates"]}
+    assert gates["gates"]["outcome"] == "skipped"  # no project here: no gates to apply
+    assert "no project" in gates["gates"]["detail"]
+    assert gates["onnx parity"]["outcome"] == "passed"
+    assert "150 rows: 0 label mismatches" in gates["onnx parity"]["detail"]
     assert adopted["metrics"]["accuracy"] > 0.9
     shown = json.loads(reg.conveyor("models", "show", "iris_byo", "1", "--json").stdout)
     assert shown["metrics"]["accuracy"] == adopted["metrics"]["accuracy"]
@@ -205,6 +242,7 @@ def test_an_adopted_version_is_monitored_like_a_conveyor_one(
     with running_server(reg, "iris_byo", "--refresh-seconds", "0", env=env) as server:
         info = httpx.get(f"{server.url}/model/info", timeout=5).json()
         assert info["schema"]["classes"] == [0, 1, 2]
+        assert info["runtime"] == "onnx"  # converted and checked on the reference rows
         assert "without Conveyor's bundle" not in info["runtime_reason"]
         shifted = frame.drop(columns="target").assign(**{"petal length (cm)": 9.0})
         rows = shifted.to_dict(orient="records")
@@ -213,7 +251,7 @@ def test_an_adopted_version_is_monitored_like_a_conveyor_one(
                 f"{server.url}/predict", json={"instances": rows[start : start + 30]}, timeout=10
             )
             assert r.status_code == 200, r.text
-            assert len(r.json()["probabilities"][0]) == 3  # the sklearn flavor's predict_proba
+            assert len(r.json()["probabilities"][0]) == 3  # the graph's probabilities
         deadline = time.monotonic() + 60
         while True:
             metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
@@ -228,11 +266,26 @@ def test_an_adopted_version_is_monitored_like_a_conveyor_one(
     assert any('feature="petal length (cm)"' in line for line in drifted)
 
 
+GATED_PROJECT = """\
+name: iris_byo
+task: classification
+data:
+  source: sklearn:iris
+  target: target
+  slices: {small_petals: {"petal length (cm)": {lt: 2.5}}}
+model: {estimator: sklearn.ensemble.RandomForestClassifier}
+gates:
+  min: {accuracy: %s}
+  slices: {small_petals: {accuracy: 0.9}}
+"""
+
+
 def test_the_projects_gates_apply_to_a_version_trained_elsewhere(
     registry: Registered, tmp_path: Path
 ) -> None:
-    """`conveyor gate`: thresholds from the project's conveyor.yaml, on given labelled rows,
-    for a version plain MLflow registered; exit 3 when a gate fails."""
+    """`conveyor gate`: thresholds, slice thresholds and the champion comparison from the
+    project's conveyor.yaml, on given labelled rows, for versions plain MLflow registered;
+    exit 3 when a gate fails, and a version whose recorded gates failed may not roll out."""
     from sklearn.datasets import load_iris
 
     reg = registry.clone(tmp_path)
@@ -240,28 +293,105 @@ def test_the_projects_gates_apply_to_a_version_trained_elsewhere(
     load_iris(as_frame=True).frame.to_csv(data, index=False)
     project = tmp_path / "project"
     project.mkdir()
-    spec = (
-        "name: iris_byo\ntask: classification\n"
-        "data: {source: sklearn:iris, target: target}\n"
-        "model: {estimator: sklearn.ensemble.RandomForestClassifier}\n"
-        "gates: {min: {accuracy: %s}}\n"
-    )
-    (project / "conveyor.yaml").write_text(spec % 0.9)
+    (project / "conveyor.yaml").write_text(GATED_PROJECT % 0.9)
     passed = reg.conveyor(
         "gate", "iris_byo", "1", "--data", str(data), "-p", str(project), "--json"
     )
     report = json.loads(passed.stdout)
     assert report["passed"] is True and report["metrics"]["accuracy"] > 0.9
     names = {g["name"]: g["outcome"] for g in report["gates"]}
-    assert names["accuracy ≥ 0.9"] == "passed"
+    assert names == {
+        "accuracy ≥ 0.9": "passed",
+        "slice small_petals: accuracy ≥ 0.9": "passed",
+        "champion": "skipped",  # version 1 is production itself
+    }
     frame = load_iris(as_frame=True).frame
     frame["target"] = (frame["target"] + 1) % 3  # rows the model gets wrong
     wrong = tmp_path / "wrong.csv"
     frame.to_csv(wrong, index=False)
     failed = subprocess.run(
-        [str(BIN / "conveyor"), "gate", "iris_byo", "1", "--data", str(wrong), "-p", str(project)],
+        [str(BIN / "conveyor"), "gate", "iris_byo", "1", "--data", str(wrong), "-p", str(project),
+         "--no-record"],
         env=reg.env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert failed.returncode == 3, failed.stderr
     assert "accuracy ≥ 0.9" in failed.stdout and "failed" in failed.stdout
     assert "quality gates failed: accuracy ≥ 0.9" in failed.stderr
+    shown = json.loads(reg.conveyor("models", "show", "iris_byo", "1", "--json").stdout)
+    assert shown["tags"]["conveyor.gates"] == "2 passed, 1 skipped"  # --no-record kept it
+
+    # version 2, a one-split tree: under the bar, in the slice and against production
+    (project / "conveyor.yaml").write_text(GATED_PROJECT % 0.8)
+    stump = subprocess.run(
+        [str(BIN / "conveyor"), "gate", "iris_byo", "2", "--data", str(data), "-p", str(project),
+         "--by", "carol"],
+        env=reg.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert stump.returncode == 3, stump.stderr
+    assert "champion (f1_macro)" in stump.stderr and "accuracy ≥ 0.8" in stump.stderr
+    shown = json.loads(reg.conveyor("models", "show", "iris_byo", "2", "--json").stdout)
+    assert "failed" in shown["tags"]["conveyor.gates"]
+    recorded = json.loads(shown["tags"]["conveyor.gate_report"])
+    assert recorded["passed"] is False
+    champion = next(g for g in recorded["gates"] if g["name"] == "champion (f1_macro)")
+    assert champion["outcome"] == "failed" and "vs production v1" in champion["detail"]
+    history = json.loads(reg.conveyor("models", "history", "iris_byo", "--json").stdout)
+    assert (history[-1]["action"], history[-1]["version"], history[-1]["actor"]) == (
+        "gate",
+        "2",
+        "carol",
+    )
+    refused = subprocess.run(
+        [str(BIN / "conveyor"), "rollout", "start", "iris_byo", "2"],
+        env=reg.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "iris_byo version 2 failed its quality gates" in refused.stderr
+
+
+def test_an_adopted_version_rolls_out_with_the_same_commands(
+    registry: Registered, tmp_path: Path
+) -> None:
+    """A version plain MLflow registered, adopted with its labelled rows under the project's
+    gates, rolls out by canary against production and is promoted by `conveyor rollout
+    promote`; the servers follow."""
+    from sklearn.datasets import load_iris
+
+    reg = registry.clone(tmp_path)
+    frame = load_iris(as_frame=True).frame
+    reference = tmp_path / "iris.csv"
+    frame.to_csv(reference, index=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conveyor.yaml").write_text(GATED_PROJECT % 0.9)
+    adopted = json.loads(
+        reg.conveyor(
+            "adopt", "iris_byo", "3", "--reference", str(reference), "--target", "target",
+            "-p", str(project), "--json",
+        ).stdout
+    )  # fmt: skip
+    gates = {g["name"]: g["outcome"] for g in adopted["report"]["gates"]}
+    assert gates["champion (f1_macro)"] == "passed" and adopted["report"]["passed"] is True
+    env = {"CONVEYOR_ROLLOUT_POLL_SECONDS": "0.5", "CONVEYOR_ROLLOUT_CONTROLLER_SECONDS": "0.5"}
+    with running_server(reg, "iris_byo", "--refresh-seconds", "1", env=env) as server:
+        reg.conveyor("rollout", "start", "iris_byo", "3", "--steps", "50,100",
+                     "--step-seconds", "600")  # fmt: skip
+        deadline = time.monotonic() + 60
+        while "candidate" not in (info := httpx.get(f"{server.url}/model/info").json()):
+            assert time.monotonic() < deadline, server.output()[-3000:]
+            time.sleep(0.3)
+        assert info["candidate"]["version"] == "3" and info["version"] == "1"
+        rows = frame.drop(columns="target").to_dict(orient="records")
+        versions = [
+            httpx.post(f"{server.url}/predict", json={"instances": [row]}, timeout=10).json()[
+                "model"
+            ]["version"]
+            for row in rows[:60]
+        ]
+        assert {"1", "3"} <= set(versions), versions
+        reg.conveyor("rollout", "promote", "iris_byo", "--reason", "checked by hand")
+        while httpx.get(f"{server.url}/model/info").json()["version"] != "3":
+            assert time.monotonic() < deadline + 60, server.output()[-3000:]
+            time.sleep(0.3)
+    listed = {m["name"]: m for m in json.loads(reg.conveyor("models", "list", "--json").stdout)}
+    assert listed["iris_byo"]["production"] == "3"

@@ -139,3 +139,32 @@ def test_a_tie_broken_the_other_way_is_not_a_mismatch() -> None:
     )
     tied = _ties(np.array(["a", "a", "a"]), reference, 1e-3)
     assert tied.tolist() == [True, False, True]
+
+
+def test_a_bare_estimator_converts_with_one_matrix_input_and_a_disagreeing_graph_is_refused() -> (
+    None
+):
+    """A model Conveyor did not fit (a forest on a plain numeric frame) converts with one
+    [N, F] input and matches itself; checked against answers it does not give, the graph is
+    refused with the count of rows that differ."""
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    from conveyor.training.evaluation import Predictions
+    from conveyor.training.onnx_export import convert_checked
+
+    frame = load_iris(as_frame=True).frame
+    x, y = frame.drop(columns="target"), frame["target"]
+    forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y)
+    schema = infer_schema(frame, list(x.columns), "target", True)
+    own = Predictions(forest.predict(x), forest.predict_proba(x), [0, 1, 2])
+    export, parity = convert_checked(forest, schema, x, own, True, DEFAULT.probability_tolerance)
+    assert export.model is not None and export.input_names == ["input"]
+    assert parity is not None and parity.passed and parity.rows == 150
+
+    shifted = Predictions((own.labels + 1) % 3, own.probabilities, [0, 1, 2])
+    export, parity = convert_checked(
+        forest, schema, x, shifted, True, DEFAULT.probability_tolerance
+    )
+    assert export.model is None and parity is not None and not parity.passed
+    assert "differed on 150 rows (150 labels" in export.reason

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from conveyor import gates as G
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import JsonOpt, emit_json, fmt_metrics, out, table
 from conveyor.registry.stages import VersionInfo
@@ -164,32 +165,48 @@ def adopt(
     task: Annotated[
         str | None, typer.Option(help="classification or regression (default: inferred).")
     ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="The project whose gates apply (default ./conveyor.yaml if any).",
+        ),
+    ] = None,
     by: Annotated[str, typer.Option("--by")] = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:
     """Attach Conveyor's schema, reference profile and metrics to a version registered by
-    plain MLflow, so drift, online accuracy, alerts and rollouts work for it."""
+    plain MLflow, so drift, online accuracy, alerts and rollouts work for it. With --target,
+    the project's gates run on the reference rows too: exit 3 when one fails (recorded)."""
     import shutil
 
+    from conveyor.errors import GateFailedError, UserError
     from conveyor.pipeline.adopt import adopt as run_adopt
+    from conveyor.spec import load_spec
 
     cli = _cli(ctx)
     if not reference.is_file():
-        from conveyor.errors import UserError
-
         raise UserError(f"--reference {reference}: no such file")
-    done = run_adopt(cli.registry(), name, version, reference, target, by, task)
+    if project is None and Path("conveyor.yaml").is_file():
+        project = Path(".")
+    spec = load_spec(project) if project is not None and target is not None else None
+    done = run_adopt(cli.registry(), name, version, reference, target, by, task, cli.settings, spec)
     # this home's cached download predates the bundle files: the next load fetches them
     shutil.rmtree(cli.settings.home / "cache" / "models" / name / version, ignore_errors=True)
-    if json_out:
+    if json_out and done.report.passed:
         emit_json(done.to_dict())
-        return
-    kind = "classifier" if done.classification else "regressor"
-    metrics = f"; baseline {fmt_metrics(done.metrics)}" if done.metrics else ""
-    out().print(
-        f"[green]adopted {name} version {version}[/]: {kind}, {done.features} features, "
-        f"reference profile of {done.rows:,} rows{metrics}. Servers load it at their next start."
-    )
+    elif not json_out:
+        kind = "classifier" if done.classification else "regressor"
+        metrics = f"; baseline {fmt_metrics(done.metrics)}" if done.metrics else ""
+        _print_gates(f"{name} version {version} on {reference.name}", done.report)
+        out().print(
+            f"[green]adopted {name} version {version}[/]: {kind}, {done.features} features, "
+            f"reference profile of {done.rows:,} rows{metrics}; gates {done.report.summary()}. "
+            "Servers load it at their next start."
+        )
+    if not done.report.passed:
+        raise GateFailedError([r.name for r in done.report.failed], done.report.to_dict())
 
 
 def gate(
@@ -203,26 +220,40 @@ def gate(
     project: Annotated[
         Path, typer.Option("--project", "-p", help="The project whose gates apply.")
     ] = Path("."),
+    record: Annotated[
+        bool,
+        typer.Option(
+            help="Record the report on the version (a failed one may not roll out); "
+            "--no-record only prints it."
+        ),
+    ] = True,
+    by: Annotated[str, typer.Option("--by")] = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:
-    """Apply the project's gates (thresholds, champion) to a registered version on given data:
-    exit 3 when one fails, as `conveyor run` does."""
+    """Apply the project's gates (thresholds, slices, champion) to a registered version on
+    given data and record the report on it: exit 3 when one fails, as `conveyor run` does."""
     from conveyor.errors import GateFailedError, UserError
-    from conveyor.pipeline.gate import gate_version
+    from conveyor.pipeline.gate import gate_version, record_gates
     from conveyor.spec import load_spec
 
     if not data.is_file():
         raise UserError(f"--data {data}: no such file")
+    cli = _cli(ctx)
     spec = load_spec(project)
-    report, metrics = gate_version(_cli(ctx).settings, spec, name, version, data, target)
+    report, metrics = gate_version(cli.settings, spec, name, version, data, target)
+    if record:
+        record_gates(cli.registry(), name, version, report, by, data.name)
     if not json_out:
-        rows = [[r.name, r.outcome.value, r.detail] for r in report.results]
-        title = f"{name} version {version} on {data.name}"
-        out().print(table(title, ["gate", "outcome", "detail"], rows))
+        _print_gates(f"{name} version {version} on {data.name}", report)
     elif report.passed:  # a failure is one JSON document too: the error naming the gates
         emit_json({"name": name, "version": version, "metrics": metrics, **report.to_dict()})
     if not report.passed:
         raise GateFailedError([r.name for r in report.failed], report.to_dict())
+
+
+def _print_gates(title: str, report: G.GateReport) -> None:
+    rows = [[r.name, r.outcome.value, r.detail] for r in report.results]
+    out().print(table(title, ["gate", "outcome", "detail"], rows))
 
 
 def approve(

@@ -37,10 +37,11 @@ def serve(
         ),
     ] = None,
     backend: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="v2://HOST:PORT[/MODEL]: forward inference to this Open Inference Protocol "
-            "server (default CONVEYOR_BACKEND, else in-process)."
+            help="[VERSION=]v2://HOST:PORT[/MODEL]: forward inference to this Open Inference "
+            "Protocol server, for every version or only VERSION; repeatable (default "
+            "CONVEYOR_BACKEND, else in-process)."
         ),
     ] = None,
     version: Annotated[
@@ -78,8 +79,8 @@ def serve(
         update["model_name"] = name
     if version is not None:
         update["model_version"] = version
-    if backend is not None:
-        update["backend"] = backend
+    if backend:
+        update["backend"] = ",".join(backend)
     if model_path is not None:
         update["model_path"] = model_path.resolve()
     if refresh_seconds is not None:
@@ -146,8 +147,11 @@ def _check_servable(settings: Settings) -> ModelIdentity:
     the local cache."""
     from conveyor.serving.app import source_from_settings
     from conveyor.serving.bundle import read_bundle
+    from conveyor.serving.remote import Backend
     from conveyor.serving.runtime import open_runtime
 
+    if settings.backend:
+        Backend.table(settings.backend)  # every entry, not only the version served now
     source = source_from_settings(settings)
     identity = source.current()
     bundle = read_bundle(source.fetch(identity), identity)

@@ -7,24 +7,37 @@ predictions on them: the schema (the signature's columns, with the kinds, ranges
 the data shows, and the classes when the target is given), the reference profile (per-feature
 bins and the predictions' distribution), and with ``--target`` the metrics on those rows (the
 baseline online accuracy is compared with). They are written into the version's logged model
-as ``extra_files/`` (schema.json, profile.json, monitoring.json, metrics.json), tagged, and
-audited; the model itself is not touched.
+as ``extra_files/`` (schema.json, profile.json, monitoring.json, metrics.json,
+gate_report.json), tagged, and audited; the model itself is not touched.
+
+With ``--target`` and a project (``-p``, or ./conveyor.yaml), the project's gates (thresholds,
+slices, champion) run on the reference rows and their report is recorded as for `conveyor
+gate`; a failed gate is recorded too (the version may not roll out) and the command exits 3.
+Without them the report says why no gate ran.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor import gates as G
 from conveyor.errors import DataError, Problem, UserError
 from conveyor.registry import tags as T
 from conveyor.registry.client import mlflow_errors
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from conveyor.data.schema import Schema
     from conveyor.registry.stages import ModelRegistry
+    from conveyor.serving.runtime import PyfuncRuntime
+    from conveyor.settings import Settings
+    from conveyor.spec.models import ProjectSpec
 
 ADOPTED = "conveyor.adopted"
 
@@ -37,9 +50,10 @@ class Adopted:
     features: int
     classification: bool
     metrics: dict[str, float]
+    report: G.GateReport
 
     def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {**self.__dict__, "report": self.report.to_dict()}
 
 
 def adopt(
@@ -50,12 +64,15 @@ def adopt(
     target: str | None,
     actor: str,
     task: str | None = None,
+    settings: Settings | None = None,
+    spec: ProjectSpec | None = None,
 ) -> Adopted:
     import mlflow
 
     from conveyor.data.loading import load_dataset
     from conveyor.data.profile import build_profile
     from conveyor.data.schema import infer_schema
+    from conveyor.pipeline.gate import gate_bundle, record_gates
     from conveyor.serving.bundle import BUNDLE_DIR, ModelIdentity, read_mlflow_model
     from conveyor.serving.runtime import PyfuncRuntime
     from conveyor.spec.models import MonitoringSpec
@@ -106,33 +123,104 @@ def adopt(
             metrics = compute_metrics(
                 frame[target].to_numpy(), Predictions(predictions, None, []), classification
             )
+        out = Path(tmp) / "extra"
+        out.mkdir()
+        parity = _write_onnx(runtime, schema, frame, classification, spec, out)
+        onnx = out / "model.onnx"
+        gated = dataclasses.replace(
+            bundle,
+            schema=schema,
+            note="",
+            onnx_path=onnx if onnx.exists() else None,
+            onnx_inputs=json.loads((out / "onnx_inputs.json").read_text()) if onnx.exists() else [],
+        )
+        if target is None:
+            report = G.GateReport([G.skipped("gates", "no --target: the gates need labelled rows")])
+        elif spec is None or settings is None:
+            report = G.GateReport(
+                [G.skipped("gates", "no project: conveyor adopt -p PROJECT applies its gates")]
+            )
+        else:
+            report, _ = gate_bundle(settings, spec, gated, frame, target, classification)
+        report.add(parity)
         files = {
+            "gate_report.json": json.dumps(report.to_dict(), indent=2),
             "schema.json": schema.to_json(),
             "profile.json": json.dumps(profile),
             "monitoring.json": MonitoringSpec().model_dump_json(),
             "metrics.json": json.dumps({"holdout": metrics, "reference_rows": len(frame)}),
         }
-        out = Path(tmp) / "extra"
-        out.mkdir()
         for file, text in files.items():
             (out / file).write_text(text, encoding="utf-8")
         with registry.store.locked(f"model:{name}") as conn, mlflow_errors():
             registry.client.log_model_artifacts(model_id, str(out), artifact_path=BUNDLE_DIR)
             registry.client.set_model_version_tag(name, version, ADOPTED, str(reference.name))
-            registry.client.set_model_version_tag(name, version, T.RUNTIME, "pyfunc")
+            registry.client.set_model_version_tag(
+                name, version, T.RUNTIME, "onnx" if onnx.exists() else "pyfunc"
+            )
             for key, value in metrics.items():
                 registry.client.set_model_version_tag(
                     name, version, T.METRIC_PREFIX + key, str(value)
                 )
+            record_gates(registry, name, version, report, actor, reference.name, conn)
             registry.audit.record(
                 AuditEvent(
                     name, version, "adopt", actor, info.stage, info.stage,
                     f"reference {reference.name} ({len(frame)} rows)",
-                    details={"target": target, "metrics": metrics},
+                    details={"target": target, "metrics": metrics, "gates": report.summary()},
                 ),
                 conn,
             )  # fmt: skip
-    return Adopted(name, version, len(frame), len(names), classification, metrics)
+    return Adopted(name, version, len(frame), len(names), classification, metrics, report)
+
+
+def _write_onnx(
+    runtime: PyfuncRuntime,
+    schema: Schema,
+    frame: pd.DataFrame,
+    classification: bool,
+    spec: ProjectSpec | None,
+    out: Path,
+) -> G.GateResult:
+    """Convert a scikit-learn model to ONNX and check the graph against the model on the
+    reference rows; when it matches, ``model.onnx`` and ``onnx_inputs.json`` in ``out`` (the
+    version is then served by ONNX Runtime). The "onnx parity" gate says what happened."""
+    import numpy as np
+
+    from conveyor.spec.models import ParityGate
+    from conveyor.training.evaluation import Predictions
+    from conveyor.training.features import prepare_features
+    from conveyor.training.onnx_export import convert_checked
+
+    if runtime.flavor != "sklearn":
+        why = f"a {runtime.flavor} model has no ONNX conversion here; served through its pyfunc"
+        return G.skipped("onnx parity", why)
+    model = runtime.model
+    classifier = classification and hasattr(model, "predict_proba")
+    classes = [str(c) for c in getattr(model, "classes_", [])]
+    if classifier and classes != [str(c) for c in schema.classes]:
+        why = f"the model's classes {classes} are not the reference's {schema.classes}"
+        return G.skipped("onnx parity", f"{why}; served through its pyfunc")
+    x = prepare_features(frame, schema)
+    reference = Predictions(
+        np.asarray(model.predict(x)),
+        model.predict_proba(x) if classifier else None,
+        list(schema.classes),
+    )
+    gate = spec.gates.onnx_parity if spec is not None else ParityGate()
+    tolerance = gate.probability_tolerance if classifier else gate.regression_tolerance
+    export, parity = convert_checked(model, schema, x, reference, classifier, tolerance)
+    if export.model is None or parity is None:
+        return G.skipped(
+            "onnx parity", f"no ONNX graph ({export.reason}); served through its pyfunc"
+        )
+    (out / "model.onnx").write_bytes(export.model)
+    (out / "onnx_inputs.json").write_text(json.dumps(export.input_names))
+    return G.passed(
+        "onnx parity",
+        f"{parity.rows} rows: {parity.label_mismatches} label mismatches, max diff "
+        f"{parity.max_abs_diff:.2e} (tolerance {tolerance:g})",
+    )
 
 
 def _classification(task: str | None, predictions: Any, target: Any) -> bool:

@@ -11,6 +11,7 @@ from conveyor import gates as G
 from conveyor.data.profile import build_profile
 from conveyor.pipeline.champion import load_bundle, load_schema
 from conveyor.pipeline.dataset import PreparedData
+from conveyor.pipeline.gate import slice_gates
 from conveyor.registry import tags as T
 from conveyor.registry.stages import ModelRegistry
 from conveyor.spec.models import ProjectSpec, Task
@@ -19,7 +20,6 @@ from conveyor.training.evaluation import (
     compute_metrics,
     predict,
     save_plot,
-    slice_masks,
 )
 from conveyor.training.features import prepare_features
 from conveyor.training.onnx_export import (
@@ -85,28 +85,13 @@ def evaluate_candidate(
     for result in G.threshold_gates(metrics, spec.gates.min, spec.gates.max):
         report.add(result)
 
-    slice_metrics: dict[str, dict[str, float]] = {}
-    for name, mask in slice_masks(data.raw_test, spec.data.slices).items():
-        rows = int(mask.sum())
-        if rows == 0:
-            slice_metrics[name] = {}
-            if name in spec.gates.slices:
-                report.add(G.failed(f"slice {name}", "no holdout rows fall in this slice"))
-            continue
-        sub = Predictions(
-            preds.labels[mask.to_numpy()],
-            preds.probabilities[mask.to_numpy()] if preds.probabilities is not None else None,
-            preds.classes,
-        )
-        slice_metrics[name] = compute_metrics(data.y_test[mask], sub, classification) | {
-            "rows": float(rows)
-        }
-        mlflow.log_metrics({f"slice.{name}.{k}": v for k, v in slice_metrics[name].items()})
-        if name in spec.gates.slices:
-            for result in G.threshold_gates(
-                slice_metrics[name], spec.gates.slices[name], {}, f"slice {name}: "
-            ):
-                report.add(result)
+    results, slice_metrics = slice_gates(
+        spec, data.raw_test, data.y_test.to_numpy(), preds, classification
+    )
+    for name, values in slice_metrics.items():
+        mlflow.log_metrics({f"slice.{name}.{k}": v for k, v in values.items()})
+    for result in results:
+        report.add(result)
 
     start = time.perf_counter()
     onnx = export_onnx(candidate.model, data.schema, classification)

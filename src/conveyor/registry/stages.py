@@ -88,7 +88,8 @@ class ModelRegistry:
             found = self.client.search_registered_models(max_results=1000)
         out = []
         for rm in found:
-            aliases = dict(getattr(rm, "aliases", {}) or {})
+            # MLflow answers alias versions as numbers on some stores: versions are strings here
+            aliases = {a: str(v) for a, v in (getattr(rm, "aliases", {}) or {}).items()}
             latest = max((int(v.version) for v in rm.latest_versions or []), default=0)
             # registries from before aliases: the versions in MLflow's legacy stages
             for v in rm.latest_versions or []:

@@ -23,7 +23,11 @@ def check_candidate(info: VersionInfo) -> None:
         raise UserError(f"{where} was rejected; register a new version instead")
     gates = info.tags.get(T.GATES)
     if gates is None:
-        raise UserError(f"{where} has no gate report ({T.GATES}); register it with conveyor run")
+        raise UserError(
+            f"{where} has no gate report ({T.GATES}): run the project's gates on it with "
+            f"conveyor gate {info.name} {info.version} --data FILE (or conveyor adopt ... "
+            "--target COL), or register it with conveyor run"
+        )
     if "failed" in gates:
         raise UserError(f"{where} failed its quality gates ({gates})")
     if info.tags.get(T.REQUIRE_APPROVAL) == "true" and T.APPROVED_BY not in info.tags:

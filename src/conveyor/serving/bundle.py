@@ -102,9 +102,8 @@ _KINDS = {
     "string": Kind.CATEGORICAL,
 }
 MLFLOW_NOTE = (
-    "an MLflow model without Conveyor's bundle: requests are checked against its signature and "
-    "run through its own pyfunc; it has no training profile, so drift and online accuracy are "
-    "not judged"
+    "an MLflow model without Conveyor's bundle: requests are checked against its signature; it "
+    "has no training profile, so drift and online accuracy are not judged until adopted"
 )
 
 

@@ -4,7 +4,9 @@ validation, request ids, the inference log, metrics, drift monitoring, feedback 
 
 ``--backend v2://HOST:PORT[/MODEL]`` (``CONVEYOR_BACKEND``; ``v2s://`` for HTTPS) names the
 server and the model on it (default: the served model's name; ``{version}`` in it stands for
-the registered version, so each arm of a rollout reaches its own backend model). At load the backend's model
+the registered version, so each arm of a rollout reaches its own backend model). Entries of the
+form ``VERSION=URL`` (comma-separated, or ``--backend`` repeated) send only that version there:
+a rollout's arms may be one in-process and one remote. At load the backend's model
 metadata says which request shape it takes: one ``[N, F]`` tensor (a scikit-learn model on
 MLServer), or one ``[N, 1]`` tensor per feature named as the features (what
 ``conveyor export triton`` writes). Its outputs are read by name: labels from ``predictions``,
@@ -55,6 +57,31 @@ class Backend:
         host, _, model = rest.partition("/")
         http = "https" if scheme == "v2s" else "http"
         return cls(f"{http}://{host}", model.strip("/") or None)
+
+    @classmethod
+    def table(cls, setting: str) -> dict[str | None, Backend]:
+        """``[VERSION=]URL`` entries, comma-separated: the backend of each version named, and
+        under ``None`` the one for every other version (absent: those run in-process)."""
+        found: dict[str | None, Backend] = {}
+        for entry in (e.strip() for e in setting.split(",")):
+            if not entry:
+                continue
+            version, sep, url = entry.partition("=")
+            key = version.strip() if sep and "://" not in version else None
+            url = url.strip() if key is not None else entry
+            if key == "" or key in found:
+                which = f"version {key}" if key else "every version"
+                raise UserError(f"--backend {entry!r}: a second backend for {which}")
+            found[key] = cls.parse(url)
+        return found
+
+    @classmethod
+    def for_version(cls, setting: str | None, version: str) -> Backend | None:
+        """The backend ``setting`` gives a version, or None: in-process."""
+        if not setting:
+            return None
+        table = cls.table(setting)
+        return table.get(version, table.get(None))
 
     def model_for(self, name: str, version: str) -> str:
         """The backend's model for a registered version: ``{version}`` in the URL's model name

@@ -71,42 +71,60 @@ def _short(exc: Exception) -> str:
 
 
 class OnnxRuntime:
-    """ONNX Runtime on CPU; one [N, 1] input per feature as exported by `conveyor run`."""
+    """ONNX Runtime on CPU: the version's graph as exported by `conveyor run` (one [N, 1] input
+    per feature), or ``graph`` converted at load (``converted_runtime``), which may take one
+    [N, F] float input."""
 
     name = "onnx"
+    reason = ""  # set when the graph was converted at load: how it was checked
 
-    def __init__(self, bundle: Bundle, threads: int = 1) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        threads: int = 1,
+        graph: bytes | None = None,
+        inputs: list[str] | None = None,
+    ) -> None:
         import onnxruntime as ort
         from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
-        assert bundle.onnx_path is not None
+        assert graph is not None or bundle.onnx_path is not None
         self._input_errors: tuple[type[Exception], ...] = (InvalidArgument,)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        with runtime_errors(self.name, f"loading {bundle.onnx_path}"):
+        with runtime_errors(self.name, f"loading {bundle.onnx_path or 'the converted graph'}"):
             self.session = ort.InferenceSession(
-                str(bundle.onnx_path), options, providers=["CPUExecutionProvider"]
+                graph if graph is not None else str(bundle.onnx_path),
+                options,
+                providers=["CPUExecutionProvider"],
             )
         self.features = [(c.name, c.kind) for c in bundle.schema.features]
-        self.inputs = bundle.onnx_inputs
+        self.inputs = inputs if inputs is not None else bundle.onnx_inputs
+        self.matrix = len(self.inputs) == 1 and len(self.features) > 1
+        self.probabilities = bundle.classification
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def predict(self, columns: Columns, rows: int) -> Output:
         import numpy as np
 
         feeds: dict[str, Any] = {}
-        for (name, kind), onnx_name in zip(self.features, self.inputs, strict=True):
-            col = columns[name]
-            if kind is Kind.CATEGORICAL:
-                feeds[onnx_name] = col.astype(object).reshape(rows, 1)
-            else:
-                feeds[onnx_name] = np.ascontiguousarray(col, dtype=np.float32).reshape(rows, 1)
+        if self.matrix:
+            feeds[self.inputs[0]] = np.column_stack(
+                [np.asarray(columns[name], dtype=np.float32) for name, _ in self.features]
+            )
+        else:
+            for (name, kind), onnx_name in zip(self.features, self.inputs, strict=True):
+                col = columns[name]
+                if kind is Kind.CATEGORICAL:
+                    feeds[onnx_name] = col.astype(object).reshape(rows, 1)
+                else:
+                    feeds[onnx_name] = np.ascontiguousarray(col, dtype=np.float32).reshape(rows, 1)
         try:
             result = self.session.run(None, feeds)
         except Exception as exc:
             raise runtime_error(exc, self.name, f"on {rows} rows", self._input_errors) from exc
-        probabilities = np.asarray(result[1]) if len(result) > 1 else None
+        probabilities = np.asarray(result[1]) if len(result) > 1 and self.probabilities else None
         return Output(np.asarray(result[0]).reshape(rows), probabilities)
 
 
@@ -116,11 +134,17 @@ class PyfuncRuntime:
     LightGBM, a custom ``PythonModel``...)."""
 
     name = "pyfunc"
+    reason = ""  # for a plain MLflow model: why it was not converted to ONNX at load
 
     def __init__(self, bundle: Bundle) -> None:
         import yaml
 
         flavors = (yaml.safe_load((bundle.path / "MLmodel").read_text()) or {}).get("flavors", {})
+        self.flavor = (
+            "sklearn"
+            if "sklearn" in flavors
+            else next((f for f in flavors if f != "python_function"), "python_function")
+        )
         with runtime_errors(self.name, f"loading {bundle.path}"):
             if "sklearn" in flavors:
                 import mlflow.sklearn
@@ -152,14 +176,21 @@ class PyfuncRuntime:
 
 
 def open_runtime(bundle: Bundle, threads: int = 1, backend: str | None = None) -> Runtime:
-    """ONNX Runtime for a version with its graph, MLflow's pyfunc otherwise; with ``backend``
-    (``v2://HOST:PORT[/MODEL]``), the model's remote server (``remote.RemoteRuntime``)."""
+    """ONNX Runtime for a version with its graph, MLflow's pyfunc otherwise; when ``backend``
+    (``[VERSION=]v2://HOST:PORT[/MODEL]``, comma-separated) gives this version a server, the
+    model on it (``remote.RemoteRuntime``)."""
     if backend:
         from conveyor.serving.remote import Backend, RemoteRuntime
 
-        return RemoteRuntime(bundle, Backend.parse(backend))
+        remote = Backend.for_version(backend, bundle.identity.version)
+        if remote is not None:
+            return RemoteRuntime(bundle, remote)
     if bundle.onnx_path is not None:
         return OnnxRuntime(bundle, threads)
+    if bundle.note:  # a plain MLflow model: ONNX when a conversion matches it, else its pyfunc
+        from conveyor.serving.convert import converted_runtime
+
+        return converted_runtime(bundle, threads)
     return PyfuncRuntime(bundle)
 
 

@@ -34,9 +34,13 @@ def prepare_features(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 def onnx_feeds(
     frame: pd.DataFrame, schema: Schema, input_names: list[str]
 ) -> dict[str, np.ndarray]:
-    """ONNX Runtime inputs (one [N, 1] tensor per feature) from a prepared frame."""
+    """ONNX Runtime inputs (one [N, 1] tensor per feature, or one [N, F] float matrix when
+    the graph has a single input for several features) from a prepared frame."""
     import numpy as np
 
+    if len(input_names) == 1 and len(schema.features) > 1:
+        matrix = frame[[c.name for c in schema.features]].to_numpy(dtype=np.float32)
+        return {input_names[0]: matrix}
     feeds: dict[str, np.ndarray] = {}
     for col, name in zip(schema.features, input_names, strict=True):
         values = frame[col.name].to_numpy()

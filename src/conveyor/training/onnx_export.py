@@ -45,12 +45,17 @@ class Parity:
         }
 
 
-def export_onnx(model: Any, schema: Schema, classification: bool) -> OnnxExport:
-    """Convert with skl2onnx; a model with no converter yields ``model=None`` and the reason."""
+def export_onnx(
+    model: Any, schema: Schema, classification: bool, matrix: bool = False
+) -> OnnxExport:
+    """Convert with skl2onnx; a model with no converter yields ``model=None`` and the reason.
+
+    One [N, 1] input per feature (a pipeline that selects its columns by name, as `conveyor
+    run` fits); with ``matrix``, one [N, F] float input (a bare estimator fitted on numbers)."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    inputs = [
+    inputs: list[tuple[str, Any]] = [
         (
             c.name,
             StringTensorType([None, 1])
@@ -59,6 +64,8 @@ def export_onnx(model: Any, schema: Schema, classification: bool) -> OnnxExport:
         )
         for c in schema.features
     ]
+    if matrix:
+        inputs = [("input", FloatTensorType([None, len(schema.features)]))]
     options: dict[Any, Any] = {}
     if classification:
         final = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -73,6 +80,32 @@ def export_onnx(model: Any, schema: Schema, classification: bool) -> OnnxExport:
         return OnnxExport(None, reason=reason)
     names = [i.name for i in proto.graph.input]
     return OnnxExport(proto.SerializeToString(), names)
+
+
+def convert_checked(
+    model: Any,
+    schema: Schema,
+    x: pd.DataFrame,
+    reference: Predictions,
+    classification: bool,
+    tolerance: float,
+) -> tuple[OnnxExport, Parity | None]:
+    """A scikit-learn model that Conveyor did not fit, converted and checked against its own
+    answers on ``x``: per-feature inputs, else one matrix when every feature is a number. The
+    export is ``None`` (with the reason) when no conversion exists or the graph disagrees."""
+    export = export_onnx(model, schema, classification)
+    if export.model is None and all(c.kind is not Kind.CATEGORICAL for c in schema.features):
+        export = export_onnx(model, schema, classification, matrix=True)
+    if export.model is None:
+        return export, None
+    parity = check_parity(export, x, schema, reference, classification, tolerance)
+    if not parity.passed:
+        reason = (
+            f"its ONNX conversion differed on {parity.rows} rows ({parity.label_mismatches} "
+            f"labels, max diff {parity.max_abs_diff:.2e}, tolerance {tolerance:g})"
+        )
+        return OnnxExport(None, reason=reason), parity
+    return export, parity
 
 
 def onnx_predict(export: OnnxExport, x: pd.DataFrame, schema: Schema) -> list[Any]:

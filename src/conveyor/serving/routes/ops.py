@@ -59,7 +59,8 @@ def router(state: ServerState) -> APIRouter:
 
     @api.get("/model/info")
     async def model_info() -> Response:
-        """Name, version, stage, semver, run id, metrics, schema and load time of the model."""
+        """Name, version, stage, semver, run id, metrics, schema and load time of the model;
+        during a rollout, ``candidate``: the version loaded beside it and its runtime."""
         model = state.manager.current()
         ident = model.identity
         info: dict[str, Any] = {
@@ -75,6 +76,15 @@ def router(state: ServerState) -> APIRouter:
             "loaded_at": model.bundle.loaded_at,
             "load_seconds": round(model.load_seconds, 3),
         }
+        routing = state.dataplane.routing
+        candidate = routing.candidate if routing is not None else None
+        if candidate is not None:
+            info["candidate"] = {
+                "version": candidate.identity.version,
+                "runtime": candidate.runtime.name,
+                "runtime_reason": _runtime_reason(candidate),
+                "loaded_at": candidate.bundle.loaded_at,
+            }
         return JsonResponse(info)
 
     @api.get("/metrics")
