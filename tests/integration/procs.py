@@ -18,10 +18,13 @@ class Processes:
     def __init__(self) -> None:
         self.started: list[subprocess.Popen[str]] = []
 
-    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    def start(
+        self, args: list[str], env: dict[str, str], cwd: Path | None = None
+    ) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             args,
             env=env,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

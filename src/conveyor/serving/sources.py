@@ -127,7 +127,7 @@ class RegistrySource:
             params = (self.name, str(version))
         try:
             with contextlib.closing(
-                sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=10)
+                sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
             ) as conn:
                 row = conn.execute(query, params).fetchone()
                 if row is None:
