@@ -32,6 +32,7 @@ REGISTER = textwrap.dedent(
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.tree import DecisionTreeClassifier
+    from lightgbm import LGBMClassifier
 
     mlflow.set_tracking_uri(sys.argv[1])
     X, y = load_iris(return_X_y=True, as_frame=True)
@@ -56,6 +57,12 @@ REGISTER = textwrap.dedent(
             input_example=X.head(5), registered_model_name="iris_example",
             pip_requirements=["scikit-learn"], skops_trusted_types=["sklearn.tree._tree.Tree"],
         )
+        booster = LGBMClassifier(n_estimators=30, verbose=-1).fit(X, y)
+        mlflow.lightgbm.log_model(  # LightGBM's own flavor: converted through onnxmltools
+            booster, name="lgbm", signature=infer_signature(X, booster.predict(X)),
+            input_example=X.head(5), registered_model_name="iris_lgbm",
+            pip_requirements=["lightgbm"],
+        )
         mlflow.pyfunc.log_model(
             name="doubler", python_model=Doubler(), registered_model_name="doubler",
             signature=infer_signature(frame, Doubler().predict(None, frame)),
@@ -72,7 +79,7 @@ REGISTER = textwrap.dedent(
                 pip_requirements=["pandas"],
             )
     client = mlflow.MlflowClient()
-    for name in ("iris_byo", "iris_example", "doubler", "unsigned"):
+    for name in ("iris_byo", "iris_example", "iris_lgbm", "doubler", "unsigned"):
         client.set_registered_model_alias(name, "production", "1")
     client.transition_model_version_stage("legacy", "1", "Production")
     """
@@ -130,23 +137,26 @@ def test_a_plain_mlflow_sklearn_model_is_served_as_mlflow_would(
     assert ours["predictions"] == invoked["predictions"] == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "flavor"), [("iris_example", "sklearn"), ("iris_lgbm", "lightgbm")]
+)
 def test_a_model_logged_with_an_input_example_is_converted_to_onnx_at_load(
-    registry: Registered,
+    registry: Registered, name: str, flavor: str
 ) -> None:
-    """The scikit-learn model converts (one [N, F] input: a bare forest), the graph is checked
-    against the model on its input example widened to 200 rows, and it serves every iris row
-    as MLflow's own pyfunc does."""
+    """The model converts (one [N, F] input: a bare forest, or LightGBM's classifier logged
+    with its own flavor), the graph is checked against the model on its input example widened
+    to 200 rows, and it serves every iris row as MLflow's own pyfunc does."""
     from sklearn.datasets import load_iris
 
     rows = load_iris(as_frame=True).frame.drop(columns="target").to_dict(orient="records")
-    with running_server(registry, "iris_example", "--refresh-seconds", "0") as server:
+    with running_server(registry, name, "--refresh-seconds", "0") as server:
         info = httpx.get(f"{server.url}/model/info", timeout=5).json()
         answer = httpx.post(f"{server.url}/predict", json={"instances": rows}, timeout=10)
     assert info["runtime"] == "onnx", info["runtime_reason"]
-    assert "converted to ONNX at load (skl2onnx)" in info["runtime_reason"]
+    assert f"its {flavor} model converted to ONNX at load" in info["runtime_reason"]
     assert "on 200 rows from its input example" in info["runtime_reason"]
     assert answer.status_code == 200, answer.text
-    assert answer.json()["predictions"] == mlflow_predict(registry, "iris_example", rows)
+    assert answer.json()["predictions"] == mlflow_predict(registry, name, rows)
 
 
 def test_its_inputs_are_checked_against_the_signature(iris: Server) -> None:

@@ -192,7 +192,7 @@ def _write_onnx(
     from conveyor.training.features import prepare_features
     from conveyor.training.onnx_export import convert_checked
 
-    if runtime.flavor != "sklearn":
+    if not runtime.estimator:
         why = f"a {runtime.flavor} model has no ONNX conversion here; served through its pyfunc"
         return G.skipped("onnx parity", why)
     model = runtime.model

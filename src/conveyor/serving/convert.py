@@ -1,6 +1,7 @@
 """A plain MLflow model's runtime, chosen at load: ONNX Runtime when its scikit-learn model
-converts (skl2onnx) and the graph answers as the model does on rows it was logged with, else
-the model's own pyfunc. The reason either way is what /model/info shows.
+(or LightGBM's / XGBoost's scikit-learn estimator) converts (skl2onnx, with onnxmltools'
+converters for the boosters) and the graph answers as the model does on rows it was logged
+with, else the model's own pyfunc. The reason either way is what /model/info shows.
 
 The check needs rows: the model's MLflow input example, widened by copies whose numbers are
 scaled by 0.8–1.2 (so a tree's splits are crossed, not only the example's own points). A model
@@ -34,7 +35,7 @@ def converted_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
     from conveyor.training.onnx_export import convert_checked
 
     pyfunc = PyfuncRuntime(bundle)
-    if pyfunc.flavor != "sklearn":
+    if not pyfunc.estimator:
         pyfunc.reason = (
             f"{bundle.note}; a {pyfunc.flavor} model has no ONNX conversion here, so it runs "
             "through its own pyfunc in-process"
@@ -69,7 +70,7 @@ def converted_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
         return pyfunc
     runtime = OnnxRuntime(bundle, threads, export.model, export.input_names)
     runtime.reason = (
-        f"{bundle.note}; converted to ONNX at load (skl2onnx) and checked against the model on "
+        f"{bundle.note}; its {pyfunc.flavor} model converted to ONNX at load and checked against it on "
         f"{parity.rows} rows from its input example (max difference {parity.max_abs_diff:.1e})"
     )
     return runtime

@@ -129,31 +129,37 @@ class OnnxRuntime:
 
 
 class PyfuncRuntime:
-    """The model through MLflow, in-process: the scikit-learn flavor when the model has one
-    (its ``predict_proba`` gives probabilities), else the model's generic pyfunc (XGBoost,
-    LightGBM, a custom ``PythonModel``...)."""
+    """The model through MLflow, in-process: a scikit-learn estimator when the model is one
+    (the sklearn flavor, or LightGBM's and XGBoost's scikit-learn classes logged with their
+    own flavors: ``predict_proba`` gives probabilities), else the model's generic pyfunc (a
+    Booster, a custom ``PythonModel``...)."""
 
     name = "pyfunc"
     reason = ""  # for a plain MLflow model: why it was not converted to ONNX at load
+    ESTIMATOR_FLAVORS = ("sklearn", "lightgbm", "xgboost")
 
     def __init__(self, bundle: Bundle) -> None:
+        import importlib
+
         import yaml
 
         flavors = (yaml.safe_load((bundle.path / "MLmodel").read_text()) or {}).get("flavors", {})
-        self.flavor = (
-            "sklearn"
-            if "sklearn" in flavors
-            else next((f for f in flavors if f != "python_function"), "python_function")
+        self.flavor = next(
+            (f for f in self.ESTIMATOR_FLAVORS if f in flavors),
+            next((f for f in flavors if f != "python_function"), "python_function"),
         )
+        self.estimator = False  # a scikit-learn API object (predict_proba, convertible)
         with runtime_errors(self.name, f"loading {bundle.path}"):
-            if "sklearn" in flavors:
-                import mlflow.sklearn
-
-                self.model = mlflow.sklearn.load_model(str(bundle.path))
-            else:
+            model: Any = None
+            if self.flavor in self.ESTIMATOR_FLAVORS:
+                flavor = importlib.import_module(f"mlflow.{self.flavor}")
+                model = flavor.load_model(str(bundle.path))
+                self.estimator = hasattr(model, "get_params") and hasattr(model, "predict")
+            if not self.estimator:
                 import mlflow.pyfunc
 
-                self.model = mlflow.pyfunc.load_model(str(bundle.path))
+                model = mlflow.pyfunc.load_model(str(bundle.path))
+            self.model = model
         self.schema = bundle.schema
         self.classification = bundle.classification
 

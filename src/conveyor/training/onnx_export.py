@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,47 @@ class Parity:
         }
 
 
+_BOOSTERS: dict[str, tuple[str, str, str]] = {
+    # module: (classifier, regressor, onnxmltools converter) registered with skl2onnx
+    "lightgbm": ("LGBMClassifier", "LGBMRegressor", "lightgbm.operator_converters.LightGbm"),
+    "xgboost": ("XGBClassifier", "XGBRegressor", "xgboost.operator_converters.XGBoost"),
+}
+_registered: set[str] = set()
+
+
+def register_boosters() -> None:
+    """Teach skl2onnx LightGBM's and XGBoost's scikit-learn estimators through onnxmltools'
+    converters, for whichever of them is installed (alone or inside a pipeline). Without
+    onnxmltools they stay unconverted and the reason says so."""
+    import importlib
+
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    for module, (classifier, regressor, converters) in _BOOSTERS.items():
+        if module in _registered or importlib.util.find_spec(module) is None:
+            continue
+        if importlib.util.find_spec("onnxmltools") is None:
+            continue
+        lib = importlib.import_module(module)
+        converter = getattr(
+            importlib.import_module(f"onnxmltools.convert.{converters}"), f"convert_{module}"
+        )
+        update_registered_converter(
+            getattr(lib, classifier), f"{module}{classifier}",
+            calculate_linear_classifier_output_shapes, converter,
+            options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+        )  # fmt: skip
+        update_registered_converter(
+            getattr(lib, regressor), f"{module}{regressor}",
+            calculate_linear_regressor_output_shapes, converter, options={"split": None},
+        )  # fmt: skip
+        _registered.add(module)
+
+
 def export_onnx(
     model: Any, schema: Schema, classification: bool, matrix: bool = False
 ) -> OnnxExport:
@@ -66,16 +108,20 @@ def export_onnx(
     ]
     if matrix:
         inputs = [("input", FloatTensorType([None, len(schema.features)]))]
+    register_boosters()
     options: dict[Any, Any] = {}
     if classification:
-        final = model.steps[-1][1] if hasattr(model, "steps") else model
-        options = {id(final): {"zipmap": False}}
+        options = {id(model.steps[-1][1] if hasattr(model, "steps") else model): {"zipmap": False}}
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    booster = type(final).__module__.split(".")[0] in _BOOSTERS
+    # onnxmltools' tree converters write the ai.onnx.ml domain's version 3
+    opset: Any = {"": TARGET_OPSET, "ai.onnx.ml": 3} if booster else TARGET_OPSET
     try:
-        proto = convert_sklearn(
-            model, initial_types=inputs, options=options, target_opset=TARGET_OPSET
-        )
+        proto = convert_sklearn(model, initial_types=inputs, options=options, target_opset=opset)
     except Exception as exc:  # skl2onnx raises many unrelated types for "no converter"
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if booster and importlib.util.find_spec("onnxmltools") is None:
+            reason += " (pip install onnxmltools converts LightGBM and XGBoost models)"
         log.info("no ONNX export: %s", reason)
         return OnnxExport(None, reason=reason)
     names = [i.name for i in proto.graph.input]
