@@ -97,8 +97,8 @@ def run_spark(work: Path, rows_path: Path, rows: int) -> list[dict[str, Any]]:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     import mlflow
 
+    from conveyor.bundle.sources import registered_bundle
     from conveyor.engines.spark import score_spark, spark_session
-    from conveyor.monitoring.assess import registered_bundle
     from conveyor.settings import Settings
 
     settings = Settings()

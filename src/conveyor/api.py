@@ -328,8 +328,9 @@ def monitor(
     with the alert rules' verdicts under ``checks``."""
     import dataclasses
 
+    from conveyor.bundle.sources import registered_bundle
     from conveyor.monitoring.alerts import evaluate
-    from conveyor.monitoring.assess import assess, registered_bundle
+    from conveyor.monitoring.assess import assess
 
     settings = settings or Settings()
     bundle = registered_bundle(settings, name, version, stage)

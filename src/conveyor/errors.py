@@ -2,7 +2,7 @@
 
 Defined here unless a module is named; every boundary to a dependency (``registry.client.
 mlflow_errors`` for MLflow, ``store.errors.store_errors`` for the store's database,
-``serving.runtime`` for ONNX Runtime and pyfunc) turns that dependency's errors into these, so
+``bundle.runtime`` for ONNX Runtime and pyfunc) turns that dependency's errors into these, so
 "not found" and "unavailable" are never confused.
 
 ConveyorError

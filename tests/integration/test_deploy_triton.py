@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conveyor.bundle.sources import LocalSource, registered_bundle
 from conveyor.cli.main import main
-from conveyor.monitoring.assess import registered_bundle
 from conveyor.serving.app import create_app
-from conveyor.serving.sources import LocalSource
 from conveyor.settings import Settings
 from tests.conftest import CliResult
 

@@ -10,8 +10,8 @@ from typing import Any, cast
 import pytest
 from mlflow.exceptions import MlflowException
 
+from conveyor.bundle.sources import registered_schema
 from conveyor.errors import ConveyorError, NotFoundError, ServiceUnavailableError
-from conveyor.pipeline.champion import load_schema
 from conveyor.pipeline.evaluate import _champion_gates
 from conveyor.registry import tags as T
 from conveyor.registry.client import connect, mlflow_errors
@@ -88,12 +88,12 @@ def test_champion_gates_raise_when_the_registry_fails_on_the_production_lookup(
 def test_a_version_without_a_schema_is_none_and_an_unreachable_store_raises(
     registry: ModelRegistry,
 ) -> None:
-    assert load_schema(registry.client, "wine", "1") is None
+    assert registered_schema(registry.client, "wine", "1") is None
     with pytest.raises(NotFoundError, match="has no version 7"):
-        load_schema(registry.client, "wine", "7")
+        registered_schema(registry.client, "wine", "7")
     failing = Failing(registry.client, "get_model_version_download_uri")
     with pytest.raises(ServiceUnavailableError):
-        load_schema(cast(Any, failing), "wine", "1")
+        registered_schema(cast(Any, failing), "wine", "1")
 
 
 @pytest.mark.parametrize(

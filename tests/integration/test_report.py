@@ -54,7 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def _traffic() -> list[str]:
     from sklearn.datasets import load_wine
 
-    from conveyor.monitoring.assess import registered_bundle
+    from conveyor.bundle.sources import registered_bundle
     from conveyor.monitoring.live import Bucket
     from conveyor.settings import Settings
     from conveyor.store.engine import Store

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from conveyor.bundle.sources import LocalSource
 from conveyor.serving.app import create_app
-from conveyor.serving.sources import LocalSource
 from conveyor.settings import Settings
 
 BIN = Path(sys.executable).parent

@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
+from conveyor.bundle.runtime import Columns, Output
 from conveyor.serving.batcher import MicroBatcher, Overloaded
-from conveyor.serving.runtime import Columns, Output
 
 
 class EchoRuntime:

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from conveyor.bundle.sources import LocalSource
 from conveyor.errors import RuntimeFailure
 from conveyor.serving.app import create_app
-from conveyor.serving.sources import LocalSource
 from tests.serving.conftest import Registered, make_settings
 
 TABLE_SIZE = 20  # alcohol (11-15 in the wine data) indexes a table of 20: 100 is out of range

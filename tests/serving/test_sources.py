@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.bundle.sources import RegistrySource
 from conveyor.errors import NotFoundError
-from conveyor.serving.sources import RegistrySource
 from conveyor.settings import Settings
 from tests.serving.conftest import Registered
 

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import yaml
 
+from conveyor.bundle.model import ModelIdentity
+from conveyor.bundle.runtime import Output
 from conveyor.logs import JsonFormatter
-from conveyor.serving.bundle import ModelIdentity
 from conveyor.serving.prediction_log import LOGGER, PredictionLog
-from conveyor.serving.runtime import Output
 
 PROMTAIL = Path(__file__).resolve().parents[2] / "deploy" / "loki" / "promtail.yaml"
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conveyor.bundle.model import Bundle, ModelIdentity
 from conveyor.data.profile import build_profile
 from conveyor.data.schema import infer_schema
 from conveyor.monitoring import WindowCounts, compare_window
@@ -22,7 +23,6 @@ from conveyor.monitoring.assess import Assessment, Health, Performance
 from conveyor.monitoring.history import Alert, History, Step, firing_alerts, load_history
 from conveyor.monitoring.live import Bucket
 from conveyor.monitoring.report import render_report
-from conveyor.serving.bundle import Bundle, ModelIdentity
 from conveyor.spec.models import AlertSpec
 from conveyor.store.engine import Store
 from conveyor.store.tables import alerts, feedback, inference_log, monitor_buckets

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -75,8 +76,9 @@ def monitor(
     Reads what the servers recorded (live counts, inference log, feedback): nothing is
     rescanned. Exit 0: no rule fires; 4: an alert rule fires; 2: bad input.
     """
+    from conveyor.bundle.sources import registered_bundle
     from conveyor.monitoring.alerts import evaluate
-    from conveyor.monitoring.assess import assess, registered_bundle
+    from conveyor.monitoring.assess import assess
 
     if window is not None and last is not None:
         raise UserError("give --window or --last, not both")
@@ -251,8 +253,7 @@ def drift(
         config,
         columns=names,
         prediction=prediction,
-        engine=engine,
-        spark_master=spark_master,
+        open_current=_spark_current(spark_master) if engine == "spark" else None,
     )
     if json_out:
         emit_json(result.to_dict())
@@ -313,3 +314,10 @@ def _summary(report: DriftReport) -> str:
     if report.skipped:
         head += f"; skipped: {escape(', '.join(report.skipped))}"
     return f"{head} — {scope}"
+
+
+def _spark_current(master: str | None) -> Callable[[str], Any]:
+    """Spark's reader of the current window (a file, a directory or a glob)."""
+    from conveyor.engines.spark_drift import open_current
+
+    return lambda path: open_current(path, master)

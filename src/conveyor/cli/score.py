@@ -53,8 +53,8 @@ def score(
 ) -> None:
     """Score a table with a registered version: the same answers as the server, for every row,
     with the input's keys, the prediction, each class's probability, model and version."""
+    from conveyor.bundle.sources import registered_bundle
     from conveyor.errors import UserError
-    from conveyor.monitoring.assess import registered_bundle
 
     if engine not in ENGINES:
         raise UserError(f"--engine {engine!r}: one of {', '.join(ENGINES)}")

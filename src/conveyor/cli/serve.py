@@ -18,7 +18,7 @@ from conveyor.errors import ConveyorError, UserError
 if TYPE_CHECKING:
     import uvicorn
 
-    from conveyor.serving.bundle import ModelIdentity
+    from conveyor.bundle.model import ModelIdentity
     from conveyor.settings import Settings
 
 
@@ -66,8 +66,8 @@ def serve(
     """Serve a model over /predict and the Open Inference Protocol, with /metrics."""
     import uvicorn
 
+    from conveyor.bundle.sources import PINNED
     from conveyor.serving.app import create_app, source_from_settings
-    from conveyor.serving.sources import PINNED
 
     cli: CliContext = ctx.obj
     if model_path is not None and not model_path.exists():
@@ -145,17 +145,16 @@ def _check_servable(settings: Settings) -> ModelIdentity:
     an unreachable registry or a directory that is not a model ends the command with one line
     (exit 2 for bad input, 1 otherwise) and no "serving ..." banner. Workers then start from
     the local cache."""
+    from conveyor.bundle.model import read_bundle
     from conveyor.serving.app import source_from_settings
-    from conveyor.serving.bundle import read_bundle
-    from conveyor.serving.remote import Backend
-    from conveyor.serving.runtime import open_runtime
+    from conveyor.serving.remote import Backend, open_served
 
     if settings.backend:
         Backend.table(settings.backend)  # every entry, not only the version served now
     source = source_from_settings(settings)
     identity = source.current()
     bundle = read_bundle(source.fetch(identity), identity)
-    open_runtime(bundle, 1, settings.backend)  # refuses a model its runtime cannot load
+    open_served(bundle, 1, settings.backend)  # refuses a model its runtime cannot load
     return bundle.identity
 
 

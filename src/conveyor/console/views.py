@@ -17,10 +17,10 @@ from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.registry import tags as T
 
 if TYPE_CHECKING:
+    from conveyor.bundle.model import Bundle
     from conveyor.registry.stages import ModelRegistry, VersionInfo
     from conveyor.rollout.controller import Controller
     from conveyor.rollout.state import Rollout
-    from conveyor.serving.bundle import Bundle
     from conveyor.settings import Settings
     from conveyor.store.engine import Store
 
@@ -162,7 +162,7 @@ class Console:
 
     def _served_versions(self, name: str) -> list[tuple[str, Bundle]]:
         """Production's bundle, and the candidate's during a rollout."""
-        from conveyor.monitoring.assess import registered_bundle
+        from conveyor.bundle.sources import registered_bundle
 
         found: list[tuple[str, Bundle]] = []
         production = self.registry.by_alias(name, T.PRODUCTION)

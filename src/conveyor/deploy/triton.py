@@ -170,7 +170,7 @@ def export_triton(
     """
     import onnx
 
-    from conveyor.monitoring.assess import registered_bundle
+    from conveyor.bundle.sources import registered_bundle
 
     _check_name(name)
     target = out / name

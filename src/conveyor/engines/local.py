@@ -16,7 +16,7 @@ from conveyor.errors import DataError, Problem
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
-    from conveyor.serving.bundle import Bundle
+    from conveyor.bundle.model import Bundle
 
 BATCH_ROWS = 65_536
 
@@ -79,7 +79,7 @@ def score_local(
 
     import pyarrow as pa
 
-    from conveyor.serving.runtime import open_runtime
+    from conveyor.bundle.runtime import open_runtime
 
     started = time.perf_counter()
     dataset = open_dataset(input_files(input_spec))

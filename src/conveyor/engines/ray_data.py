@@ -19,15 +19,15 @@ from conveyor.errors import DataError, Problem, UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from conveyor.serving.bundle import Bundle, ModelIdentity
+    from conveyor.bundle.model import Bundle, ModelIdentity
 
 
 class _Scorer:
     """One Ray actor: the runtime opened once, then batch after batch."""
 
     def __init__(self, path: str, identity: ModelIdentity, plan: ScoringPlan) -> None:
-        from conveyor.serving.bundle import read_bundle
-        from conveyor.serving.runtime import open_runtime
+        from conveyor.bundle.model import read_bundle
+        from conveyor.bundle.runtime import open_runtime
 
         self.bundle = read_bundle(Path(path), identity)
         self.runtime = open_runtime(self.bundle)

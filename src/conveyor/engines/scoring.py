@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from conveyor.serving.bundle import Bundle
-    from conveyor.serving.runtime import Runtime
+    from conveyor.bundle.model import Bundle
+    from conveyor.bundle.runtime import Runtime
 
 _SHOWN_ROWS = 5
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from conveyor.serving.bundle import Bundle
+    from conveyor.bundle.model import Bundle
 
 
 def spark_session(master: str | None = None) -> Any:
@@ -73,8 +73,8 @@ def score_spark(
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from pyspark import SparkFiles
 
-        from conveyor.serving.bundle import read_bundle
-        from conveyor.serving.runtime import open_runtime
+        from conveyor.bundle.model import read_bundle
+        from conveyor.bundle.runtime import open_runtime
 
         local = read_bundle(Path(SparkFiles.get(folder)), identity)
         runtime = open_runtime(local)

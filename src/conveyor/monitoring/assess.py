@@ -19,9 +19,8 @@ from conveyor.store.errors import store_errors
 from conveyor.store.tables import feedback, inference_log
 
 if TYPE_CHECKING:
+    from conveyor.bundle.model import Bundle
     from conveyor.monitoring.drift import DriftConfig, DriftReport
-    from conveyor.serving.bundle import Bundle
-    from conveyor.settings import Settings
     from conveyor.spec.models import DriftSpec
     from conveyor.store.engine import Store
 
@@ -70,20 +69,6 @@ class Assessment:
             "health": asdict(self.health),
             "performance": asdict(self.performance),
         }
-
-
-def registered_bundle(
-    settings: Settings, name: str, version: str | None = None, stage: str = "production"
-) -> Bundle:
-    """A registered version's bundle (schema, reference profile, monitoring settings, holdout
-    metrics): the version behind ``stage`` unless ``version`` names one. Downloads are cached
-    like the server's."""
-    from conveyor.serving.bundle import read_bundle
-    from conveyor.serving.sources import RegistrySource
-
-    source = RegistrySource(settings, name, stage)
-    identity = source.version(version) if version else source.current()
-    return read_bundle(source.fetch(identity), identity)
 
 
 def drift_config(spec: DriftSpec) -> DriftConfig:

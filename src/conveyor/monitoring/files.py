@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,23 +209,17 @@ def drift_between_files(
     *,
     columns: Sequence[str] | None = None,
     prediction: str | None = None,
-    engine: str = "local",
-    spark_master: str | None = None,
+    open_current: Callable[[str], Any] | None = None,
 ) -> FileDrift:
     """Compare ``current`` with ``reference`` (a data file, or a model's ``profile.json``).
 
-    ``engine="spark"`` counts the current window with Spark (``current`` may then be a
-    directory or a glob), numerics over the reference's bins (see ``engines.spark_drift``)."""
+    ``open_current`` reads the current window with another engine, one whose table also
+    counts every numeric over the reference's bins in one pass (``currents``): Spark's
+    (``engines.spark_drift.open_current``), where ``current`` may be a directory or a glob."""
     config = config or DriftConfig()
     started = time.perf_counter()
     timings = {"read": 0.0, "compare": 0.0}
-    cur: Any
-    if engine == "spark":
-        from conveyor.engines.spark_drift import open_current
-
-        cur = open_current(str(current), spark_master)
-    else:
-        cur = open_table(current)
+    cur: Any = open_current(str(current)) if open_current is not None else open_table(current)
     wanted = None
     if columns:
         wanted = [*columns, *([prediction] if prediction and prediction not in columns else [])]
@@ -257,7 +251,7 @@ def drift_between_files(
             references[name] = (kind, reference_from_profile(entries[name], rows))
         else:
             references[name] = (kind, to_reference(ref_table.column(name), kind, config))
-    if engine == "spark":
+    if open_current is not None:
         currents = cur.currents(references)  # one pass for the numerics
     else:
         currents = {name: to_current(cur.column(name), kind) for name, kind in ref_kinds.items()}

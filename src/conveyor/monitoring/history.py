@@ -19,8 +19,8 @@ from conveyor.monitoring.assess import labelled_predictions
 from conveyor.monitoring.live import Bucket, bucket_rows, merge_state
 
 if TYPE_CHECKING:
+    from conveyor.bundle.model import Bundle
     from conveyor.monitoring.window import WindowCounts
-    from conveyor.serving.bundle import Bundle
     from conveyor.store.engine import Store
 
 MAX_STEPS = 180

@@ -82,7 +82,8 @@ def write_report(
 ) -> WrittenReport:
     """Report on a registered version (default: the one behind ``stage``) over the last
     ``minutes`` (default: its monitoring window); write it to ``out`` (a file or a directory)."""
-    from conveyor.monitoring.assess import assess, registered_bundle
+    from conveyor.bundle.sources import registered_bundle
+    from conveyor.monitoring.assess import assess
     from conveyor.monitoring.history import firing_alerts, load_history
 
     bundle = registered_bundle(settings, name, version, stage)

@@ -26,7 +26,7 @@ from conveyor.monitoring.silences import Silences
 from conveyor.notify import WebhookPolicy, post_event
 
 if TYPE_CHECKING:
-    from conveyor.serving.bundle import Bundle
+    from conveyor.bundle.model import Bundle
     from conveyor.serving.metrics import ServerMetrics
     from conveyor.store.engine import Store
 

@@ -19,7 +19,6 @@ Without them the report says why no gate ran.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +32,12 @@ from conveyor.registry.client import mlflow_errors
 if TYPE_CHECKING:
     import pandas as pd
 
+    from conveyor.bundle.runtime import PyfuncRuntime
     from conveyor.data.schema import Schema
     from conveyor.registry.stages import ModelRegistry
-    from conveyor.serving.runtime import PyfuncRuntime
     from conveyor.settings import Settings
     from conveyor.spec.models import ProjectSpec
+    from conveyor.training.onnx_export import OnnxExport
 
 ADOPTED = "conveyor.adopted"
 
@@ -69,12 +69,12 @@ def adopt(
 ) -> Adopted:
     import mlflow
 
+    from conveyor.bundle.model import BUNDLE_DIR, ModelIdentity, read_mlflow_model, write_bundle
+    from conveyor.bundle.runtime import OnnxRuntime, PyfuncRuntime
     from conveyor.data.loading import load_dataset
     from conveyor.data.profile import build_profile
     from conveyor.data.schema import infer_schema
     from conveyor.pipeline.gate import gate_bundle, record_gates
-    from conveyor.serving.bundle import BUNDLE_DIR, ModelIdentity, read_mlflow_model
-    from conveyor.serving.runtime import PyfuncRuntime
     from conveyor.spec.models import MonitoringSpec
     from conveyor.store.audit import AuditEvent
     from conveyor.training.evaluation import Predictions, compute_metrics
@@ -123,17 +123,11 @@ def adopt(
             metrics = compute_metrics(
                 frame[target].to_numpy(), Predictions(predictions, None, []), classification
             )
-        out = Path(tmp) / "extra"
-        out.mkdir()
-        parity = _write_onnx(runtime, schema, frame, classification, spec, out)
-        onnx = out / "model.onnx"
-        gated = dataclasses.replace(
-            bundle,
-            schema=schema,
-            note="",
-            onnx_path=onnx if onnx.exists() else None,
-            onnx_inputs=json.loads((out / "onnx_inputs.json").read_text()) if onnx.exists() else [],
-        )
+        export, parity = _convert(runtime, schema, frame, classification, spec)
+        gated = dataclasses.replace(bundle, schema=schema, note="")
+        served = None
+        if export is not None:
+            served = OnnxRuntime(gated, 1, export.model, export.input_names)
         if target is None:
             report = G.GateReport([G.skipped("gates", "no --target: the gates need labelled rows")])
         elif spec is None or settings is None:
@@ -141,22 +135,25 @@ def adopt(
                 [G.skipped("gates", "no project: conveyor adopt -p PROJECT applies its gates")]
             )
         else:
-            report, _ = gate_bundle(settings, spec, gated, frame, target, classification)
+            report, _ = gate_bundle(settings, spec, gated, frame, target, classification, served)
         report.add(parity)
-        files = {
-            "gate_report.json": json.dumps(report.to_dict(), indent=2),
-            "schema.json": schema.to_json(),
-            "profile.json": json.dumps(profile),
-            "monitoring.json": MonitoringSpec().model_dump_json(),
-            "metrics.json": json.dumps({"holdout": metrics, "reference_rows": len(frame)}),
-        }
-        for file, text in files.items():
-            (out / file).write_text(text, encoding="utf-8")
+        out = Path(tmp) / "extra"
+        out.mkdir()
+        write_bundle(
+            out,
+            schema=schema,
+            profile=profile,
+            monitoring=MonitoringSpec(),
+            metrics={"holdout": metrics, "reference_rows": len(frame)},
+            gate_report=report.to_dict(),
+            onnx=export.model if export is not None else None,
+            onnx_inputs=export.input_names if export is not None else None,
+        )
         with registry.store.locked(f"model:{name}") as conn, mlflow_errors():
             registry.client.log_model_artifacts(model_id, str(out), artifact_path=BUNDLE_DIR)
             registry.client.set_model_version_tag(name, version, ADOPTED, str(reference.name))
             registry.client.set_model_version_tag(
-                name, version, T.RUNTIME, "onnx" if onnx.exists() else "pyfunc"
+                name, version, T.RUNTIME, "pyfunc" if export is None else "onnx"
             )
             for key, value in metrics.items():
                 registry.client.set_model_version_tag(
@@ -174,17 +171,16 @@ def adopt(
     return Adopted(name, version, len(frame), len(names), classification, metrics, report)
 
 
-def _write_onnx(
+def _convert(
     runtime: PyfuncRuntime,
     schema: Schema,
     frame: pd.DataFrame,
     classification: bool,
     spec: ProjectSpec | None,
-    out: Path,
-) -> G.GateResult:
-    """Convert a scikit-learn model to ONNX and check the graph against the model on the
-    reference rows; when it matches, ``model.onnx`` and ``onnx_inputs.json`` in ``out`` (the
-    version is then served by ONNX Runtime). The "onnx parity" gate says what happened."""
+) -> tuple[OnnxExport | None, G.GateResult]:
+    """A scikit-learn estimator converted to ONNX and checked against the model on the
+    reference rows: the graph when it matches (the version is then served by ONNX Runtime),
+    and the "onnx parity" gate saying what happened."""
     import numpy as np
 
     from conveyor.spec.models import ParityGate
@@ -194,13 +190,13 @@ def _write_onnx(
 
     if not runtime.estimator:
         why = f"a {runtime.flavor} model has no ONNX conversion here; served through its pyfunc"
-        return G.skipped("onnx parity", why)
+        return None, G.skipped("onnx parity", why)
     model = runtime.model
     classifier = classification and hasattr(model, "predict_proba")
     classes = [str(c) for c in getattr(model, "classes_", [])]
     if classifier and classes != [str(c) for c in schema.classes]:
         why = f"the model's classes {classes} are not the reference's {schema.classes}"
-        return G.skipped("onnx parity", f"{why}; served through its pyfunc")
+        return None, G.skipped("onnx parity", f"{why}; served through its pyfunc")
     x = prepare_features(frame, schema)
     reference = Predictions(
         np.asarray(model.predict(x)),
@@ -211,16 +207,13 @@ def _write_onnx(
     tolerance = gate.probability_tolerance if classifier else gate.regression_tolerance
     export, parity = convert_checked(model, schema, x, reference, classifier, tolerance)
     if export.model is None or parity is None:
-        return G.skipped(
-            "onnx parity", f"no ONNX graph ({export.reason}); served through its pyfunc"
-        )
-    (out / "model.onnx").write_bytes(export.model)
-    (out / "onnx_inputs.json").write_text(json.dumps(export.input_names))
-    return G.passed(
-        "onnx parity",
+        why = f"no ONNX graph ({export.reason}); served through its pyfunc"
+        return None, G.skipped("onnx parity", why)
+    detail = (
         f"{parity.rows} rows: {parity.label_mismatches} label mismatches, max diff "
-        f"{parity.max_abs_diff:.2e} (tolerance {tolerance:g})",
+        f"{parity.max_abs_diff:.2e} (tolerance {tolerance:g})"
     )
+    return export, G.passed("onnx parity", detail)
 
 
 def _classification(task: str | None, predictions: Any, target: Any) -> bool:

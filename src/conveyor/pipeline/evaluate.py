@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from conveyor import gates as G
+from conveyor.bundle.sources import registered_bundle, registered_schema
 from conveyor.data.profile import build_profile
-from conveyor.pipeline.champion import load_bundle, load_schema
 from conveyor.pipeline.dataset import PreparedData
-from conveyor.pipeline.gate import slice_gates
+from conveyor.pipeline.gate import predict_bundle, slice_gates
 from conveyor.registry import tags as T
 from conveyor.registry.stages import ModelRegistry
+from conveyor.settings import Settings
 from conveyor.spec.models import ProjectSpec, Task
 from conveyor.training.evaluation import (
     Predictions,
@@ -21,7 +22,6 @@ from conveyor.training.evaluation import (
     predict,
     save_plot,
 )
-from conveyor.training.features import prepare_features
 from conveyor.training.onnx_export import (
     OnnxExport,
     Parity,
@@ -68,6 +68,7 @@ def evaluate_candidate(
     registry: ModelRegistry,
     timings: dict[str, float],
     workdir: Path,
+    settings: Settings,
 ) -> Evaluation:
     import mlflow
 
@@ -130,7 +131,7 @@ def evaluate_candidate(
             )
     timings["onnx"] = time.perf_counter() - start
 
-    champion_version = _champion_gates(spec, data, metrics, report, registry)
+    champion_version = _champion_gates(spec, data, metrics, report, registry, settings)
     profile = build_profile(
         data.frame.loc[data.x_train.index], data.schema, preds.labels, classification
     )
@@ -154,6 +155,7 @@ def _champion_gates(
     metrics: dict[str, float],
     report: G.GateReport,
     registry: ModelRegistry,
+    settings: Settings,
 ) -> str | None:
     """Schema compatibility with production, then the champion comparison on the same holdout."""
     # an unreachable registry raises here: the gates never skip for want of an answer
@@ -162,7 +164,7 @@ def _champion_gates(
         report.add(G.skipped("schema compatibility", "no production version yet"))
         report.add(G.skipped("champion", "no production version yet"))
         return None
-    prod_schema = load_schema(registry.client, spec.name, production.version)
+    prod_schema = registered_schema(registry.client, spec.name, production.version)
     problems = prod_schema.incompatibilities(data.schema) if prod_schema else []
     if problems and not spec.gates.allow_breaking_schema:
         report.add(
@@ -189,11 +191,11 @@ def _champion_gates(
         report.add(G.skipped("champion", "production cannot score this data: the schema changed"))
         return production.version
     metric = spec.gates.champion.metric or spec.primary_metric()
-    bundle = load_bundle(spec.name, production.version)
-    champ_x = prepare_features(data.raw_test, bundle.schema) if bundle.schema else data.x_test
+    # production as it is served (its graph, or its pyfunc for any flavor), on the same rows
+    bundle = registered_bundle(settings, spec.name, production.version)
     classification = spec.task is Task.CLASSIFICATION
     champ_metrics = compute_metrics(
-        data.y_test, predict(bundle.model, champ_x, classification), classification
+        data.y_test.to_numpy(), predict_bundle(bundle, data.raw_test), classification
     )
     if metric not in metrics or metric not in champ_metrics:
         report.add(G.skipped("champion", f"{metric} is undefined on this holdout"))

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from conveyor.bundle.model import Bundle
+    from conveyor.bundle.runtime import Runtime
     from conveyor.registry.stages import ModelRegistry
-    from conveyor.serving.bundle import Bundle
     from conveyor.settings import Settings
     from conveyor.spec.models import ProjectSpec
     from conveyor.training.evaluation import Predictions
@@ -33,8 +34,8 @@ def gate_version(
 ) -> tuple[G.GateReport, dict[str, float]]:
     """The gates' report and the version's metrics on ``data`` (its ``target`` column, by
     default the project's)."""
+    from conveyor.bundle.sources import registered_bundle
     from conveyor.data.loading import load_dataset
-    from conveyor.monitoring.assess import registered_bundle
     from conveyor.spec.models import Task
 
     bundle = registered_bundle(settings, name, version)
@@ -53,14 +54,15 @@ def gate_bundle(
     frame: pd.DataFrame,
     target: str,
     classification: bool,
+    runtime: Runtime | None = None,
 ) -> tuple[G.GateReport, dict[str, float]]:
     """``gates.min`` / ``gates.max``, each ``gates.slices`` slice of the rows, then the champion
-    comparison with the production version on the same rows."""
-    from conveyor.monitoring.assess import registered_bundle
-    from conveyor.serving.sources import RegistrySource
+    comparison with the production version on the same rows. ``runtime``: the one the version
+    will be served by, when it is not yet what its files say (`conveyor adopt`)."""
+    from conveyor.bundle.sources import RegistrySource, registered_bundle
 
     labels = frame[target].to_numpy()
-    preds = _predict(bundle, frame)
+    preds = predict_bundle(bundle, frame, runtime)
     metrics = _metrics(labels, preds, classification)
     report = G.GateReport()
     for result in G.threshold_gates(metrics, spec.gates.min, spec.gates.max):
@@ -79,7 +81,7 @@ def gate_bundle(
     else:
         metric = spec.gates.champion.metric or spec.primary_metric()
         theirs_bundle = registered_bundle(settings, bundle.identity.name, champion.version)
-        theirs = _metrics(labels, _predict(theirs_bundle, frame), classification)
+        theirs = _metrics(labels, predict_bundle(theirs_bundle, frame), classification)
         if metric in metrics and metric in theirs:
             report.add(
                 G.champion_gate(
@@ -165,13 +167,17 @@ def record_gates(
         write(locked)
 
 
-def _predict(bundle: Bundle, frame: pd.DataFrame) -> Predictions:
-    from conveyor.serving.runtime import open_runtime
+def predict_bundle(
+    bundle: Bundle, frame: pd.DataFrame, runtime: Runtime | None = None
+) -> Predictions:
+    """A registered version's answers on ``frame``, through the runtime that serves it."""
+    from conveyor.bundle.runtime import open_runtime
     from conveyor.training.evaluation import Predictions
     from conveyor.training.features import prepare_features
 
     x = prepare_features(frame, bundle.schema)
-    output = open_runtime(bundle).predict({n: x[n].to_numpy() for n in bundle.schema.names}, len(x))
+    runtime = runtime or open_runtime(bundle)
+    output = runtime.predict({n: x[n].to_numpy() for n in bundle.schema.names}, len(x))
     return Predictions(output.predictions, output.probabilities, list(bundle.schema.classes))
 
 

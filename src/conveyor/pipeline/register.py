@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conveyor.bundle.model import BUNDLE_DIR, write_bundle
+from conveyor.bundle.sources import registered_schema
 from conveyor.errors import NotFoundError
-from conveyor.pipeline.champion import BUNDLE_DIR, load_schema
 from conveyor.registry import semver
 from conveyor.registry import tags as T
 from conveyor.registry.client import mlflow_errors
@@ -67,24 +67,18 @@ def git_commit(base_dir: Path) -> str | None:
 
 
 def _bundle_files(spec: ProjectSpec, data: PreparedData, evaluation: Evaluation) -> list[str]:
-    out = evaluation.workdir
-    files = {
-        # the version carries what production monitoring judges it by
-        "monitoring.json": spec.monitoring.model_dump_json(indent=2),
-        "schema.json": data.schema.to_json(),
-        "profile.json": json.dumps(evaluation.profile, indent=1),
-        "gate_report.json": json.dumps(evaluation.report.to_dict(), indent=2),
-        "metrics.json": json.dumps(
-            {"holdout": evaluation.metrics, "slices": evaluation.slice_metrics}, indent=2
-        ),
-    }
-    if evaluation.onnx.model is not None:
-        (out / "model.onnx").write_bytes(evaluation.onnx.model)
-        files["onnx_inputs.json"] = json.dumps(evaluation.onnx.input_names)
-    for name, text in files.items():
-        (out / name).write_text(text)
-    names = [*files, *(["model.onnx"] if evaluation.onnx.model is not None else [])]
-    return [str(out / n) for n in names]
+    # the version carries what production monitoring judges it by
+    paths = write_bundle(
+        evaluation.workdir,
+        schema=data.schema,
+        profile=evaluation.profile,
+        monitoring=spec.monitoring,
+        metrics={"holdout": evaluation.metrics, "slices": evaluation.slice_metrics},
+        gate_report=evaluation.report.to_dict(),
+        onnx=evaluation.onnx.model,
+        onnx_inputs=evaluation.onnx.input_names,
+    )
+    return [str(path) for path in paths]
 
 
 @dataclass(frozen=True)
@@ -290,7 +284,7 @@ def _semver(registry: ModelRegistry, name: str, current: semver.Lineage) -> tupl
     if not versions:
         return semver.next_version(None, None, current)
     last = max(versions, key=lambda v: semver.parse(v.semver))
-    schema = load_schema(registry.client, name, last.version)
+    schema = registered_schema(registry.client, name, last.version)
     if schema is None:
         return semver.next_version(None, None, current)
     previous = semver.Lineage(

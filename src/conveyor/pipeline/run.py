@@ -208,7 +208,9 @@ def _run(
             model = fit(data.x_train, data.y_train, params)
         with clock.step("evaluate", "evaluating on the holdout, exporting ONNX, checking gates"):
             candidate = Candidate(model, params, _params_hash(spec, params))
-            evaluation = evaluate_candidate(spec, data, candidate, registry, clock.timings, workdir)
+            evaluation = evaluate_candidate(
+                spec, data, candidate, registry, clock.timings, workdir, settings
+            )
         mlflow.log_metrics(evaluation.metrics)
         mlflow.log_dict(evaluation.report.to_dict(), "conveyor/gate_report.json")
         mlflow.set_tag("conveyor.gates", "passed" if evaluation.report.passed else "failed")

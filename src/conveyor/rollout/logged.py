@@ -230,7 +230,7 @@ class EvidenceByTask:
     def task(self, model: str, version: str) -> TaskName:
         key = (model, version)
         if key not in self._tasks:
-            from conveyor.monitoring.assess import registered_bundle
+            from conveyor.bundle.sources import registered_bundle
 
             bundle = registered_bundle(self.settings, model, version)
             self._tasks[key] = "classification" if bundle.classification else "regression"

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from conveyor import __version__
+from conveyor.bundle.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.errors import ConveyorError, UserError
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
@@ -28,7 +29,6 @@ from conveyor.serving.recent import RecentPredictions
 from conveyor.serving.routes import admin, ops, predict, scoring, v2
 from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.slashes import StripTrailingSlash
-from conveyor.serving.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.serving.startup import OneLineStartupFailure, StartupNote
 from conveyor.serving.state import ServerState
 from conveyor.serving.store_health import StoreHealth

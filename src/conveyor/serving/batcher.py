@@ -20,7 +20,7 @@ from conveyor.serving.lifecycle import State
 if TYPE_CHECKING:
     import numpy as np
 
-    from conveyor.serving.runtime import Columns, Output, Runtime
+    from conveyor.bundle.runtime import Columns, Output, Runtime
 
 
 class Overloaded(ServiceUnavailableError):
@@ -138,7 +138,7 @@ class MicroBatcher:
         if self.observe is not None:
             self.observe(merged, output.predictions)
         start = 0
-        from conveyor.serving.runtime import Output
+        from conveyor.bundle.runtime import Output
 
         for item in batch:
             end = start + item.rows

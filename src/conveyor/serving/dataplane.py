@@ -22,11 +22,11 @@ from conveyor.tracing import Tracing
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from conveyor.bundle.runtime import Columns, Output
     from conveyor.monitoring.watch import Watcher
     from conveyor.serving.prediction_log import PredictionLog
     from conveyor.serving.recent import RecentPredictions
     from conveyor.serving.routing import Routing
-    from conveyor.serving.runtime import Columns, Output
 
 
 @dataclass(frozen=True)

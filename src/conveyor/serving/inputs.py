@@ -25,8 +25,8 @@ from conveyor.serving.jsonbody import parse_json
 if TYPE_CHECKING:
     import numpy as np
 
+    from conveyor.bundle.runtime import Columns
     from conveyor.serving.manager import LoadedModel, ModelManager
-    from conveyor.serving.runtime import Columns
 
 MAX_PROBLEMS = 50
 _NUMBER_TYPES = (int, float)

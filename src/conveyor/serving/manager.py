@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from conveyor.bundle.model import Bundle, ModelIdentity, read_bundle
+from conveyor.bundle.runtime import Runtime
+from conveyor.bundle.sources import ModelSource
 from conveyor.errors import NotFoundError, ServiceUnavailableError
 from conveyor.serving.batcher import MicroBatcher
-from conveyor.serving.bundle import Bundle, ModelIdentity, read_bundle
 from conveyor.serving.metrics import ServerMetrics
-from conveyor.serving.runtime import Runtime, open_runtime
-from conveyor.serving.sources import ModelSource
+from conveyor.serving.remote import open_served
 from conveyor.settings import Settings
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class ModelManager:
         def build() -> tuple[Bundle, Runtime]:
             path = self.source.fetch(identity)
             bundle = read_bundle(path, identity)
-            runtime = open_runtime(bundle, self.settings.ort_threads, self.settings.backend)
+            runtime = open_served(bundle, self.settings.ort_threads, self.settings.backend)
             warm_up(bundle, runtime)
             return bundle, runtime
 

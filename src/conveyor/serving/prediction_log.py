@@ -18,8 +18,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from conveyor.bundle.runtime import Columns, Output
     from conveyor.serving.manager import LoadedModel
-    from conveyor.serving.runtime import Columns, Output
 
 LOGGER = "conveyor.predictions"
 _SCALE = float(1 << 64)

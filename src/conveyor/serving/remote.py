@@ -25,14 +25,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from conveyor.bundle.runtime import Columns, Output, Runtime, open_runtime
 from conveyor.data.schema import Kind
 from conveyor.errors import ModelInputError, ServiceUnavailableError, UserError
-from conveyor.serving.runtime import Columns, Output
 
 if TYPE_CHECKING:
     import httpx
 
-    from conveyor.serving.bundle import Bundle
+    from conveyor.bundle.model import Bundle
 
 LABELS = ("predictions", "label", "predict", "output_label")
 PROBABILITIES = ("probabilities", "predict_proba", "output_probability")
@@ -88,6 +88,15 @@ class Backend:
         is the version (``v2://triton:8000/wine-v{version}``), so a rollout's arms reach
         their own models; without it every version goes to the one model named."""
         return (self.model or name).replace("{version}", version)
+
+
+def open_served(bundle: Bundle, threads: int, backend: str | None) -> Runtime:
+    """The runtime a server uses for a version: the remote model ``backend`` (a
+    ``Backend.table`` setting) gives it, else the in-process one (``open_runtime``)."""
+    remote = Backend.for_version(backend, bundle.identity.version)
+    if remote is not None:
+        return RemoteRuntime(bundle, remote)
+    return open_runtime(bundle, threads)
 
 
 class RemoteRuntime:

@@ -28,7 +28,7 @@ from conveyor.serving.v2codec import Tensor, decode_inputs, split_body
 if TYPE_CHECKING:
     import numpy as np
 
-    from conveyor.serving.runtime import Columns
+    from conveyor.bundle.runtime import Columns
 
 
 @dataclass(frozen=True)

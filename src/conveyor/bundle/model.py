@@ -1,4 +1,6 @@
-"""A model version on local disk: the MLflow model directory plus Conveyor's bundle files."""
+"""A model version on local disk: the MLflow model directory plus Conveyor's bundle files
+(``extra_files/``), read by ``read_bundle`` (or, for a plain MLflow model, from its signature
+by ``read_mlflow_model``) and written by ``write_bundle`` (`conveyor run`, `conveyor adopt`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from conveyor.errors import Problem, UserError
 from conveyor.spec.models import MonitoringSpec
 
 BUNDLE_DIR = "extra_files"
+SCHEMA_FILE = "schema.json"
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
     column signature (``read_mlflow_model``); a wrong path is a clear ``UserError``."""
     path = path.resolve()
     extra = path / BUNDLE_DIR
-    schema_file = extra / "schema.json"
+    schema_file = extra / SCHEMA_FILE
     if not (path / "MLmodel").exists():
         raise UserError(f"{path} is not an MLflow model directory (no MLmodel file)")
     if not schema_file.exists():
@@ -90,6 +93,36 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
         profile=profile,
         monitoring=monitoring,
     )
+
+
+def write_bundle(
+    out: Path,
+    *,
+    schema: Schema,
+    profile: dict[str, Any],
+    monitoring: MonitoringSpec,
+    metrics: dict[str, Any],
+    gate_report: dict[str, Any],
+    onnx: bytes | None = None,
+    onnx_inputs: list[str] | None = None,
+) -> list[Path]:
+    """The bundle files ``read_bundle`` reads, written into ``out`` (logged as the model's
+    ``extra_files/``): the schema, the reference profile, the monitoring settings the version
+    is judged by, its metrics (``holdout`` and what else the writer knows), the gate report,
+    and the ONNX graph with its input names when there is one."""
+    texts = {
+        SCHEMA_FILE: schema.to_json(),
+        "profile.json": json.dumps(profile, indent=1),
+        "monitoring.json": monitoring.model_dump_json(indent=2),
+        "metrics.json": json.dumps(metrics, indent=2),
+        "gate_report.json": json.dumps(gate_report, indent=2),
+    }
+    if onnx is not None:
+        texts["onnx_inputs.json"] = json.dumps(onnx_inputs or [])
+        (out / "model.onnx").write_bytes(onnx)
+    for name, text in texts.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return [out / name for name in texts] + ([out / "model.onnx"] if onnx is not None else [])
 
 
 # MLflow column types -> how Conveyor checks the values

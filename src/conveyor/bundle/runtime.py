@@ -1,5 +1,6 @@
 """Runtimes run a batch of feature columns through a model: ONNX Runtime, or MLflow pyfunc
-for models without an ONNX export. One small interface, one implementation per class.
+for models without an ONNX export (``serving.remote`` adds one whose model runs on an Open
+Inference Protocol server). One small interface, one implementation per class.
 
 ``runtime_error`` is the one boundary where a runtime's own exceptions become Conveyor's:
 values the model refuses (ONNX Runtime's INVALID_ARGUMENT, scikit-learn's ``ValueError``)
@@ -22,7 +23,7 @@ from conveyor.errors import ConveyorError, ModelInputError, RuntimeFailure
 if TYPE_CHECKING:
     import numpy as np
 
-    from conveyor.serving.bundle import Bundle
+    from conveyor.bundle.model import Bundle
 
 log = logging.getLogger(__name__)
 _MESSAGE_CHARS = 300  # a runtime's message can quote a whole graph node or array
@@ -181,20 +182,15 @@ class PyfuncRuntime:
         return Output(labels, proba)
 
 
-def open_runtime(bundle: Bundle, threads: int = 1, backend: str | None = None) -> Runtime:
-    """ONNX Runtime for a version with its graph, MLflow's pyfunc otherwise; when ``backend``
-    (``[VERSION=]v2://HOST:PORT[/MODEL]``, comma-separated) gives this version a server, the
-    model on it (``remote.RemoteRuntime``)."""
-    if backend:
-        from conveyor.serving.remote import Backend, RemoteRuntime
-
-        remote = Backend.for_version(backend, bundle.identity.version)
-        if remote is not None:
-            return RemoteRuntime(bundle, remote)
+def open_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
+    """ONNX Runtime for a version with its graph; for a plain MLflow model, ONNX when a
+    checked conversion exists (``convert.converted_runtime``), else its pyfunc; MLflow's
+    pyfunc for a Conveyor version without a graph. (A model on a remote server is the
+    server's concern: ``serving.remote.open_served``.)"""
     if bundle.onnx_path is not None:
         return OnnxRuntime(bundle, threads)
     if bundle.note:  # a plain MLflow model: ONNX when a conversion matches it, else its pyfunc
-        from conveyor.serving.convert import converted_runtime
+        from conveyor.bundle.convert import converted_runtime
 
         return converted_runtime(bundle, threads)
     return PyfuncRuntime(bundle)

@@ -9,12 +9,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from conveyor.bundle.model import BUNDLE_DIR, SCHEMA_FILE, Bundle, ModelIdentity, read_bundle
 from conveyor.errors import NotFoundError, ServiceUnavailableError
-from conveyor.serving.bundle import ModelIdentity
 from conveyor.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from conveyor.data.schema import Schema
 
 COMPLETE_MARKER = ".conveyor-complete"
 PINNED = "pinned"  # the stage of a version served by number (CONVEYOR_MODEL_VERSION)
@@ -215,3 +217,37 @@ class RegistrySource:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+def registered_bundle(
+    settings: Settings, name: str, version: str | None = None, stage: str = "production"
+) -> Bundle:
+    """A registered version's bundle (schema, reference profile, monitoring settings, holdout
+    metrics): the version behind ``stage`` unless ``version`` names one. Downloads are cached
+    like the server's."""
+    source = RegistrySource(settings, name, stage)
+    identity = source.version(version) if version else source.current()
+    return read_bundle(source.fetch(identity), identity)
+
+
+def registered_schema(client: MlflowClient, name: str, version: str) -> Schema | None:
+    """The schema saved with a version, or None for versions registered without one. A
+    registry or artifact store that cannot answer raises: "unreachable" is not "no schema",
+    or the schema-compatibility gate would pass unchecked."""
+    import json
+
+    import mlflow
+
+    from conveyor.data.schema import Schema
+    from conveyor.registry.client import mlflow_errors
+
+    with mlflow_errors(f"model {name!r} has no version {version}"):
+        location = client.get_model_version_download_uri(name, version).rstrip("/")
+    with mlflow_errors(), tempfile.TemporaryDirectory() as tmp:
+        saved = mlflow.artifacts.list_artifacts(artifact_uri=f"{location}/{BUNDLE_DIR}")
+        if not any(Path(item.path).name == SCHEMA_FILE for item in saved or []):
+            return None
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{location}/{BUNDLE_DIR}/{SCHEMA_FILE}", dst_path=tmp
+        )
+        return Schema.from_dict(json.loads(Path(path).read_text()))

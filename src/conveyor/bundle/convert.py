@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from conveyor.bundle.runtime import OnnxRuntime, PyfuncRuntime, Runtime
 from conveyor.data.schema import Kind
-from conveyor.serving.runtime import OnnxRuntime, PyfuncRuntime, Runtime
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from conveyor.serving.bundle import Bundle
+    from conveyor.bundle.model import Bundle
 
 log = logging.getLogger(__name__)
 CHECK_ROWS = 200
