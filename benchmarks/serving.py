@@ -12,6 +12,10 @@ goes to one at a time):
   tensor.
 - ``conveyor-invocations``: the same process, MLflow's scoring protocol: ``POST /invocations``
   with the same ``{"dataframe_split": {...}}`` body as ``mlflow``.
+- ``conveyor-pyfunc``: ``conveyor serve --model-path`` on the same version's directory without
+  its ONNX graph, so the model runs through its own pipeline in-process (``PyfuncRuntime``:
+  what a model with no ONNX conversion, such as a custom pyfunc, gets); the same body as
+  conveyor. Beside ``mlflow``, it is the same Python model behind two servers.
 - ``conveyor-gateway`` (only when named in ``--servers``): ``conveyor serve wine --backend
   v2://<mlserver>/wine`` in front of the ``mlserver`` process (started with it): Conveyor
   validates, logs and meters, MLServer runs the model; the same body as conveyor. Its cells
@@ -86,6 +90,7 @@ SERVERS = (
     "conveyor",
     "conveyor-v2",
     "conveyor-invocations",
+    "conveyor-pyfunc",
     "conveyor-gateway",
     "conveyor-sync",
     "mlserver",
@@ -443,6 +448,13 @@ ENDPOINTS = {
         lambda m, n: {"dataframe_split": {"columns": m.features, "data": m.rows[n]}},
         lambda r: [int(v) for v in r["predictions"]],
     ),
+    "conveyor-pyfunc": Endpoint(
+        "conveyor-pyfunc",
+        "conveyor-pyfunc",
+        "/predict",
+        lambda m, n: {"features": m.rows[n]},
+        lambda r: [int(v) for v in r["predictions"]],
+    ),
     "conveyor-gateway": Endpoint(
         "conveyor-gateway",
         "conveyor-gateway",
@@ -476,7 +488,15 @@ ENDPOINTS = {
     ),
 }
 # the gateway last: it needs MLServer's address
-PROCESS_ORDER = ("conveyor", "conveyor-sync", "bare-onnx", "mlflow", "mlserver", "conveyor-gateway")
+PROCESS_ORDER = (
+    "conveyor",
+    "conveyor-sync",
+    "conveyor-pyfunc",
+    "bare-onnx",
+    "mlflow",
+    "mlserver",
+    "conveyor-gateway",
+)
 
 
 @contextmanager
@@ -501,6 +521,22 @@ def serve(
         cmd = [str(main_bin / "conveyor"), "serve", "wine", "--port", str(port)]
         with started(
             process, cmd, cwd=model.project, env=env, port=port, ready_path="/ready", logs=logs
+        ) as srv:
+            yield srv
+    elif process == "conveyor-pyfunc":  # the version without its graph, its own store
+        local = work / "pyfunc-model"
+        if not local.exists():
+            shutil.copytree(model.model_dir, local)
+            for name in ("model.onnx", "onnx_inputs.json"):
+                (local / "extra_files" / name).unlink()
+        env = clean_env(
+            main_bin,
+            CONVEYOR_HOME=str(work / "pyfunc-home"),
+            **conveyor_env,
+        )
+        cmd = [str(main_bin / "conveyor"), "serve", "--model-path", str(local), "--port", str(port)]
+        with started(
+            process, cmd, cwd=work, env=env, port=port, ready_path="/ready", logs=logs
         ) as srv:
             yield srv
     elif process == "bare-onnx":

@@ -81,7 +81,7 @@ def test_champion_gates_raise_when_the_registry_fails_on_the_production_lookup(
     report: Any = type("Report", (), {"add": lambda self, gate: added.append(gate)})()
     added: list[Any] = []
     with pytest.raises(ServiceUnavailableError):
-        _champion_gates(spec, cast(Any, None), {}, report, failing)
+        _champion_gates(spec, cast(Any, None), {}, report, failing, cast(Any, None))
     assert added == []  # no gate was skipped "for lack of a production version"
 
 

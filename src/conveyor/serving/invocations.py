@@ -45,10 +45,10 @@ class UnsupportedMediaType(RequestError):
 
 def decode_invocations(
     body: bytes,
-    content_type: str,
     manager: ModelManager,
     policy: UnseenPolicy,
     max_rows: int,
+    content_type: str,
 ) -> PredictInput:
     model = manager.get(None)
     schema = model.bundle.schema

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from conveyor.serving.http import STATE_VERSION, JsonResponse, read_body, request_id
-from conveyor.serving.inputs import UnseenPolicy, decode_predict
+from conveyor.serving.http import JsonResponse
+from conveyor.serving.inputs import decode_predict
+from conveyor.serving.routes.body import predict_body
 from conveyor.serving.state import ServerState
-from conveyor.tracing import REQUEST_ID
 
 PREDICT_BODY = {
     "required": True,
@@ -49,32 +49,8 @@ def router(state: ServerState) -> APIRouter:
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY}, tags=["predict"])
     async def predict(request: Request) -> Response:
         """Predict for one or many rows, named (`instances`) or in schema order (`features`)."""
-        settings = state.settings
-        rid = request_id(request)
-        with state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": "/predict"}):
-            with state.tracing.span("conveyor.parse"):
-                body = await read_body(
-                    request, settings.max_body_bytes, settings.body_timeout_seconds
-                )
-                decoded = await state.offload.run(
-                    len(body),
-                    decode_predict,
-                    body,
-                    state.manager,
-                    UnseenPolicy(settings.unseen_categories),
-                    settings.max_request_rows,
-                )
-            result = await state.dataplane.predict(
-                decoded.columns,
-                decoded.rows,
-                rid,
-                request.scope["state"]["conveyor_started"],
-                version=decoded.version,
-                model=decoded.model,
-                headers=request.headers,
-            )
+        rid, result = await predict_body(state, request, "/predict", decode_predict)
         model = result.model  # a rollout may have routed it to the candidate
-        request.scope["state"][STATE_VERSION] = model.identity.version
         ident = model.identity
         payload: dict[str, Any] = {"predictions": result.output.predictions}
         if result.output.probabilities is not None:

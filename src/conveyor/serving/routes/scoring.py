@@ -8,11 +8,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
-from conveyor.serving.http import STATE_VERSION, JsonResponse, read_body, request_id
-from conveyor.serving.inputs import UnseenPolicy
+from conveyor.serving.http import JsonResponse
 from conveyor.serving.invocations import decode_invocations
+from conveyor.serving.routes.body import predict_body
 from conveyor.serving.state import ServerState
-from conveyor.tracing import REQUEST_ID
 
 INVOCATIONS_BODY = {
     "required": True,
@@ -43,32 +42,10 @@ def router(state: ServerState) -> APIRouter:
     async def invocations(request: Request) -> Response:
         """Predict as `mlflow models serve` does: dataframe_split, dataframe_records,
         instances, inputs (JSON) or text/csv in; {"predictions": [...]} out."""
-        settings = state.settings
-        rid = request_id(request)
-        route = {REQUEST_ID: rid, "http.route": "/invocations"}
-        with state.tracing.span("conveyor.request", **route):
-            with state.tracing.span("conveyor.parse"):
-                body = await read_body(
-                    request, settings.max_body_bytes, settings.body_timeout_seconds
-                )
-                decoded = await state.offload.run(
-                    len(body),
-                    decode_invocations,
-                    body,
-                    request.headers.get("content-type", ""),
-                    state.manager,
-                    UnseenPolicy(settings.unseen_categories),
-                    settings.max_request_rows,
-                )
-            result = await state.dataplane.predict(
-                decoded.columns,
-                decoded.rows,
-                rid,
-                request.scope["state"]["conveyor_started"],
-                model=decoded.model,
-                headers=request.headers,
-            )
-        request.scope["state"][STATE_VERSION] = result.model.identity.version
+        content_type = request.headers.get("content-type", "")
+        _, result = await predict_body(
+            state, request, "/invocations", decode_invocations, content_type
+        )
         return JsonResponse({"predictions": result.output.predictions})
 
     @api.get("/ping")
