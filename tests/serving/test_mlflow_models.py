@@ -159,6 +159,24 @@ def test_a_model_logged_with_an_input_example_is_converted_to_onnx_at_load(
     assert answer.json()["predictions"] == mlflow_predict(registry, name, rows)
 
 
+def test_tritonclient_speaks_to_it(registry: Registered, iris: Server) -> None:
+    """The Open Inference Protocol for a plain MLflow model: metadata from its signature, and
+    one binary [N, F] tensor from tritonclient answered as MLflow's pyfunc answers."""
+    import numpy as np
+    import tritonclient.http as httpclient
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.drop(columns="target").iloc[::10]
+    client = httpclient.InferenceServerClient(url=f"127.0.0.1:{iris.port}")
+    meta = client.get_model_metadata("iris_byo")
+    assert [i["name"] for i in meta["inputs"]] == list(frame.columns)
+    tensor = httpclient.InferInput("input-0", list(frame.shape), "FP32")
+    tensor.set_data_from_numpy(frame.to_numpy(np.float32), binary_data=True)
+    result = client.infer("iris_byo", [tensor])
+    expected = mlflow_predict(registry, "iris_byo", frame.to_dict(orient="records"))
+    assert result.as_numpy("predictions").tolist() == expected
+
+
 def test_its_inputs_are_checked_against_the_signature(iris: Server) -> None:
     bad = {"instances": [{"sepal length (cm)": "long", "sepal width (cm)": 3.0}]}
     r = httpx.post(f"{iris.url}/predict", json=bad, timeout=10)
