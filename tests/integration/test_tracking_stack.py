@@ -6,7 +6,9 @@ The S3 endpoint is moto's server, an emulator of the S3 API started by the test 
 reachable here); MLflow and Conveyor reach it through boto3 exactly as they would reach S3 or
 MinIO. Two ways of reaching artifacts are covered: through the MLflow server
 (``--serve-artifacts``: clients need no object-store credentials) and directly from S3
-(``--no-serve-artifacts``: clients read and write the bucket themselves)."""
+(``--no-serve-artifacts``: clients read and write the bucket themselves). The whole path —
+two runs, a rollout, the console — runs through the server; directly from S3, one run is
+registered, promoted and served (what differs there is only who reads the bucket)."""
 
 from __future__ import annotations
 
@@ -138,12 +140,14 @@ def test_run_promote_serve_rollout_on_postgres_and_s3(
                 assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
                 return done
 
+            whole = artifacts == "through-server"
             (reg.project / "conveyor.yaml").write_text(SPEC % 1.0)
             first = json.loads(conveyor("run", "--json").stdout)
             conveyor("promote", "wine_s3", first["registered_version"], "--to", "production")
-            (reg.project / "conveyor.yaml").write_text(SPEC % 0.05)
-            second = json.loads(conveyor("run", "--json").stdout)
-            assert (first["registered_version"], second["registered_version"]) == ("1", "2")
+            if whole:
+                (reg.project / "conveyor.yaml").write_text(SPEC % 0.05)
+                second = json.loads(conveyor("run", "--json").stdout)
+                assert (first["registered_version"], second["registered_version"]) == ("1", "2")
             assert not (reg.home / "artifacts").exists() and not (reg.home / "mlflow.db").exists()
 
             # the artifacts are in the bucket; a client reading S3 directly finds the graph
@@ -156,7 +160,7 @@ def test_run_promote_serve_rollout_on_postgres_and_s3(
                 for o in page.get("Contents", [])
             ]
             graphs = [k for k in keys if k.endswith("extra_files/model.onnx")]
-            assert len(graphs) == 2, keys
+            assert len(graphs) == (2 if whole else 1), keys
             direct = {bucket.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in graphs}
 
             env = client_env | {
@@ -173,6 +177,8 @@ def test_run_promote_serve_rollout_on_postgres_and_s3(
                 assert answer["model"]["version"] == "1"
                 cached = (reg.home / "cache" / "models" / "wine_s3" / "1").rglob("model.onnx")
                 assert {p.read_bytes() for p in cached} <= direct  # what the server loaded
+                if not whole:
+                    return
 
                 conveyor("rollout", "start", "wine_s3", "2", "--strategy", "blue_green",
                          "--reason", "through the stack")  # fmt: skip

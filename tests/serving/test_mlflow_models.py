@@ -380,26 +380,22 @@ def test_the_projects_gates_apply_to_a_version_trained_elsewhere(
 def test_an_adopted_version_rolls_out_with_the_same_commands(
     registry: Registered, tmp_path: Path
 ) -> None:
-    """A version plain MLflow registered, adopted with its labelled rows under the project's
-    gates, rolls out by canary against production and is promoted by `conveyor rollout
-    promote`; the servers follow."""
+    """A version plain MLflow registered, adopted with its labelled rows, rolls out by canary
+    against production and is promoted by `conveyor rollout promote`; the server follows.
+    (The README's commands add the project's gates to adoption.)"""
+    import mlflow
     from sklearn.datasets import load_iris
 
     reg = registry.clone(tmp_path)
     frame = load_iris(as_frame=True).frame
     reference = tmp_path / "iris.csv"
     frame.to_csv(reference, index=False)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "conveyor.yaml").write_text(GATED_PROJECT % 0.9)
     adopted = json.loads(
         reg.conveyor(
-            "adopt", "iris_byo", "3", "--reference", str(reference), "--target", "target",
-            "-p", str(project), "--json",
+            "adopt", "iris_byo", "3", "--reference", str(reference), "--target", "target", "--json"
         ).stdout
-    )  # fmt: skip
-    gates = {g["name"]: g["outcome"] for g in adopted["report"]["gates"]}
-    assert gates["champion (f1_macro)"] == "passed" and adopted["report"]["passed"] is True
+    )
+    assert adopted["report"]["passed"] is True
     env = {"CONVEYOR_ROLLOUT_POLL_SECONDS": "0.5", "CONVEYOR_ROLLOUT_CONTROLLER_SECONDS": "0.5"}
     with running_server(reg, "iris_byo", "--refresh-seconds", "1", env=env) as server:
         reg.conveyor("rollout", "start", "iris_byo", "3", "--steps", "50,100",
@@ -421,5 +417,6 @@ def test_an_adopted_version_rolls_out_with_the_same_commands(
         while httpx.get(f"{server.url}/model/info").json()["version"] != "3":
             assert time.monotonic() < deadline + 60, server.output()[-3000:]
             time.sleep(0.3)
-    listed = {m["name"]: m for m in json.loads(reg.conveyor("models", "list", "--json").stdout)}
-    assert listed["iris_byo"]["production"] == "3"
+    uri = f"sqlite:///{reg.home / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri, registry_uri=uri)
+    assert str(client.get_model_version_by_alias("iris_byo", "production").version) == "3"
