@@ -108,12 +108,11 @@ def export_onnx(
     ]
     if matrix:
         inputs = [("input", FloatTensorType([None, len(schema.features)]))]
-    register_boosters()
-    options: dict[Any, Any] = {}
-    if classification:
-        options = {id(model.steps[-1][1] if hasattr(model, "steps") else model): {"zipmap": False}}
     final = model.steps[-1][1] if hasattr(model, "steps") else model
+    options: dict[Any, Any] = {id(final): {"zipmap": False}} if classification else {}
     booster = type(final).__module__.split(".")[0] in _BOOSTERS
+    if booster:
+        register_boosters()
     # onnxmltools' tree converters write the ai.onnx.ml domain's version 3
     opset: Any = {"": TARGET_OPSET, "ai.onnx.ml": 3} if booster else TARGET_OPSET
     try:
