@@ -20,6 +20,7 @@ demo: setup
 test: setup
 	bash scripts/install-test-tools.sh
 	bash scripts/peers-venv.sh || echo "peer clients unavailable: their tests will skip"
+	bash scripts/feast-venv.sh || echo "Feast unavailable: its tests will skip"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: setup

@@ -236,3 +236,21 @@ def test_unknown_key_names_every_valid_key_of_its_section(tmp_path: Path) -> Non
         load_spec(write(tmp_path, text))
     valid = err.value.problems[0].message.split("Valid here: ")[1].split(" (")[0]
     assert valid.split(", ") == list(DataSpec.model_fields)
+
+
+def test_feast_feature_references_are_checked(tmp_path: Path) -> None:
+    """data.feast.features are feature_view:feature, their names distinct across views."""
+    base = GOOD.replace(
+        "data: {source: sklearn:wine, target: target}",
+        "data:\n  source: labels.parquet\n  target: target\n  feast:\n    repo: repo\n"
+        "    features: [%s]",
+    )
+    spec = load_spec(write(tmp_path, base % "stats:conv_rate, stats:acc_rate"))
+    assert spec.data.feast is not None and spec.data.feast.timestamp == "event_timestamp"
+    for bad, said in (
+        ("conv_rate", "a feature reference is feature_view:feature"),
+        ("a:x, b:x", "feature names must differ across views: x"),
+    ):
+        with pytest.raises(SpecError) as caught:
+            load_spec(write(tmp_path, base % bad))
+        assert "data.feast.features" in str(caught.value) and said in str(caught.value)

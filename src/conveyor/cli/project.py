@@ -28,7 +28,10 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Directory to create the project in.")],
     example: Annotated[
         str | None,
-        typer.Option(help="wine (the default), breast_cancer, iris or diabetes (regression)."),
+        typer.Option(
+            help="wine (the default), breast_cancer, iris, diabetes (regression), or feast "
+            "(drivers: features from a Feast repository)."
+        ),
     ] = None,
     data: Annotated[
         Path | None,

@@ -35,6 +35,7 @@ class FindingKind(StrEnum):
     DATE = "date"
     LEAKAGE = "leakage"
     MISSING_TARGET = "missing_target"
+    MISSING_FEATURES = "missing_features"  # rows a feature store had no values for
 
 
 @dataclass(frozen=True)

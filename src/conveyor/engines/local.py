@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.display import shown
-from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_frame
+from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_batch
 from conveyor.errors import DataError, Problem
 
 if TYPE_CHECKING:
@@ -95,11 +95,8 @@ def score_local(
         for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
             if batch.num_rows == 0:
                 continue
-            frame = batch.to_pandas()
-            answers = score_frame(
-                frame, bundle, runtime, plan, rows, with_identity=False, observe=observe
-            )
-            table = pa.Table.from_pandas(answers, schema=scored, preserve_index=False)
+            answers = score_batch(batch, bundle, runtime, plan, scored, rows, observe)
+            table = pa.Table.from_batches([answers])
             n = batch.num_rows  # constant columns straight in Arrow: no per-row Python
             table = table.append_column("model", pa.repeat(model, n))
             writer.write(table.append_column("model_version", pa.repeat(version, n)))

@@ -105,6 +105,71 @@ def score_frame(
     if observe is not None:  # what the model saw and answered, for the drift monitor
         observe(columns, result.predictions)
     out = {name: frame[name].to_numpy() for name in plan.keep}
+    out.update(_answers(plan, result, rows))
+    if with_identity:
+        out["model"] = np.full(rows, plan.model, dtype=object)
+        out["model_version"] = np.full(rows, plan.version, dtype=object)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def score_batch(
+    batch: pa.RecordBatch,
+    bundle: Bundle,
+    runtime: Runtime,
+    plan: ScoringPlan,
+    scored: pa.Schema,
+    first_row: int = 0,
+    observe: Callable[[dict[str, Any], Any], None] | None = None,
+) -> pa.RecordBatch:
+    """``score_frame`` on an Arrow batch, answered as an Arrow batch of ``scored`` (the output
+    schema without the model and version columns). When every feature is a number or a
+    boolean, present where the schema needs it, the columns go from Arrow to the runtime and
+    back without pandas (an engine's Python workers then spend their time on the model); a
+    categorical feature, or a value to check one by one, takes the pandas path and its
+    errors."""
+    import pyarrow as pa
+
+    columns = _numeric_columns(batch, bundle)
+    if columns is None:
+        answers = score_frame(
+            batch.to_pandas(), bundle, runtime, plan, first_row, with_identity=False,
+            observe=observe,
+        )  # fmt: skip
+        return pa.RecordBatch.from_pandas(answers, schema=scored, preserve_index=False)
+    rows = batch.num_rows
+    result = runtime.predict(columns, rows)
+    if observe is not None:
+        observe(columns, result.predictions)
+    arrays = [batch.column(name) for name in plan.keep]
+    arrays += [pa.array(values) for values in _answers(plan, result, rows).values()]
+    return pa.RecordBatch.from_arrays(arrays, schema=scored)
+
+
+def _numeric_columns(batch: pa.RecordBatch, bundle: Bundle) -> dict[str, Any] | None:
+    """The features as float64 arrays (missing values NaN, booleans 0/1, as
+    ``prepare_features`` makes them), or None when one needs the pandas path."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, Any] = {}
+    for col in bundle.schema.features:
+        values = batch.column(col.name)
+        kind = values.type
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        if col.kind is Kind.CATEGORICAL or not (numeric or pa.types.is_boolean(kind)):
+            return None
+        if values.null_count and not col.nullable:
+            return None  # refused, naming the rows, by the pandas path
+        columns[col.name] = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+    return columns
+
+
+def _answers(plan: ScoringPlan, result: Any, rows: int) -> dict[str, Any]:
+    """``prediction`` (int64 class ids, text labels, or float64 for regression) and one
+    ``probability_<class>`` per class (NaN when the runtime gave none)."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
     predictions = np.asarray(result.predictions)
     if plan.classes and not _text_labels(plan.classes):
         predictions = predictions.astype(np.int64)
@@ -119,10 +184,7 @@ def score_frame(
         )
         for j, c in enumerate(plan.classes):
             out[f"probability_{c}"] = probabilities[:, j]
-    if with_identity:
-        out["model"] = np.full(rows, plan.model, dtype=object)
-        out["model_version"] = np.full(rows, plan.version, dtype=object)
-    return pd.DataFrame(out, index=frame.index)
+    return out
 
 
 def _check(frame: pd.DataFrame, bundle: Bundle, first_row: int) -> None:

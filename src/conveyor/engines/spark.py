@@ -1,7 +1,7 @@
-"""`conveyor score --engine spark`: the same scoring as ``local``, as a ``mapInPandas`` over a
+"""`conveyor score --engine spark`: the same scoring as ``local``, as a ``mapInArrow`` over a
 Spark DataFrame, so data larger than one machine is scored where it lives. The model's directory
 travels to the executors with ``SparkContext.addFile``; each Python worker opens the runtime
-once and scores Arrow batches. Output is Spark's: a directory of Parquet (or CSV) parts.
+once and scores Arrow batches (numeric features reach the runtime without pandas). Output is Spark's: a directory of Parquet (or CSV) parts.
 
 PySpark is an optional extra (``pip install 'conveyor-mlops[spark]'``, Java 17).
 """
@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.engines.local import BATCH_ROWS, ScoreResult, input_files
-from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_frame
+from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_batch
 from conveyor.errors import DataError, Problem, UserError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    import pandas as pd
 
     from conveyor.bundle.model import Bundle
 
@@ -70,7 +68,10 @@ def score_spark(
     session.sparkContext.addFile(str(bundle.path), recursive=True)
     folder, identity = bundle.path.name, bundle.identity
 
-    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    # model and version are constants: Spark adds them, the workers need not ship them back
+    scored = pa.schema([f for f in out_schema if f.name not in IDENTITY])
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import SparkFiles
 
         from conveyor.bundle.model import read_bundle
@@ -79,18 +80,14 @@ def score_spark(
         local = read_bundle(Path(SparkFiles.get(folder)), identity)
         runtime = open_runtime(local)
         for batch in batches:
-            yield score_frame(
-                batch.reset_index(drop=True), local, runtime, plan, with_identity=False
-            )
+            yield score_batch(batch, local, runtime, plan, scored)
 
     columns = list(dict.fromkeys([*plan.keep, *plan.features]))
-    # model and version are constants: Spark adds them, the workers need not ship them back
-    scored = pa.schema([f for f in out_schema if f.name not in IDENTITY])
     # larger Arrow batches: fewer round trips between the JVM and the Python workers
     session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(BATCH_ROWS))
     answers = (
         frame.select(*columns)
-        .mapInPandas(score, from_arrow_schema(scored))
+        .mapInArrow(score, from_arrow_schema(scored))
         .withColumn("model", functions.lit(plan.model))
         .withColumn("model_version", functions.lit(plan.version))
     )

@@ -51,24 +51,43 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
         frame, lineage = load_versioned(spec.data.source, base_dir)
     else:
         frame = load_dataset(spec.data.source, base_dir)
+    joined: list[str] | None = None  # the features a feature store joined to the rows
+    unmatched = 0
+    if spec.data.feast is not None:
+        from conveyor.data.feast import join_features
+
+        frame, joined, feast_lineage = join_features(spec.data.feast, frame, base_dir, source)
+        lineage |= feast_lineage
+        unmatched = int(frame[joined].isna().all(axis=1).sum())
     target = spec.data.target
     dropped = 0
     if spec.data.drop_missing_target and target in frame.columns:
         labelled = frame[target].notna()
         dropped = int((~labelled).sum())
         frame = frame[labelled]
-    problems = check_training_frame(frame, target, spec.data.features, classification)
+    chosen = spec.data.features or joined
+    problems = check_training_frame(frame, target, chosen, classification)
     if problems:
         raise DataError(source, problems)
     if classification:
         frame = _whole_labels(frame, target)
-    features = spec.data.features or [c for c in frame.columns if c != target]
+    features = chosen or [c for c in frame.columns if c != target]
     unknown = [c for c in spec.data.categorical if c not in features]
     if unknown:
         raise DataError(source, [Problem("data.categorical", f"not a feature: {listed(unknown)}")])
     frame = frame[[*features, target]]
     frame, features, findings = _handle_dates(spec, source, frame, features)
     findings = survey(frame, target, features, classification) + findings
+    if joined is not None and unmatched:
+        findings.append(
+            Finding(
+                ", ".join(joined),
+                FindingKind.MISSING_FEATURES,
+                f"{unmatched:,} rows had no feature values in the store at their event time "
+                "(entity unknown then, or values older than the view's TTL): their features "
+                "are missing",
+            )
+        )
     if dropped:
         findings.append(
             Finding(

@@ -24,6 +24,40 @@ class _Section(BaseModel):
 SliceOp = Literal["eq", "ne", "gt", "ge", "lt", "le", "in", "not_in"]
 
 
+class FeastSpec(_Section):
+    """Features from a Feast feature store: ``data.source`` holds the labelled entity rows
+    (entity keys, their event time, the target); the features are joined to them point in time
+    correct from the store's offline store."""
+
+    repo: str = Field(
+        description="The Feast repository (its feature_store.yaml), relative to the project file.",
+        examples=["feature_repo"],
+    )
+    features: list[str] = Field(
+        min_length=1,
+        description="Feature references, feature_view:feature; the model's features, in order.",
+        examples=[["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"]],
+    )
+    timestamp: str = Field(
+        default="event_timestamp",
+        description="The column of the labelled rows saying when each label's event happened: "
+        "features are taken as they were then.",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _references(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            view, sep, name = ref.partition(":")
+            if not sep or not view or not name or ":" in name:
+                raise ValueError(f"{ref!r}: a feature reference is feature_view:feature")
+        names = [ref.partition(":")[2] for ref in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"feature names must differ across views: {', '.join(twice)}")
+        return value
+
+
 class DataSpec(_Section):
     """Where the data comes from and how it is split."""
 
@@ -60,6 +94,11 @@ class DataSpec(_Section):
         "<column>_year, _month, _day, _weekday (and _hour when it holds times), which "
         "requests then carry.",
         examples=["parts"],
+    )
+    feast: FeastSpec | None = Field(
+        default=None,
+        description="Join features from a Feast feature store to the rows of data.source "
+        "(entity keys, event time, target) instead of reading them from it.",
     )
     slices: dict[str, dict[str, dict[SliceOp, Any]]] = Field(
         default_factory=dict,
