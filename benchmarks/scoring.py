@@ -8,7 +8,10 @@ rows resampled with noise) are written as Parquet. Then:
   reported: it should not grow with N);
 - ``spark``: ``score_spark`` on a local[2] session (the model's ONNX graph per partition);
 - ``spark_udf``: MLflow's pyfunc UDF of the same version on the same session, writing the same
-  predictions to Parquet.
+  predictions to Parquet (``row_id`` and the label; Conveyor also writes the probabilities).
+- ``spark_floor``: no model at all — a ``mapInArrow`` that answers each batch with its
+  ``row_id`` and a constant label, written like spark_udf's output. No Python scorer on this
+  session can beat it: it is what reading, shipping to the Python workers and writing cost.
 
 Each Spark side runs once warm (a small job first, so JVM start is not counted).
 
@@ -123,10 +126,26 @@ def run_spark(work: Path, rows_path: Path, rows: int) -> list[dict[str, Any]]:
         "overwrite"
     ).parquet(str(work / "udf-out"))
     udf_s = time.perf_counter() - started
+
+    import pyarrow as pa
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    def constant(batches: Any) -> Any:
+        for batch in batches:
+            zeros = pa.array([0] * batch.num_rows, pa.int64())
+            yield pa.RecordBatch.from_arrays([batch.column("row_id"), zeros], ["row_id", "p"])
+
+    out = StructType([StructField("row_id", LongType()), StructField("p", LongType())])
+    floor = frame.select("row_id", *features).mapInArrow(constant, out)
+    floor.limit(1000).write.mode("overwrite").parquet(str(work / "warm-floor"))
+    started = time.perf_counter()
+    floor.write.mode("overwrite").parquet(str(work / "floor-out"))
+    floor_s = time.perf_counter() - started
     session.stop()
     return [
         {"engine": "spark", "rows": rows, "seconds": conveyor_s},
         {"engine": "spark_udf", "rows": rows, "seconds": udf_s},
+        {"engine": "spark_floor", "rows": rows, "seconds": floor_s},
     ]
 
 
@@ -149,12 +168,16 @@ def main() -> None:
         print(f"{r['engine']:<10} {r['seconds']:>9} {r['rows_per_s']:>12,} {rss!s:>12}")
     by = {r["engine"]: r for r in results}
     ratio = by["spark"]["rows_per_s"] / by["spark_udf"]["rows_per_s"]
-    print(f"conveyor spark / spark_udf: {ratio:.2f}x")
+    ceiling = by["spark_floor"]["rows_per_s"] / by["spark_udf"]["rows_per_s"]
+    print(f"conveyor spark / spark_udf: {ratio:.2f}x (no model at all: {ceiling:.2f}x)")
     if args.json:
         out = ROOT / "benchmarks" / "results" / "scoring.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
-            json.dumps({"rows": args.rows, "results": results, "ratio": ratio}, indent=2)
+            json.dumps(
+                {"rows": args.rows, "results": results, "ratio": ratio, "ceiling": ceiling},
+                indent=2,
+            )
         )
         print(f"wrote {out}")
 

@@ -37,12 +37,22 @@ def _run(args: list[str], cwd: Path, env: dict[str, str], code: int = 0) -> str:
     return done.stdout + (done.stderr if code else "")
 
 
-@needs_feast
-def test_the_drivers_example_trains_from_the_offline_store(tmp_path: Path) -> None:
+@pytest.fixture
+def drivers(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The drivers example, its Feast repository applied with Feast's CLI (the README's
+    commands)."""
     env = _env(tmp_path / "home")
     _run([str(FEAST_BIN / "conveyor"), "init", "drivers", "--example", "feast"], tmp_path, env)
     project = tmp_path / "drivers"
     _run([str(FEAST_BIN / "feast"), "-c", "feature_repo", "apply"], project, env)
+    return project, env
+
+
+@needs_feast
+def test_the_drivers_example_trains_from_the_offline_store(
+    drivers: tuple[Path, dict[str, str]],
+) -> None:
+    project, env = drivers
     info = json.loads(_run([str(FEAST_BIN / "conveyor"), "run", "--json"], project, env))
     assert info["registered_version"] == "1" and info["metrics"]["accuracy"] > 0.8
     shown = json.loads(
@@ -101,14 +111,13 @@ POINT_IN_TIME = textwrap.dedent(
 
 
 @needs_feast
-def test_a_value_written_after_the_event_never_reaches_its_row(tmp_path: Path) -> None:
+def test_a_value_written_after_the_event_never_reaches_its_row(
+    drivers: tuple[Path, dict[str, str]],
+) -> None:
     """Driver 1001 has conv_rate 0.1 at t and 0.9 at t+2h: the label at t+1h sees 0.1 (the
     later value would leak the future), the one at t+3h sees 0.9; driver 1002's label comes
     before any value of its own: missing, not borrowed. Rows keep their order."""
-    env = _env(tmp_path / "home")
-    _run([str(FEAST_BIN / "conveyor"), "init", "drivers", "--example", "feast"], tmp_path, env)
-    project = tmp_path / "drivers"
-    _run([str(FEAST_BIN / "feast"), "-c", "feature_repo", "apply"], project, env)
+    project, env = drivers
     out = _run([str(FEAST_BIN / "python"), "-c", POINT_IN_TIME, str(project)], project, env)
     joined = json.loads(out.strip().splitlines()[-1])
     assert joined == {"names": ["conv_rate"], "conv_rate": [0.1, 0.9, None], "completed": [0, 1, 0]}
