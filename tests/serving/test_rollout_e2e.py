@@ -151,7 +151,9 @@ def test_good_candidate_promoted_bad_one_rolled_back(server: tuple[Registered, S
         ended_at = time.time()
         while time.time() < ended_at + 3:  # keep probing across the end of the rollout
             time.sleep(0.05)
-    assert view["rollout"]["state"] == "succeeded", view
+    assert view["rollout"]["state"] == "succeeded", [
+        (e["kind"], e.get("verdict"), e.get("reason"), e.get("evidence")) for e in view["events"]
+    ]
     assert traffic.errors == 0
     assert production_version(reg) == "2"
     analyses = [e for e in view["events"] if e["kind"] == "analysis"]
