@@ -430,14 +430,19 @@ def _v2_labels(name: str) -> Callable[[Any], list[int]]:
     return labels
 
 
-ENDPOINTS = {
-    "conveyor": Endpoint(
-        "conveyor",
-        "conveyor",
+def _predict_endpoint(name: str) -> Endpoint:
+    """Conveyor's own body on a server process of that name: ``{"features": [[...], ...]}``."""
+    return Endpoint(
+        name,
+        name,
         "/predict",
         lambda m, n: {"features": m.rows[n]},
         lambda r: [int(v) for v in r["predictions"]],
-    ),
+    )
+
+
+ENDPOINTS = {
+    "conveyor": _predict_endpoint("conveyor"),
     "conveyor-v2": Endpoint(
         "conveyor-v2", "conveyor", "/v2/models/wine/infer", _v2_body, _v2_labels("predictions")
     ),
@@ -448,27 +453,9 @@ ENDPOINTS = {
         lambda m, n: {"dataframe_split": {"columns": m.features, "data": m.rows[n]}},
         lambda r: [int(v) for v in r["predictions"]],
     ),
-    "conveyor-pyfunc": Endpoint(
-        "conveyor-pyfunc",
-        "conveyor-pyfunc",
-        "/predict",
-        lambda m, n: {"features": m.rows[n]},
-        lambda r: [int(v) for v in r["predictions"]],
-    ),
-    "conveyor-gateway": Endpoint(
-        "conveyor-gateway",
-        "conveyor-gateway",
-        "/predict",
-        lambda m, n: {"features": m.rows[n]},
-        lambda r: [int(v) for v in r["predictions"]],
-    ),
-    "conveyor-sync": Endpoint(
-        "conveyor-sync",
-        "conveyor-sync",
-        "/predict",
-        lambda m, n: {"features": m.rows[n]},
-        lambda r: [int(v) for v in r["predictions"]],
-    ),
+    "conveyor-pyfunc": _predict_endpoint("conveyor-pyfunc"),
+    "conveyor-gateway": _predict_endpoint("conveyor-gateway"),
+    "conveyor-sync": _predict_endpoint("conveyor-sync"),
     "mlserver": Endpoint(
         "mlserver", "mlserver", "/v2/models/wine/infer", _v2_body, _v2_labels("predict")
     ),
@@ -479,13 +466,7 @@ ENDPOINTS = {
         lambda m, n: {"dataframe_split": {"columns": m.features, "data": m.rows[n]}},
         lambda r: [int(v) for v in r["predictions"]],
     ),
-    "bare-onnx": Endpoint(
-        "bare-onnx",
-        "bare-onnx",
-        "/predict",
-        lambda m, n: {"features": m.rows[n]},
-        lambda r: [int(v) for v in r["predictions"]],
-    ),
+    "bare-onnx": _predict_endpoint("bare-onnx"),
 }
 # the gateway last: it needs MLServer's address
 PROCESS_ORDER = (

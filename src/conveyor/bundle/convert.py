@@ -21,18 +21,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from conveyor.bundle.model import Bundle
+    from conveyor.data.schema import Schema
+    from conveyor.spec.models import ParityGate
+    from conveyor.training.onnx_export import OnnxExport, Parity
 
 log = logging.getLogger(__name__)
 CHECK_ROWS = 200
 
 
 def converted_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
-    import numpy as np
-
     from conveyor.spec.models import ParityGate
-    from conveyor.training.evaluation import Predictions
-    from conveyor.training.features import prepare_features
-    from conveyor.training.onnx_export import convert_checked
 
     pyfunc = PyfuncRuntime(bundle)
     if not pyfunc.estimator:
@@ -50,17 +48,9 @@ def converted_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
         )
         return pyfunc
     model = pyfunc.model
-    x = prepare_features(rows, bundle.schema)
     classifier = hasattr(model, "predict_proba") and hasattr(model, "classes_")
     try:
-        reference = Predictions(
-            np.asarray(model.predict(x)),
-            model.predict_proba(x) if classifier else None,
-            list(getattr(model, "classes_", [])),
-        )
-        gate = ParityGate()
-        tolerance = gate.probability_tolerance if classifier else gate.regression_tolerance
-        export, parity = convert_checked(model, bundle.schema, x, reference, classifier, tolerance)
+        export, parity = convert_estimator(model, bundle.schema, rows, classifier, ParityGate())
     except Exception as exc:  # the model refuses its own example, or a converter breaks
         log.info("no ONNX conversion for %s: %s", bundle.identity.name, exc)
         export, parity = None, None
@@ -74,6 +64,28 @@ def converted_runtime(bundle: Bundle, threads: int = 1) -> Runtime:
         f"{parity.rows} rows from its input example (max difference {parity.max_abs_diff:.1e})"
     )
     return runtime
+
+
+def convert_estimator(
+    model: Any, schema: Schema, rows: pd.DataFrame, classifier: bool, gate: ParityGate
+) -> tuple[OnnxExport, Parity | None]:
+    """A scikit-learn API estimator Conveyor did not fit, converted and checked against its
+    own answers on ``rows`` (``training.onnx_export.convert_checked``) at ``gate``'s
+    tolerance: at load on the input example, and by `conveyor adopt` on the reference."""
+    import numpy as np
+
+    from conveyor.training.evaluation import Predictions
+    from conveyor.training.features import prepare_features
+    from conveyor.training.onnx_export import convert_checked
+
+    x = prepare_features(rows, schema)
+    reference = Predictions(
+        np.asarray(model.predict(x)),
+        model.predict_proba(x) if classifier else None,
+        list(getattr(model, "classes_", [])),
+    )
+    tolerance = gate.probability_tolerance if classifier else gate.regression_tolerance
+    return convert_checked(model, schema, x, reference, classifier, tolerance)
 
 
 def check_rows(bundle: Bundle) -> pd.DataFrame | None:

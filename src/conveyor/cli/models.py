@@ -173,7 +173,7 @@ def adopt(
             help="The project whose gates apply (default ./conveyor.yaml if any).",
         ),
     ] = None,
-    by: Annotated[str, typer.Option("--by")] = "conveyor",
+    by: By = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:
     """Attach Conveyor's schema, reference profile and metrics to a version registered by
@@ -227,7 +227,7 @@ def gate(
             "--no-record only prints it."
         ),
     ] = True,
-    by: Annotated[str, typer.Option("--by")] = "conveyor",
+    by: By = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:
     """Apply the project's gates (thresholds, slices, champion) to a registered version on

@@ -181,12 +181,8 @@ def _convert(
     """A scikit-learn estimator converted to ONNX and checked against the model on the
     reference rows: the graph when it matches (the version is then served by ONNX Runtime),
     and the "onnx parity" gate saying what happened."""
-    import numpy as np
-
+    from conveyor.bundle.convert import convert_estimator
     from conveyor.spec.models import ParityGate
-    from conveyor.training.evaluation import Predictions
-    from conveyor.training.features import prepare_features
-    from conveyor.training.onnx_export import convert_checked
 
     if not runtime.estimator:
         why = f"a {runtime.flavor} model has no ONNX conversion here; served through its pyfunc"
@@ -197,15 +193,9 @@ def _convert(
     if classifier and classes != [str(c) for c in schema.classes]:
         why = f"the model's classes {classes} are not the reference's {schema.classes}"
         return None, G.skipped("onnx parity", f"{why}; served through its pyfunc")
-    x = prepare_features(frame, schema)
-    reference = Predictions(
-        np.asarray(model.predict(x)),
-        model.predict_proba(x) if classifier else None,
-        list(schema.classes),
-    )
     gate = spec.gates.onnx_parity if spec is not None else ParityGate()
     tolerance = gate.probability_tolerance if classifier else gate.regression_tolerance
-    export, parity = convert_checked(model, schema, x, reference, classifier, tolerance)
+    export, parity = convert_estimator(model, schema, frame, classifier, gate)
     if export.model is None or parity is None:
         why = f"no ONNX graph ({export.reason}); served through its pyfunc"
         return None, G.skipped("onnx parity", why)

@@ -7,6 +7,7 @@ event), so a version that failed it cannot roll out."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,10 +61,11 @@ def gate_bundle(
     comparison with the production version on the same rows. ``runtime``: the one the version
     will be served by, when it is not yet what its files say (`conveyor adopt`)."""
     from conveyor.bundle.sources import RegistrySource, registered_bundle
+    from conveyor.training.evaluation import compute_metrics
 
     labels = frame[target].to_numpy()
     preds = predict_bundle(bundle, frame, runtime)
-    metrics = _metrics(labels, preds, classification)
+    metrics = compute_metrics(labels, preds, classification)
     report = G.GateReport()
     for result in G.threshold_gates(metrics, spec.gates.min, spec.gates.max):
         report.add(result)
@@ -81,7 +83,7 @@ def gate_bundle(
     else:
         metric = spec.gates.champion.metric or spec.primary_metric()
         theirs_bundle = registered_bundle(settings, bundle.identity.name, champion.version)
-        theirs = _metrics(labels, predict_bundle(theirs_bundle, frame), classification)
+        theirs = compute_metrics(labels, predict_bundle(theirs_bundle, frame), classification)
         if metric in metrics and metric in theirs:
             report.add(
                 G.champion_gate(
@@ -147,8 +149,8 @@ def record_gates(
 
     details = json.dumps(report.to_dict(), separators=(",", ":"))
     info = registry.get(name, version)
-
-    def write(connection: Any) -> None:
+    held = nullcontext(conn) if conn is not None else registry.store.locked(f"model:{name}")
+    with held as connection:
         with mlflow_errors():
             registry.client.set_model_version_tag(name, version, T.GATES, report.summary())
             registry.client.set_model_version_tag(name, version, GATE_REPORT, details[:_TAG_CHARS])
@@ -159,12 +161,6 @@ def record_gates(
             ),
             connection,
         )  # fmt: skip
-
-    if conn is not None:
-        write(conn)
-        return
-    with registry.store.locked(f"model:{name}") as locked:
-        write(locked)
 
 
 def predict_bundle(
@@ -179,9 +175,3 @@ def predict_bundle(
     runtime = runtime or open_runtime(bundle)
     output = runtime.predict({n: x[n].to_numpy() for n in bundle.schema.names}, len(x))
     return Predictions(output.predictions, output.probabilities, list(bundle.schema.classes))
-
-
-def _metrics(labels: np.ndarray, preds: Predictions, classification: bool) -> dict[str, Any]:
-    from conveyor.training.evaluation import compute_metrics
-
-    return compute_metrics(labels, preds, classification)
