@@ -124,6 +124,18 @@ class Settings(BaseSettings):
         "(Triton, KServe, MLServer, Seldon) while Conveyor validates, logs, monitors and routes; "
         "VERSION=URL entries (comma-separated) send only that version there; unset: in-process.",
     )
+    feast_repo: Path | None = Field(
+        default=None,
+        description="The Feast repository (its feature_store.yaml) whose online store answers "
+        "entity-key requests to a model trained with data.feast; unset: the repository it was "
+        "trained with.",
+    )
+    feature_age_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the server reads when each feature view was last materialized "
+        "(conveyor_feature_age_seconds).",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=None,
         validation_alias="PROMETHEUS_MULTIPROC_DIR",

@@ -106,6 +106,7 @@ def test_volume_rule_only_when_enabled() -> None:
         "ConveyorHighErrorRate",
         "ConveyorModelNotLoaded",
         "ConveyorNoModelServed",
+        "ConveyorFeaturesStale",
         "ConveyorInferenceLogDropping",
         "ConveyorInferenceLogBacklog",
         "ConveyorInferenceLogSpoolAge",

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from conveyor.data.feast import OnlineFeatures
 from conveyor.data.schema import Column, Kind, Schema
 from conveyor.errors import Problem, UserError
 from conveyor.spec.models import MonitoringSpec
 
 BUNDLE_DIR = "extra_files"
 SCHEMA_FILE = "schema.json"
+ONLINE_FEATURES_FILE = "online_features.json"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Bundle:
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     # "" for a Conveyor bundle; for a plain MLflow model, what serving it lacks (/model/info)
     note: str = ""
+    online_features: OnlineFeatures | None = None  # data.feast: entity keys may stand in
 
     @property
     def classification(self) -> bool:
@@ -80,6 +83,13 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
         )
     except ValueError as exc:
         raise UserError(str(Problem(str(monitoring_file), f"unreadable: {exc}"))) from None
+    online_file = extra / ONLINE_FEATURES_FILE
+    try:
+        online = (
+            OnlineFeatures(**json.loads(online_file.read_text())) if online_file.exists() else None
+        )
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(Problem(str(online_file), f"unreadable: {exc}"))) from None
     if identity is None:
         identity = ModelIdentity(name=path.name, version="local", stage="local", metrics=metrics)
     elif not identity.metrics:
@@ -92,6 +102,7 @@ def read_bundle(path: Path, identity: ModelIdentity | None = None) -> Bundle:
         identity=identity,
         profile=profile,
         monitoring=monitoring,
+        online_features=online,
     )
 
 
@@ -105,11 +116,13 @@ def write_bundle(
     gate_report: dict[str, Any],
     onnx: bytes | None = None,
     onnx_inputs: list[str] | None = None,
+    online_features: OnlineFeatures | None = None,
 ) -> list[Path]:
     """The bundle files ``read_bundle`` reads, written into ``out`` (logged as the model's
     ``extra_files/``): the schema, the reference profile, the monitoring settings the version
     is judged by, its metrics (``holdout`` and what else the writer knows), the gate report,
-    and the ONNX graph with its input names when there is one."""
+    the ONNX graph with its input names when there is one, and where its features are
+    looked up when it was trained on a feature store."""
     texts = {
         SCHEMA_FILE: schema.to_json(),
         "profile.json": json.dumps(profile, indent=1),
@@ -117,6 +130,8 @@ def write_bundle(
         "metrics.json": json.dumps(metrics, indent=2),
         "gate_report.json": json.dumps(gate_report, indent=2),
     }
+    if online_features is not None:
+        texts[ONLINE_FEATURES_FILE] = json.dumps(online_features.__dict__, indent=2)
     if onnx is not None:
         texts["onnx_inputs.json"] = json.dumps(onnx_inputs or [])
         (out / "model.onnx").write_bytes(onnx)

@@ -14,6 +14,7 @@ from conveyor.cli import (
     backup,
     deploy,
     dvc,
+    feast,
     kfp,
     models,
     monitor,
@@ -54,6 +55,7 @@ def build_app() -> typer.Typer:
     deploy.register(app)
     report_command.register(app)
     dvc.register(app)
+    feast.register(app)
     kfp.register(app)
     backup.register(app)
     score.register(app)

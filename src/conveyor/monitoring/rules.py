@@ -78,6 +78,7 @@ class AlertThresholds:
     log_refusing_for: str = "1m"
     store_down_for: str = "5m"
     model_missing_for: str = "5m"
+    features_stale_for: str = "5m"
 
     def __post_init__(self) -> None:
         problems = []
@@ -405,6 +406,19 @@ def _serving_rules(t: AlertThresholds) -> list[dict[str, Any]]:
             "unreachable or without a model.",
             f"Check the Prometheus targets page (job {t.job}), then the servers' deployment "
             "and logs.",
+        ),
+        _rule(
+            "ConveyorFeaturesStale",
+            "max by (model, view) (conveyor_feature_age_seconds)\n>\n"
+            "max by (model, view) (conveyor_feature_max_age_seconds)",
+            t.features_stale_for,
+            "warning",
+            "Online features of {{ $labels.model }} ({{ $labels.view }}) are "
+            "{{ humanizeDuration $value }} old",
+            "The feature view was last materialized into the online store longer ago than "
+            "data.feast.max_age_seconds: entity-key requests are answered with old values.",
+            "Run `conveyor feast materialize -p PROJECT` (or `feast materialize-incremental`) "
+            "and check the job that schedules it.",
         ),
     ]
     return rules

@@ -33,6 +33,7 @@ SECTIONS: dict[str, str] = {
     "request_volume_high": "high-request-volume",
     "ConveyorModelNotLoaded": "model-not-loaded",
     "ConveyorNoModelServed": "no-model-served",
+    "ConveyorFeaturesStale": "online-features-stale",
     # the inference log and the store
     "ConveyorInferenceLogDropping": "inference-log-records-dropped",
     "ConveyorInferenceLogBacklog": "inference-log-behind",

@@ -21,6 +21,8 @@ from conveyor.training.features import prepare_features
 if TYPE_CHECKING:
     import pandas as pd
 
+    from conveyor.data.feast import OnlineFeatures
+
 
 @dataclass
 class PreparedData:
@@ -35,6 +37,7 @@ class PreparedData:
     raw_test: pd.DataFrame
     findings: list[Finding] = field(default_factory=list)
     lineage: dict[str, str] = field(default_factory=dict)  # tags naming the data's version
+    online: OnlineFeatures | None = None  # data.feast: the features by entity key, for serving
 
 
 def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
@@ -52,12 +55,14 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
     else:
         frame = load_dataset(spec.data.source, base_dir)
     joined: list[str] | None = None  # the features a feature store joined to the rows
+    online: OnlineFeatures | None = None  # where serving looks them up by entity key
     unmatched = 0
     if spec.data.feast is not None:
         from conveyor.data.feast import join_features
 
-        frame, joined, feast_lineage = join_features(spec.data.feast, frame, base_dir, source)
-        lineage |= feast_lineage
+        found = join_features(spec.data.feast, frame, base_dir, source)
+        frame, joined, online = found.frame, found.names, found.online
+        lineage |= found.lineage
         unmatched = int(frame[joined].isna().all(axis=1).sum())
     target = spec.data.target
     dropped = 0
@@ -116,6 +121,7 @@ def prepare_data(spec: ProjectSpec, base_dir: Path) -> PreparedData:
         raw_test=frame.loc[x_test.index],
         findings=findings,
         lineage=lineage,
+        online=online,
     )
 
 

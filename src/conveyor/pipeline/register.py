@@ -77,6 +77,7 @@ def _bundle_files(spec: ProjectSpec, data: PreparedData, evaluation: Evaluation)
         gate_report=evaluation.report.to_dict(),
         onnx=evaluation.onnx.model,
         onnx_inputs=evaluation.onnx.input_names,
+        online_features=data.online,
     )
     return [str(path) for path in paths]
 

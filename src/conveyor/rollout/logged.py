@@ -200,8 +200,11 @@ def _predictions(outputs: Any) -> list[Any]:
 
 
 def _extend(columns: dict[str, list[Any]], inputs: dict[str, Any], rows: int) -> None:
-    """Append a request's feature columns, each padded or cut to its number of rows."""
+    """Append a request's feature columns, each padded or cut to its number of rows (an
+    object is not a column: the entity keys its features were looked up by)."""
     for name, values in inputs.items():
+        if isinstance(values, dict):
+            continue
         listed = values if isinstance(values, list) else [values]
         column = columns.setdefault(name, [])
         column.extend(_fit(listed, rows))

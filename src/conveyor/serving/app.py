@@ -18,6 +18,7 @@ from conveyor.bundle.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.errors import ConveyorError, UserError
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.features import FeatureLookup
 from conveyor.serving.feedback import FeedbackDesk
 from conveyor.serving.http import JsonResponse, error_response, request_id
 from conveyor.serving.inference_log import InferenceLogWriter
@@ -37,6 +38,7 @@ from conveyor.store.engine import Store
 from conveyor.tracing import Tracing, tracing_from_settings
 
 if TYPE_CHECKING:
+    from conveyor.bundle.model import Bundle
     from conveyor.rollout.loop import LeaderLoop
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ def create_app(
         if settings.prediction_log_rate > 0
         else None
     )
+    features = FeatureLookup(settings, metrics)
     state = ServerState(
         settings,
         store,
@@ -119,6 +122,7 @@ def create_app(
         store_health,
         feedback=FeedbackDesk.from_settings(settings, store, recent),
         tracing=tracing,
+        features=features,
     )
 
     startup = StartupNote()
@@ -158,6 +162,7 @@ def create_app(
         leaders.append(leader)
         ident = manager.current().identity
         log.info("serving %s version %s (%s)", ident.name, ident.version, ident.stage)
+        await features.start(served)
         if watcher is not None:
             watcher.start()
         if on_ready is not None:
@@ -170,6 +175,7 @@ def create_app(
         if leader is not None:
             with contextlib.suppress(Exception):  # it failed to start: logged there
                 await asyncio.to_thread((await leader).stop)  # releases the lease
+        await features.stop()
         await routing.stop()  # a candidate's batcher drains first
         await manager.stop()  # drains queued requests first
         if watcher is not None:
@@ -190,6 +196,10 @@ def create_app(
     for module in (predict, scoring, v2, ops, admin):
         app.include_router(module.router(state))
     _install_error_handlers(app)
+
+    def served() -> list[Bundle]:
+        models = [manager.current()] if manager.ready else []
+        return [m.bundle for m in [*models, manager.side] if m is not None]
 
     def model_name() -> str:
         return manager.current().identity.name if manager.ready else ""

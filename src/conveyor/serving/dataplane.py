@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.serving.features import KEYS_FIELD
 from conveyor.serving.inference_log import InferenceLogWriter, LogUnavailableError, Record
 from conveyor.serving.manager import LoadedModel, ModelManager
 from conveyor.serving.metrics import ServerMetrics
@@ -77,9 +78,11 @@ class DataPlane:
         version: str | None = None,
         model: LoadedModel | None = None,
         headers: Mapping[str, str] | None = None,
+        keys: dict[str, list[Any]] | None = None,
     ) -> Prediction:
         """Run one request. Without a pinned ``version``, a rollout in progress picks the arm
-        (``model`` is then production's); a mirrored arm gets a copy after the answer."""
+        (``model`` is then production's); a mirrored arm gets a copy after the answer.
+        ``keys``: the entity keys its features were looked up by, logged beside them."""
         model = model or self.manager.get(version)
         arm = "candidate" if model is self.manager.side else "production"  # pinned
         choice = None
@@ -97,9 +100,8 @@ class DataPlane:
                 raise
         latency_ms = (time.perf_counter() - started) * 1000
         with self.tracing.span("conveyor.log"):
-            durable = self._log(
-                model, arm, request_id, rows, columns, output, latency_ms, 200, True
-            )
+            logged: dict[str, Any] = columns if keys is None else {**columns, KEYS_FIELD: keys}
+            durable = self._log(model, arm, request_id, rows, logged, output, latency_ms, 200, True)
             if durable is not None:  # CONVEYOR_INFERENCE_LOG_SYNC: answer once the record is kept
                 await durable
         self._count_classes(model, output)
@@ -169,7 +171,7 @@ class DataPlane:
         arm: str,
         request_id: str,
         rows: int,
-        columns: Columns,
+        columns: dict[str, Any],
         output: Output | None,
         latency_ms: float,
         status: int,

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from conveyor.bundle.runtime import Columns
+    from conveyor.serving.features import FeatureLookup
     from conveyor.serving.manager import LoadedModel, ModelManager
 
 MAX_PROBLEMS = 50
@@ -112,12 +113,19 @@ class PredictInput:
     version: str | None
     columns: Columns
     rows: int
+    keys: dict[str, list[Any]] | None = None  # entity keys features were looked up by
 
 
 def decode_predict(
-    body: bytes, manager: ModelManager, policy: UnseenPolicy, max_rows: int
+    body: bytes,
+    manager: ModelManager,
+    policy: UnseenPolicy,
+    max_rows: int,
+    lookup: FeatureLookup | None = None,
 ) -> PredictInput:
-    """Parse and check a ``/predict`` body: ``instances``, ``features`` or one object."""
+    """Parse and check a ``/predict`` body: ``instances``, ``features`` or one object. For a
+    model trained on a feature store, named rows may carry entity keys instead of features
+    (``lookup`` reads them: call this on a worker thread then)."""
     parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise bad_request("body", "must be a JSON object")
@@ -127,13 +135,18 @@ def decode_predict(
     pinned = None if version is None else str(version)
     model = manager.get(pinned)
     schema = model.bundle.schema
-    if "instances" in parsed:
-        columns, rows = columns_from_instances(parsed["instances"], schema, policy, max_rows)
-    elif "features" in parsed:
+    if "features" in parsed:
         columns, rows = columns_from_matrix(parsed["features"], schema, policy, max_rows)
-    else:
-        columns, rows = columns_from_instances(parsed, schema, policy, max_rows)
-    return PredictInput(model, pinned, columns, rows)
+        return PredictInput(model, pinned, columns, rows)
+    instances = parsed.get("instances", [parsed])
+    keys = None
+    wants = lookup is not None and model.bundle.online_features is not None
+    if wants and isinstance(instances, list) and instances:
+        assert lookup is not None
+        check_rows("instances", len(instances), max_rows)
+        instances, keys = lookup.fill(model.bundle, instances, "instances")
+    columns, rows = columns_from_instances(instances, schema, policy, max_rows)
+    return PredictInput(model, pinned, columns, rows, keys)
 
 
 def columns_from_instances(

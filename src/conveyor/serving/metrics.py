@@ -207,6 +207,31 @@ class ServerMetrics:
             "The latest verdict of each check of the running rollout (value 1).",
             ["model", "version", "check", "verdict"],
         )
+        self.feature_age = gauge(
+            "conveyor_feature_age_seconds",
+            "Seconds since the feature view's last materialization into the online store "
+            "ended (+Inf: never materialized).",
+            ["model", "view"],
+        )
+        self.feature_max_age = gauge(
+            "conveyor_feature_max_age_seconds",
+            "The age the view's online values may reach before they are stale "
+            "(data.feast.max_age_seconds).",
+            ["model", "view"],
+        )
+        self.feature_lookup = Histogram(
+            "conveyor_feature_lookup_seconds",
+            "Time of one request's online-store lookup of features by entity key.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.feature_unknown_entities = Counter(
+            "conveyor_feature_unknown_entities_total",
+            "Rows whose entity the online store did not know (refused, or given the defaults).",
+            ["model"],
+            registry=r,
+        )
         self.monitor_dropped = Counter(
             "conveyor_monitor_dropped_total",
             "Observations the live monitor dropped because its buffer was full.",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
+from conveyor.serving.features import FeatureLookup
 from conveyor.serving.feedback import FeedbackDesk
 from conveyor.serving.http import Offload
 from conveyor.serving.inference_log import InferenceLogWriter
@@ -28,5 +29,6 @@ class ServerState:
     watcher: Watcher | None = None
     store_health: StoreHealth | None = None
     feedback: FeedbackDesk = field(kw_only=True)
+    features: FeatureLookup | None = field(default=None, kw_only=True)  # by entity key
     offload: Offload = field(default_factory=Offload)  # large bodies decode off the loop
     tracing: Tracing = field(default_factory=Tracing)  # request spans; a no-op unless configured

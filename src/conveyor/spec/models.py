@@ -43,6 +43,20 @@ class FeastSpec(_Section):
         description="The column of the labelled rows saying when each label's event happened: "
         "features are taken as they were then.",
     )
+    defaults: dict[str, float | str] | None = Field(
+        default=None,
+        description="Served from entity keys: the feature values for an entity the online "
+        "store does not know, one per feature. Without them such a row is refused (422, "
+        "naming its key).",
+        examples=[{"conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 10}],
+    )
+    max_age_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="The online store is stale when its last materialization ended longer "
+        "ago than this: the server shows each view's age on /metrics "
+        "(conveyor_feature_age_seconds) and ConveyorFeaturesStale fires.",
+    )
 
     @field_validator("features")
     @classmethod
@@ -56,6 +70,18 @@ class FeastSpec(_Section):
         if twice:
             raise ValueError(f"feature names must differ across views: {', '.join(twice)}")
         return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> FeastSpec:
+        if self.defaults is not None:
+            names = [ref.partition(":")[2] for ref in self.features]
+            missing = [n for n in names if n not in self.defaults]
+            unknown = [n for n in self.defaults if n not in names]
+            if missing or unknown:
+                said = [f"no default for {', '.join(missing)}"] if missing else []
+                said += [f"not a feature: {', '.join(unknown)}"] if unknown else []
+                raise ValueError(f"defaults: {'; '.join(said)}")
+        return self
 
 
 class DataSpec(_Section):

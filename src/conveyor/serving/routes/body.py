@@ -31,8 +31,10 @@ async def predict_body(
     with state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": route}):
         with state.tracing.span("conveyor.parse"):
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            # features looked up by entity key: a blocking call to the store, off the loop
+            looks_up = state.manager.ready and state.manager.current().bundle.online_features
             decoded = await state.offload.run(
-                len(body),
+                state.offload.threshold + 1 if looks_up else len(body),
                 decode,
                 body,
                 state.manager,
@@ -48,6 +50,7 @@ async def predict_body(
             version=decoded.version,
             model=decoded.model,
             headers=request.headers,
+            keys=decoded.keys,
         )
     # a rollout may have routed it to the candidate
     request.scope["state"][STATE_VERSION] = result.model.identity.version

@@ -60,7 +60,8 @@ def router(state: ServerState) -> APIRouter:
     @api.get("/model/info")
     async def model_info() -> Response:
         """Name, version, stage, semver, run id, metrics, schema and load time of the model;
-        during a rollout, ``candidate``: the version loaded beside it and its runtime."""
+        ``online_features`` when requests may carry entity keys instead of features; during a
+        rollout, ``candidate``: the version loaded beside it and its runtime."""
         model = state.manager.current()
         ident = model.identity
         info: dict[str, Any] = {
@@ -76,6 +77,16 @@ def router(state: ServerState) -> APIRouter:
             "loaded_at": model.bundle.loaded_at,
             "load_seconds": round(model.load_seconds, 3),
         }
+        online = model.bundle.online_features
+        if online is not None and state.features is not None:
+            info["online_features"] = {
+                "store": "feast",
+                "repo": str(state.features.repo(online)),
+                "features": online.features,
+                "entity_keys": online.keys,
+                "defaults": online.defaults,
+                "max_age_seconds": online.max_age_seconds,
+            }
         routing = state.dataplane.routing
         candidate = routing.candidate if routing is not None else None
         if candidate is not None:

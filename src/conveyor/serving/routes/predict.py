@@ -49,7 +49,7 @@ def router(state: ServerState) -> APIRouter:
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY}, tags=["predict"])
     async def predict(request: Request) -> Response:
         """Predict for one or many rows, named (`instances`) or in schema order (`features`)."""
-        rid, result = await predict_body(state, request, "/predict", decode_predict)
+        rid, result = await predict_body(state, request, "/predict", decode_predict, state.features)
         model = result.model  # a rollout may have routed it to the candidate
         ident = model.identity
         payload: dict[str, Any] = {"predictions": result.output.predictions}
