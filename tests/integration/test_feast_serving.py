@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import sqlite3
 import subprocess
 import time
@@ -27,6 +26,7 @@ from tests.integration.feastkit import CONVEYOR, FEAST_BIN, feast_env, run
 from tests.integration.feastkit import needs_feast as needs_feast
 from tests.integration.procs import CONVEYOR as PLAIN_CONVEYOR
 from tests.integration.procs import Processes
+from tests.integration.readme import Block, random_rows, readme_block, wait_ready
 from tests.serving.conftest import free_port
 
 pytestmark = [pytest.mark.integration, needs_feast]
@@ -53,6 +53,7 @@ class Served:
     procs: Processes
     online: dict[int, dict[str, Any]]  # each driver's values in the online store, read by Feast
     rest: list[str]  # the README's commands after the first request
+    block: Block  # runs them where the first ones left off
 
     def predict(self, body: dict[str, Any], url: str | None = None) -> httpx.Response:
         return httpx.post(f"{url or self.url}/predict", json=body, timeout=30)
@@ -70,17 +71,8 @@ def serve(
     port = free_port()
     server = procs.start([*args, "--port", str(port)], env, cwd)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if server.poll() is not None:
-            raise AssertionError(server.stderr.read() if server.stderr else "exited")
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return url, server
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server not ready"
-        time.sleep(0.3)
+    wait_ready(server, url, " ".join(args))
+    return url, server
 
 
 @pytest.fixture(scope="module")
@@ -89,54 +81,29 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     run as written (the project's max_age_seconds shortened, so a test can see it pass)."""
     root = tmp_path_factory.mktemp("feast-serving")
     env = feast_env(root / "home") | {"CONVEYOR_FEATURE_AGE_CHECK_SECONDS": "0.5"}
-    commands = readme_commands()
+    commands = readme_block("Features from Feast")
     assert commands[0].startswith("pip install") and len(commands) >= 12, commands
-    procs = Processes()
-    cwd, url = root, ""
+    block = Block(root, env, Processes())
     try:
         for command in commands[1:]:
-            words, cwd = _words(command, cwd)
-            if words[0] == "curl":
-                args = [w.replace("localhost:8000", url.removeprefix("http://")) for w in words]
-                answer = subprocess.run(args, capture_output=True, text=True, timeout=30)
-                body = json.loads(answer.stdout)
-                assert body["model"]["version"] == "1" and len(body["predictions"]) == 2, body
-                break
-            if words[-1] == "&":
-                url, _ = serve(procs, [CONVEYOR, *words[1:-1]], env, cwd)
-                continue
-            if words[:2] == ["conveyor", "run"]:
-                spec = cwd / "conveyor.yaml"
+            if command.startswith("conveyor run"):
+                spec = block.cwd / "conveyor.yaml"
                 spec.write_text(
                     spec.read_text().replace(
                         "    timestamp: event_timestamp\n",
                         f"    timestamp: event_timestamp\n    max_age_seconds: {MAX_AGE}\n",
                     )
                 )
-            binary = CONVEYOR if words[0] == "conveyor" else str(FEAST_BIN / words[0])
-            run([binary, *words[1:]], cwd, env)
-        online = online_values(cwd / "feature_repo", env, list(range(1001, 1051)))
+            block.run(command)
+            if command.startswith("curl "):
+                break
+        answer = block.answers[0]
+        assert answer["model"]["version"] == "1" and len(answer["predictions"]) == 2, answer
+        online = online_values(block.cwd / "feature_repo", env, list(range(1001, 1051)))
         rest = commands[commands.index(command) + 1 :]
-        yield Served(cwd, env, url, procs, online, rest)
+        yield Served(block.cwd, env, block.url, block.procs, online, rest, block)
     finally:
-        procs.stop_all()
-
-
-def readme_commands() -> list[str]:
-    """The README's "Features from Feast" bash block, one command per entry."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = readme.split("## Features from Feast", 1)[1].split("```bash\n", 1)[1]
-    lines = block.split("```", 1)[0].splitlines()
-    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def _words(command: str, cwd: Path) -> tuple[list[str], Path]:
-    """A README line's words without its comment, and the directory it runs in (``cd X &&``)."""
-    line = command.split("  #", 1)[0].strip()
-    if line.startswith("cd "):
-        where, _, line = line.removeprefix("cd ").partition(" && ")
-        cwd = cwd / where
-    return shlex.split(line), cwd
+        block.procs.stop_all()
 
 
 def online_values(repo: Path, env: dict[str, str], drivers: list[int]) -> dict[int, dict[str, Any]]:
@@ -186,6 +153,10 @@ def test_entity_keys_answer_as_their_features_do(served: Served) -> None:
     keyed, valued = by_key.json(), by_value.json()
     assert keyed["predictions"] == valued["predictions"]
     assert keyed["probabilities"] == valued["probabilities"]
+    # MLflow's scoring protocol: named rows may give keys too
+    records = {"dataframe_records": [{"driver_id": d} for d in drivers]}
+    invoked = httpx.post(f"{served.url}/invocations", json=records, timeout=30)
+    assert invoked.json() == {"predictions": keyed["predictions"]}
     # a value the row gives wins over the store's; one object is one row
     mixed = served.predict({"driver_id": 1002, "conv_rate": 0.05}).json()
     given = served.predict({"instances": [values[1] | {"conv_rate": 0.05}]}).json()
@@ -329,37 +300,11 @@ def test_the_readme_flow_goes_on_to_a_rollout(served: Served) -> None:
     """After the first request (the module's server): monitor → a second version → a canary
     rollout promoted on both arms' evidence, with entity-key traffic meanwhile; every command
     exits 0, and the server follows the promotion. Last in the module: it moves production."""
-    import random
-    import threading
-
     assert [c.split()[1] for c in served.rest[:2]] == ["monitor", "run"], served.rest
-    stop = threading.Event()
-    sent: list[int] = []
-    failed: list[str] = []
-
-    def traffic() -> None:
-        rng = random.Random(0)
-        with httpx.Client(timeout=30) as client:
-            while not stop.is_set():
-                body = {"instances": [{"driver_id": rng.randint(1001, 1050)}]}
-                answer = client.post(f"{served.url}/predict", json=body)
-                sent.append(answer.status_code)
-                if answer.status_code != 200:
-                    failed.append(f"{answer.status_code} {answer.text[:300]}")
-
-    sender = threading.Thread(target=traffic, daemon=True)
-    try:
-        for command in served.rest:
-            words, _ = _words(command, served.project)
-            if words[:3] == ["conveyor", "rollout", "status"]:
-                sender.start()  # the arms need requests to be judged
-            run([CONVEYOR, *words[1:]], served.project, served.env)
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{served.url}/model/info", timeout=10).json()["version"] != "2":
-            assert time.monotonic() < deadline, "the server did not follow the promotion"
-            time.sleep(0.5)
-    finally:
-        stop.set()
-        if sender.is_alive():
-            sender.join(timeout=30)
-    assert sent and not failed, f"{len(failed)} of {len(sent)} failed: {failed[:3]}"
+    keys = random_rows([{"driver_id": d} for d in range(1001, 1051)])
+    for command in served.rest:
+        served.block.run(command, traffic=keys)
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{served.url}/model/info", timeout=10).json()["version"] != "2":
+        assert time.monotonic() < deadline, "the server did not follow the promotion"
+        time.sleep(0.5)

@@ -4,6 +4,8 @@ looked up, what wins, how unknown entities and bad keys are named, what is logge
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,14 @@ REFS = ["stats:conv_rate", "stats:trips"]
 
 
 class FakeStore:
-    def __init__(self, known: dict[int, dict[str, Any]]) -> None:
+    def __init__(self, known: dict[int, dict[str, Any]], seconds: float = 0.0) -> None:
         self.known = known
+        self.seconds = seconds
         self.calls: list[list[dict[str, Any]]] = []
 
     def lookup(self, features: list[str], rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
         self.calls.append(rows)
+        time.sleep(self.seconds)
         names = [ref.partition(":")[2] for ref in features]
         return {n: [self.known.get(r["driver_id"], {}).get(n) for r in rows] for n in names}
 
@@ -58,9 +62,17 @@ def lookup_for(
     return lookup, store, bundle
 
 
-def test_rows_with_keys_get_the_store_values_and_their_own_win(tmp_path: Path) -> None:
+async def fill(
+    lookup: FeatureLookup, bundle: Bundle, instances: list[Any], label: str
+) -> tuple[list[Any], dict[str, list[Any]]]:
+    wanted = lookup.prepare(bundle, instances, label)
+    return await lookup.fill(wanted), wanted.keys
+
+
+async def test_rows_with_keys_get_the_store_values_and_their_own_win(tmp_path: Path) -> None:
     lookup, store, bundle = lookup_for(tmp_path)
-    rows, keys = lookup.fill(
+    rows, keys = await fill(
+        lookup,
         bundle,
         [{"driver_id": 1001}, {"driver_id": 1002, "trips": 99}, {"conv_rate": 1.0, "trips": 2}],
         "instances",
@@ -74,17 +86,19 @@ def test_rows_with_keys_get_the_store_values_and_their_own_win(tmp_path: Path) -
     assert store.calls == [[{"driver_id": 1001}, {"driver_id": 1002}]]  # one lookup, two rows
 
 
-def test_rows_that_carry_every_feature_are_not_looked_up(tmp_path: Path) -> None:
+async def test_rows_that_carry_every_feature_are_not_looked_up(tmp_path: Path) -> None:
     lookup, store, bundle = lookup_for(tmp_path)
-    rows, keys = lookup.fill(bundle, [{"driver_id": 7, "conv_rate": 1.0, "trips": 2}], "i")
+    rows, keys = await fill(lookup, bundle, [{"driver_id": 7, "conv_rate": 1.0, "trips": 2}], "i")
     assert rows == [{"conv_rate": 1.0, "trips": 2}] and keys == {"driver_id": [7]}
     assert store.calls == []
 
 
-def test_unknown_entities_and_bad_keys_are_named_per_row(tmp_path: Path) -> None:
+async def test_unknown_entities_and_bad_keys_are_named_per_row(tmp_path: Path) -> None:
     lookup, _, bundle = lookup_for(tmp_path)
     with pytest.raises(RequestError) as caught:
-        lookup.fill(bundle, [{"driver_id": True}, {"driver_id": 1.5}, {"trips": 1}], "instances")
+        await fill(
+            lookup, bundle, [{"driver_id": True}, {"driver_id": 1.5}, {"trips": 1}], "instances"
+        )
     problems = {p.where: p.message for p in caught.value.problems}
     assert problems == {
         "instances[0].driver_id": "must be an integer, got True",
@@ -92,15 +106,15 @@ def test_unknown_entities_and_bad_keys_are_named_per_row(tmp_path: Path) -> None
         "instances[2].driver_id": "missing entity key (or give the features: conv_rate)",
     }
     with pytest.raises(RequestError) as caught:
-        lookup.fill(bundle, [{"driver_id": 1001}, {"driver_id": 404}], "instances")
+        await fill(lookup, bundle, [{"driver_id": 1001}, {"driver_id": 404}], "instances")
     assert [(p.where, p.message) for p in caught.value.problems] == [
         ("instances[1].driver_id", "no features in the online store for driver_id=404")
     ]
 
 
-def test_defaults_stand_in_for_an_unknown_entity(tmp_path: Path) -> None:
+async def test_defaults_stand_in_for_an_unknown_entity(tmp_path: Path) -> None:
     lookup, _, bundle = lookup_for(tmp_path, defaults={"conv_rate": 0.3, "trips": 5})
-    rows, _ = lookup.fill(bundle, [{"driver_id": 404}, {"driver_id": 404, "trips": 1}], "i")
+    rows, _ = await fill(lookup, bundle, [{"driver_id": 404}, {"driver_id": 404, "trips": 1}], "i")
     assert rows == [{"conv_rate": 0.3, "trips": 5}, {"conv_rate": 0.3, "trips": 1}]
     text = lookup.metrics.exposition().decode()
     assert 'conveyor_feature_unknown_entities_total{model="drivers"} 2.0' in text
@@ -110,3 +124,20 @@ def test_the_spec_wants_a_default_for_every_feature_and_no_other() -> None:
     with pytest.raises(ValueError, match="no default for trips; not a feature: trip"):
         FeastSpec(repo="r", features=REFS, defaults={"conv_rate": 0.1, "trip": 1})
     assert FeastSpec(repo="r", features=REFS, defaults={"conv_rate": 0.1, "trips": 1}).defaults
+
+
+async def test_requests_waiting_together_share_one_lookup(tmp_path: Path) -> None:
+    """Requests that arrive together share one lookup; those that arrive while it is in
+    flight wait together and share the next; each gets its own rows back."""
+    lookup, store, bundle = lookup_for(tmp_path)
+    store.seconds = 0.1
+
+    async def later(driver: int) -> tuple[list[Any], dict[str, list[Any]]]:
+        await asyncio.sleep(0.03)  # the first lookup is in flight by then
+        return await fill(lookup, bundle, [{"driver_id": driver}], "instances")
+
+    first = [fill(lookup, bundle, [{"driver_id": d}], "instances") for d in (1001, 1002)]
+    drivers = [1001, 1002] * 5
+    answers = await asyncio.gather(*first, *(later(d) for d in drivers))
+    assert [rows[0]["trips"] for rows, _ in answers] == [12, 3] * 6
+    assert [len(rows) for rows in store.calls] == [2, 10]

@@ -26,7 +26,7 @@ from conveyor.cli.rollout_view import (
     _state,
     _where,
 )
-from conveyor.errors import NotFoundError, UserError
+from conveyor.errors import NotFoundError, ServiceUnavailableError, UserError
 
 if TYPE_CHECKING:
     from conveyor.rollout.controller import Controller
@@ -280,7 +280,11 @@ def _wait(control: Controller, rollout: Rollout, timeout: float | None, quiet: b
         if left is not None and left <= 0:
             break
         time.sleep(WAIT_POLL_SECONDS if left is None else min(WAIT_POLL_SECONDS, left))
-        rollout = control.records.get(rollout.id)
+        try:
+            rollout = control.records.get(rollout.id)
+        except ServiceUnavailableError as exc:  # a blip of the store ends no wait
+            if not quiet:
+                err().print(f"waiting: {exc.message}; retrying", soft_wrap=True)
     return rollout
 
 

@@ -267,7 +267,7 @@ class RolloutRecords:
     def _select(self, *where: Any, newest: bool = False, limit: int | None = None) -> list[Rollout]:
         order = rollouts.c.id.desc() if newest else rollouts.c.id
         query = sa.select(rollouts).where(*where).order_by(order).limit(limit)
-        with store_errors("read rollouts"), self.store.engine.connect() as conn:
+        with store_errors("read rollouts"), self.store.reading() as conn:
             return [_rollout(r) for r in conn.execute(query).mappings().all()]
 
     def _row(self, conn: Connection, rollout_id: int) -> Rollout:

@@ -2,8 +2,10 @@
 
 A row of ``instances`` that lacks any of the model's features gives the entity's join keys
 (``{"driver_id": 1001}``); the features come from the Feast online store its bundle names
-(``CONVEYOR_FEAST_REPO`` overrides the repository), in one lookup for the request's rows, on a
-worker thread. Values the row carries win over looked-up ones. A row whose entity the store
+(``CONVEYOR_FEAST_REPO`` overrides the repository). Decoding splits the rows (``prepare``);
+the lookup runs on a worker thread, one at a time per store, the requests that arrive
+meanwhile sharing the next (``LookupBatcher``); then the rows are filled (``fill``) and checked
+against the schema as any other. Values the row carries win over looked-up ones. A row whose entity the store
 does not know gets the spec's ``data.feast.defaults``, or is refused (422, naming the row's
 key). The keys are logged beside the features (as ``inputs["entity_keys"]``), so drift and
 rollouts judge the values the model really saw.
@@ -21,11 +23,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, ServiceUnavailableError
-from conveyor.serving.inputs import Problems
+from conveyor.serving.inputs import PredictInput, Problems, UnseenPolicy, columns_from_instances
 
 if TYPE_CHECKING:
     from conveyor.bundle.model import Bundle
@@ -40,12 +43,77 @@ _TYPE_NAMES = {"int": "an integer", "str": "a string"}
 _ABSENT = object()
 
 
+@dataclass
+class Wanted:
+    """A request's rows split by ``FeatureLookup.prepare``: what each row gives (keys taken
+    out), the keys as logged columns (``None`` where a row gave none), and the entities to
+    look up with the rows they fill."""
+
+    bundle: Bundle
+    label: str
+    rows: list[Any]
+    keys: dict[str, list[Any]]
+    rows_wanting: list[int] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LookupBatcher:
+    """One lookup in flight per store: requests arriving meanwhile wait together and share
+    the next one. The store's per-call cost (Feast's request handling, a round trip) then
+    falls once per batch, not once per request, and the store is never called from two
+    threads at once."""
+
+    def __init__(self, store: OnlineStore, metrics: ServerMetrics) -> None:
+        self.store = store
+        self.metrics = metrics
+        self._waiting: list[tuple[str, list[str], list[dict[str, Any]], asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def lookup(
+        self, model: str, features: list[str], entities: list[dict[str, Any]]
+    ) -> dict[str, list[Any]]:
+        future: asyncio.Future[dict[str, list[Any]]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((model, features, entities, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())  # held: the loop keeps weak refs
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            by_features: dict[tuple[str, ...], list[Any]] = {}
+            for item in batch:  # versions with other features look up apart
+                by_features.setdefault(tuple(item[1]), []).append(item)
+            for features, items in by_features.items():
+                await self._one(list(features), items)
+
+    async def _one(self, features: list[str], items: list[Any]) -> None:
+        entities = [entity for item in items for entity in item[2]]
+        started = time.perf_counter()
+        try:
+            found = await asyncio.to_thread(self.store.lookup, features, entities)
+        except Exception as exc:
+            for *_, future in items:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        seconds = time.perf_counter() - started
+        at = 0
+        for model, _, wanted, future in items:
+            self.metrics.feature_lookup.labels(model).observe(seconds)
+            part = {name: values[at : at + len(wanted)] for name, values in found.items()}
+            at += len(wanted)
+            if not future.done():  # its request may have gone
+                future.set_result(part)
+
+
 class FeatureLookup:
     def __init__(self, settings: Settings, metrics: ServerMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
         self._stores: dict[Path, OnlineStore] = {}  # for lookups
         self._clocks: dict[Path, OnlineStore] = {}  # for the views' ages
+        self._batchers: dict[int, LookupBatcher] = {}  # by id of the store
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -71,53 +139,60 @@ class FeatureLookup:
                     ) from None
             return stores[repo]
 
-    def fill(
-        self, bundle: Bundle, instances: list[Any], label: str
-    ) -> tuple[list[Any], dict[str, list[Any]]]:
-        """``instances`` with each row's missing features looked up by its entity keys, and
-        the keys as logged columns (``None`` where a row gave none). Runs on a worker thread:
-        the lookup is a blocking call to the store."""
+    def prepare(self, bundle: Bundle, instances: list[Any], label: str) -> Wanted:
+        """Split each row into what it gives and its entity keys, and list the entities whose
+        features must be looked up (rows lacking a feature); bad or missing keys are named."""
         online = bundle.online_features
         assert online is not None
         names = online.names
         problems = Problems()
-        wanting: list[int] = []
-        entities: list[dict[str, Any]] = []
-        keys: dict[str, list[Any]] = {key: [] for key in online.keys}
-        rows: list[Any] = []
+        wanted = Wanted(bundle, label, rows=[], keys={key: [] for key in online.keys})
         for i, row in enumerate(instances):
             if not isinstance(row, dict):
-                rows.append(row)  # the schema check names it
-                for column in keys.values():
+                wanted.rows.append(row)  # the schema check names it
+                for column in wanted.keys.values():
                     column.append(None)
                 continue
             given = {k: v for k, v in row.items() if k not in online.keys}
-            for key, column in keys.items():
+            for key, column in wanted.keys.items():
                 column.append(row.get(key))
-            rows.append(given)
+            wanted.rows.append(given)
             if all(name in given for name in names):
                 continue
             entity = self._entity(row, online, f"{label}[{i}]", names, problems)
             if entity is not None:
-                wanting.append(i)
-                entities.append(entity)
+                wanted.rows_wanting.append(i)
+                wanted.entities.append(entity)
         problems.check()
-        if not wanting:
-            return rows, keys
-        started = time.perf_counter()
-        found = self.store(online).lookup(online.features, entities)
-        self.metrics.feature_lookup.labels(bundle.identity.name).observe(
-            time.perf_counter() - started
-        )
+        return wanted
+
+    async def fill(self, wanted: Wanted) -> list[Any]:
+        """The rows with their missing features looked up (one lookup shared with the other
+        requests waiting at that moment), the row's own values winning; an entity the store
+        does not know gets the defaults or is named."""
+        if not wanted.entities:
+            return wanted.rows
+        bundle = wanted.bundle
+        online = bundle.online_features
+        assert online is not None
+        store = self.store(online)
+        batcher = self._batchers.get(id(store), None)
+        if batcher is None or batcher.store is not store:
+            batcher = self._batchers[id(store)] = LookupBatcher(store, self.metrics)
+        found = await batcher.lookup(bundle.identity.name, online.features, wanted.entities)
+        names = online.names
+        problems = Problems()
         unknown = 0
-        for j, i in enumerate(wanting):
+        rows = wanted.rows
+        for j, i in enumerate(wanted.rows_wanting):
             values = {name: found[name][j] for name in names}
             if all(value is None for value in values.values()):
                 unknown += 1
+                entity = wanted.entities[j]
                 if online.defaults is None:
                     problems.add(
-                        f"{label}[{i}].{next(iter(entities[j]))}",
-                        f"no features in the online store for {_said(entities[j])}",
+                        f"{wanted.label}[{i}].{next(iter(entity))}",
+                        f"no features in the online store for {_said(entity)}",
                     )
                     continue
                 values = dict(online.defaults)
@@ -125,7 +200,18 @@ class FeatureLookup:
         if unknown:
             self.metrics.feature_unknown_entities.labels(bundle.identity.name).inc(unknown)
         problems.check()
-        return rows, keys
+        return rows
+
+    async def complete(
+        self, decoded: PredictInput, policy: UnseenPolicy, max_rows: int
+    ) -> PredictInput:
+        """A decoded request whose rows wanted features: looked up, filled and checked."""
+        wanted = decoded.wanted
+        assert wanted is not None
+        rows = await self.fill(wanted)
+        schema = decoded.model.bundle.schema
+        columns, n = columns_from_instances(rows, schema, policy, max_rows, wanted.label)
+        return replace(decoded, columns=columns, rows=n, wanted=None)
 
     @staticmethod
     def _entity(

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from conveyor.bundle.runtime import Columns
-    from conveyor.serving.features import FeatureLookup
+    from conveyor.serving.features import FeatureLookup, Wanted
     from conveyor.serving.manager import LoadedModel, ModelManager
 
 MAX_PROBLEMS = 50
@@ -114,6 +114,7 @@ class PredictInput:
     columns: Columns
     rows: int
     keys: dict[str, list[Any]] | None = None  # entity keys features were looked up by
+    wanted: Wanted | None = None  # rows still to fill from a feature store, then to check
 
 
 def decode_predict(
@@ -124,8 +125,8 @@ def decode_predict(
     lookup: FeatureLookup | None = None,
 ) -> PredictInput:
     """Parse and check a ``/predict`` body: ``instances``, ``features`` or one object. For a
-    model trained on a feature store, named rows may carry entity keys instead of features
-    (``lookup`` reads them: call this on a worker thread then)."""
+    model trained on a feature store, named rows may carry entity keys instead of features:
+    the answer is then ``wanted`` (``FeatureLookup.complete`` looks them up and checks)."""
     parsed = parse_json(body)
     if not isinstance(parsed, dict):
         raise bad_request("body", "must be a JSON object")
@@ -139,13 +140,32 @@ def decode_predict(
         columns, rows = columns_from_matrix(parsed["features"], schema, policy, max_rows)
         return PredictInput(model, pinned, columns, rows)
     instances = parsed.get("instances", [parsed])
+    return named_rows(model, pinned, instances, policy, max_rows, lookup)
+
+
+def named_rows(
+    model: LoadedModel,
+    pinned: str | None,
+    instances: Any,
+    policy: UnseenPolicy,
+    max_rows: int,
+    lookup: FeatureLookup | None,
+    label: str = "instances",
+) -> PredictInput:
+    """Rows of ``{name: value}`` checked against the model's schema — or, for a model
+    trained on a feature store whose rows give entity keys, split for ``lookup`` (the answer
+    is then ``wanted``: ``FeatureLookup.complete`` looks the features up and checks)."""
     keys = None
     wants = lookup is not None and model.bundle.online_features is not None
     if wants and isinstance(instances, list) and instances:
         assert lookup is not None
-        check_rows("instances", len(instances), max_rows)
-        instances, keys = lookup.fill(model.bundle, instances, "instances")
-    columns, rows = columns_from_instances(instances, schema, policy, max_rows)
+        check_rows(label, len(instances), max_rows)
+        wanted = lookup.prepare(model.bundle, instances, label)
+        if wanted.entities:
+            return PredictInput(model, pinned, {}, 0, wanted.keys, wanted)
+        instances, keys = wanted.rows, wanted.keys
+    schema = model.bundle.schema
+    columns, rows = columns_from_instances(instances, schema, policy, max_rows, label)
     return PredictInput(model, pinned, columns, rows, keys)
 
 

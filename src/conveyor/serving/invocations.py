@@ -6,7 +6,8 @@ A ``POST /invocations`` body is JSON holding exactly one of ``dataframe_split`` 
 ``{name: [values]}``), with optional ``params`` (accepted; Conveyor's models take none), or a
 CSV (``text/csv``) with a header row. Each becomes the same columns ``/predict`` decodes, so it
 is checked, logged, metered, monitored and routed by rollouts the same way; problems are located
-in the body's own terms (``dataframe_split.data[3].alcohol``, ``csv[3].alcohol``).
+in the body's own terms (``dataframe_split.data[3].alcohol``, ``csv[3].alcohol``). Named rows of a
+model trained on a feature store may give entity keys instead of features, as on ``/predict``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from conveyor.serving.inputs import (
     check_rows,
     columns_from_instances,
     columns_from_matrix,
+    named_rows,
 )
 from conveyor.serving.jsonbody import parse_json
 
 if TYPE_CHECKING:
+    from conveyor.serving.features import FeatureLookup
     from conveyor.serving.manager import ModelManager
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -49,6 +52,7 @@ def decode_invocations(
     policy: UnseenPolicy,
     max_rows: int,
     content_type: str,
+    lookup: FeatureLookup | None = None,
 ) -> PredictInput:
     model = manager.get(None)
     schema = model.bundle.schema
@@ -80,9 +84,8 @@ def decode_invocations(
         value = _columnar_records(value, max_rows)
     if isinstance(value, list) and value and isinstance(value[0], list):
         columns, rows = columns_from_matrix(value, schema, policy, max_rows, key)
-    else:
-        columns, rows = columns_from_instances(value, schema, policy, max_rows, key)
-    return PredictInput(model, None, columns, rows)
+        return PredictInput(model, None, columns, rows)
+    return named_rows(model, None, value, policy, max_rows, lookup, key)
 
 
 def _split_records(split: Any, max_rows: int) -> list[dict[str, Any]]:

@@ -93,8 +93,9 @@ class Store:
         engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
-            # take the write lock at BEGIN, so concurrent writers queue instead of failing
-            sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            # take the write lock at BEGIN, so concurrent writers queue instead of failing;
+            # a reading() transaction begins deferred: in WAL it never waits for a writer
+            sa.event.listen(engine, "begin", _begin)
             sa.event.listen(engine, "handle_error", _drop_readonly_connections)
             path = self.path
             if path is not None:
@@ -161,6 +162,18 @@ class Store:
             self._schema = False
 
     @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads only. On SQLite its transaction begins deferred, so it reads
+        the last committed state while a writer holds the lock (a promotion moving aliases in
+        MLflow, the ingester's batch) instead of queueing behind it."""
+        with self.engine.connect() as conn:
+            conn.info[_READING] = True
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_READING, None)
+
+    @contextlib.contextmanager
     def locked(self, name: str) -> Iterator[Connection]:
         """A transaction holding an exclusive, cross-process lock named ``name``.
 
@@ -182,6 +195,13 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_dev, stat.st_ino
+
+
+_READING = "conveyor.reading"
+
+
+def _begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.info.get(_READING) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

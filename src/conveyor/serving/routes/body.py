@@ -31,10 +31,8 @@ async def predict_body(
     with state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": route}):
         with state.tracing.span("conveyor.parse"):
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
-            # features looked up by entity key: a blocking call to the store, off the loop
-            looks_up = state.manager.ready and state.manager.current().bundle.online_features
             decoded = await state.offload.run(
-                state.offload.threshold + 1 if looks_up else len(body),
+                len(body),
                 decode,
                 body,
                 state.manager,
@@ -42,6 +40,11 @@ async def predict_body(
                 settings.max_request_rows,
                 *extra,
             )
+        if decoded.wanted is not None and state.features is not None:
+            with state.tracing.span("conveyor.features"):
+                decoded = await state.features.complete(
+                    decoded, UnseenPolicy(settings.unseen_categories), settings.max_request_rows
+                )
         result = await state.dataplane.predict(
             decoded.columns,
             decoded.rows,

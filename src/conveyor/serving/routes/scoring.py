@@ -44,7 +44,7 @@ def router(state: ServerState) -> APIRouter:
         instances, inputs (JSON) or text/csv in; {"predictions": [...]} out."""
         content_type = request.headers.get("content-type", "")
         _, result = await predict_body(
-            state, request, "/invocations", decode_invocations, content_type
+            state, request, "/invocations", decode_invocations, content_type, state.features
         )
         return JsonResponse({"predictions": result.output.predictions})
 
