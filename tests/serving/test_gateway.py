@@ -51,7 +51,7 @@ def mlserver_serving(
     log = (tmp_path / "mlserver.log").open("wb")
     proc = subprocess.Popen(
         [str(PEERS / "mlserver"), "start", str(folder)], stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, cwd=folder,  # MLServer keeps its metrics in ./.metrics
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
