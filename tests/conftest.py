@@ -4,16 +4,45 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conveyor.cli.main import main
-from conveyor.notify import WebhookPolicy
+if TYPE_CHECKING:
+    from conveyor.notify import WebhookPolicy
+    from tests.serving.conftest import Registered
+
+
+def _cache_bytecode() -> None:
+    """With PYTHONDONTWRITEBYTECODE set, every process the tests start (`conveyor serve`,
+    `conveyor run`, Ray and Spark workers) compiles Conveyor's modules from source again, and
+    this process rewrites every test module. Bytecode goes to a cache outside the source tree
+    instead (PYTHONPYCACHEPREFIX, kept between sessions; Python checks each entry against its
+    source), for this process and every process it starts. Without the variable nothing
+    changes. Runs before this process imports Conveyor."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return
+    default = Path(tempfile.gettempdir()) / f"conveyor-tests-pycache-{os.getuid()}"
+    prefix = os.environ.setdefault("PYTHONPYCACHEPREFIX", str(default))
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    sys.pycache_prefix = prefix
+    sys.dont_write_bytecode = False
+
+
+_cache_bytecode()
+
+
+def _loopback_only() -> WebhookPolicy:
+    from conveyor.notify import WebhookPolicy
+
+    return WebhookPolicy(("127.0.0.1",))
 
 
 @dataclass
@@ -34,7 +63,7 @@ class WebhookReceiver:
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     status: int = 200  # what it answers
     # webhooks reach only public hosts unless allowed: this receiver is on loopback
-    policy: WebhookPolicy = field(default_factory=lambda: WebhookPolicy(("127.0.0.1",)))
+    policy: WebhookPolicy = field(default_factory=_loopback_only)
 
 
 @pytest.fixture
@@ -64,8 +93,6 @@ def _mlflow_environment_kept() -> Iterator[None]:
     """``mlflow.set_tracking_uri`` exports the URI to ``os.environ`` and Conveyor honours
     MLFLOW_TRACKING_URI: no test's MLflow state may reach the next test's settings or the
     processes it starts. Unset during each test, put back as it was after."""
-    import os
-
     names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
     saved = {name: os.environ.pop(name, None) for name in names}
     try:
@@ -81,8 +108,6 @@ def _mlflow_environment_kept() -> Iterator[None]:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh CONVEYOR_HOME; every other CONVEYOR_* variable is cleared."""
-    import os
-
     # the unprefixed names Conveyor also honours (MLflow's, the service settings teams have)
     aliases = {"MLFLOW_TRACKING_URI", "MLFLOW_MODEL_NAME", "MLFLOW_MODEL_STAGE", "LOG_LEVEL",
                "LOG_FORMAT", "ADMIN_API_TOKEN", "MODEL_AUTO_REFRESH_SECONDS",
@@ -98,6 +123,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], home: Path) -> Callable[..., CliResult]:
     """Run `conveyor ARGS...` in process through the real entry point (error mapping included)."""
+
+    from conveyor.cli.main import main
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()
@@ -153,6 +180,67 @@ def wine_project(tmp_path: Path) -> Callable[..., Path]:
         return project
 
     return make
+
+
+# wine version 1 as `wine_trained` registers it; C is the parameter later versions change
+WINE_RUN_SPEC = (
+    "name: wine\ntask: classification\n"
+    "data: {source: sklearn:wine, target: target}\n"
+    "model:\n  estimator: sklearn.linear_model.LogisticRegression\n"
+    "  params: {C: %s, max_iter: 1000}\n"
+    "gates:\n  champion: {enabled: false}\n"
+)
+
+
+@pytest.fixture(scope="session")
+def wine_trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home in which `conveyor run` registered wine version 1 (WINE_RUN_SPEC, C 1) in
+    staging; nothing promoted. Shared by the session: copy the directory before changing
+    anything. A copy's registry keeps this home's artifact locations, so runs logged in a copy
+    write their artifacts under this home (each its own run directory)."""
+    from tests.serving.conftest import Registered
+
+    root = tmp_path_factory.mktemp("wine-trained")
+    reg = Registered(root / "home", root / "wine", "wine")
+    reg.project.mkdir()
+    (reg.project / "conveyor.yaml").write_text(WINE_RUN_SPEC % 1.0)
+    reg.prepare("run")
+    return reg.home
+
+
+MIXED_CSV_ROWS = 400
+
+
+@pytest.fixture(scope="session")
+def mixed_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
+    """A model with a categorical, a nullable numeric and a boolean feature, from a CSV:
+    version 1 in production."""
+    import numpy as np
+    import pandas as pd
+
+    from tests.serving.conftest import Registered
+
+    root = tmp_path_factory.mktemp("mixed-serving")
+    reg = Registered(root / "home", root / "mixed", "mixed")
+    reg.project.mkdir()
+    rng = np.random.default_rng(0)
+    n = MIXED_CSV_ROWS
+    colour = rng.choice(["red", "green", "blue"], n)
+    size = rng.normal(10, 3, n)
+    size[rng.random(n) < 0.1] = np.nan
+    flag = rng.random(n) < 0.5
+    label = np.where((colour == "red") | (np.nan_to_num(size) > 12), "yes", "no")
+    pd.DataFrame({"colour": colour, "size": size, "flag": flag, "label": label}).to_csv(
+        reg.project / "data.csv", index=False
+    )
+    (reg.project / "conveyor.yaml").write_text(
+        "name: mixed\ntask: classification\n"
+        "data: {source: data.csv, target: label}\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+    )
+    reg.prepare("run")
+    reg.prepare("promote", "mixed", "1", "--to", "production")
+    return reg
 
 
 @pytest.fixture(scope="session")

@@ -165,13 +165,14 @@ def test_tracking_uri_password_is_masked_and_still_used(
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
         "CONVEYOR_LOG_LEVEL": "DEBUG",  # every log line too
     }
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
     for args in (["models", "list"], ["models", "list", "--json"], ["serve", "wine"]):
-        result = conveyor(*args, env=env)
+        result = results[" ".join(args)] = conveyor(*args, env=env)
         assert result.returncode != 0
         output = result.stdout + result.stderr
         assert SECRET not in output, output[-3000:]
         assert "Traceback" not in output
-    text = conveyor("models", "list", env=env).stderr
+    text = results["models list"].stderr
     assert f"http://alice:***@127.0.0.1:{port}" in text  # the server is named, the password not
     # the credentials reached the server as a Basic header (urllib took them for the host name)
     assert "Basic YWxpY2U6czNjcmV0LVBhNTU=" in seen

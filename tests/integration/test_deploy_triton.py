@@ -6,8 +6,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import subprocess
-import sys
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +14,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import pytest
 
 from conveyor.bundle.sources import LocalSource, registered_bundle
@@ -23,10 +21,10 @@ from conveyor.cli.main import main
 from conveyor.serving.app import create_app
 from conveyor.settings import Settings
 from tests.conftest import CliResult
+from tests.serving.conftest import Registered
 
 pytestmark = pytest.mark.integration
 
-ROWS = 300
 SPEC = (
     "name: mixed\ntask: classification\n"
     "data: {source: data.csv, target: label}\n"
@@ -51,33 +49,18 @@ def triton_model_config() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, mixed_registered: Registered) -> Path:
     """``mixed`` v1 (logistic regression, ONNX: string, float and boolean features, string
-    labels) and v2 (an estimator without an ONNX converter), registered by `conveyor run`."""
+    labels; a copy of the session's) and v2 (an estimator without an ONNX converter),
+    registered by `conveyor run`."""
     root = tmp_path_factory.mktemp("triton")
+    reg = mixed_registered.clone(root)
     project = root / "project"
     project.mkdir()
-    rng = np.random.default_rng(3)
-    colour = rng.choice(["red", "green", "blue"], ROWS)
-    size = rng.normal(10, 3, ROWS)
-    size[rng.random(ROWS) < 0.1] = np.nan
-    flag = rng.random(ROWS) < 0.5
-    label = np.where((colour == "red") | (np.nan_to_num(size) > 12), "yes", "no")
-    frame = pd.DataFrame({"colour": colour, "size": size, "flag": flag, "label": label})
-    frame.to_csv(project / "data.csv", index=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env["CONVEYOR_HOME"] = str(root / "home")
-    conveyor = str(Path(sys.executable).parent / "conveyor")
-    for estimator in (
-        "sklearn.linear_model.LogisticRegression",
-        "sklearn.semi_supervised.LabelSpreading",
-    ):
-        (project / "conveyor.yaml").write_text(SPEC % estimator)
-        done = subprocess.run(
-            [conveyor, "run"], cwd=project, env=env, capture_output=True, text=True, timeout=300
-        )
-        assert done.returncode == 0, done.stderr + done.stdout
-    return root / "home"
+    shutil.copy(mixed_registered.project / "data.csv", project / "data.csv")
+    (project / "conveyor.yaml").write_text(SPEC % "sklearn.semi_supervised.LabelSpreading")
+    Registered(reg.home, project, "mixed").prepare("run")
+    return reg.home
 
 
 @pytest.fixture

@@ -2,10 +2,11 @@
 MLflow registry (SQLite) and store: start, status, the people's commands, history, the leader
 loop once (cron) and until SIGTERM, refused input as one line with exit 2.
 
-One `conveyor run` registers wine version 1 (promoted to production) for the module; versions
-2 and 3 are registered in MLflow from the same run with Conveyor's tags, and each test works
-on its own copy of the home. Most commands run in process (the `cli` fixture); `controller`
-and `rollout status --wait` also run as real subprocesses.
+A copy of the session's `conveyor run` of wine (``wine_trained``) gives version 1, promoted to
+production for the module; versions 2 and 3 are registered in MLflow from the same run with
+Conveyor's tags, and each test works on its own copy of the home. Most commands run in
+process (the `cli` fixture); `controller` and `rollout status --wait` also run as real
+subprocesses.
 """
 
 from __future__ import annotations
@@ -46,16 +47,10 @@ PROJECT = (
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def registered(tmp_path_factory: pytest.TempPathFactory, wine_trained: Path) -> Path:
     """A home with wine 1 in production and good candidates 2 and 3 in staging."""
-    root = tmp_path_factory.mktemp("rollout-cli-registry")
-    home, project = root / "home", root / "wine"
-    project.mkdir()
-    (project / "conveyor.yaml").write_text(PROJECT)
-    run = subprocess.run(
-        [CONVEYOR, "run"], cwd=project, env=_env(home), capture_output=True, text=True
-    )
-    assert run.returncode == 0, run.stderr
+    home = tmp_path_factory.mktemp("rollout-cli-registry") / "home"
+    shutil.copytree(wine_trained, home)
     settings = Settings(home=home)
     store = Store(settings.store_url).create()
     try:

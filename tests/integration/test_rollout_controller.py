@@ -2,9 +2,9 @@
 blue-green, shadow and A/B rollouts; a failing candidate rolled back and rejected; restarts,
 lost leases, refused commands, an unreachable store or MLflow; signed webhooks.
 
-One `conveyor run` registers wine version 1 (promoted to production) for the module; versions
-2-5 are registered in MLflow from the same run with Conveyor's tags, and each test works on
-its own copy of the home. Evidence is synthetic, produced per step by a scripted provider.
+A copy of the session's `conveyor run` of wine (``wine_trained``) gives version 1, promoted to
+production for the module; versions 2-5 are registered in MLflow from the same run with
+Conveyor's tags, and each test works on its own copy of the home. Evidence is synthetic, produced per step by a scripted provider.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,7 +49,6 @@ from conveyor.store import AuditLog, Store
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
 FAST = AnalysisSpec(min_requests=100, min_pairs=100, min_labels=50, max_wait_seconds=120)
 HOOK = "http://hooks.invalid/rollouts"
 STEP = timedelta(seconds=60)
@@ -59,26 +56,11 @@ STEP = timedelta(seconds=60)
 
 # -- the registry, built once ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def registered(tmp_path_factory: pytest.TempPathFactory, wine_trained: Path) -> Path:
     """A home with wine 1 in production and candidates 2 (good), 3 (needs approval), 4 (failed
     gates), 5 (good); returns the home directory."""
-    import os
-
-    root = tmp_path_factory.mktemp("rollout-registry")
-    home, project = root / "home", root / "wine"
-    project.mkdir()
-    (project / "conveyor.yaml").write_text(
-        "name: wine\ntask: classification\n"
-        "data: {source: sklearn:wine, target: target}\n"
-        "model: {estimator: sklearn.linear_model.LogisticRegression, params: {max_iter: 1000}}\n"
-        "gates: {champion: {enabled: false}}\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env["CONVEYOR_HOME"] = str(home)
-    run = subprocess.run(
-        [str(BIN / "conveyor"), "run"], cwd=project, env=env, capture_output=True, text=True
-    )
-    assert run.returncode == 0, run.stderr
+    home = tmp_path_factory.mktemp("rollout-registry") / "home"
+    shutil.copytree(wine_trained, home)
     settings = Settings(home=home)
     store = Store(settings.store_url).create()
     try:

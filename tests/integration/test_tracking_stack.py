@@ -166,6 +166,7 @@ def test_run_promote_serve_rollout_on_postgres_and_s3(
             env = client_env | {
                 "CONVEYOR_REFRESH_SECONDS": "1",
                 "CONVEYOR_ROLLOUT_POLL_SECONDS": "1",
+                "CONVEYOR_ROLLOUT_CONTROLLER_SECONDS": "1",
             }
             with running_server(reg, "wine_s3", env=env) as server:
                 row = {"alcohol": 13.2, "malic_acid": 1.78, "ash": 2.14, "alcalinity_of_ash": 11.2,

@@ -6,9 +6,10 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,9 +18,12 @@ import pytest_asyncio
 from conveyor.bundle.sources import LocalSource
 from conveyor.serving.app import create_app
 from conveyor.settings import Settings
+from tests.conftest import WINE_RUN_SPEC
+
+if TYPE_CHECKING:
+    from tests.serving.server import Server
 
 BIN = Path(sys.executable).parent
-MIXED_CSV_ROWS = 400
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,27 @@ class Registered:
         assert proc.returncode == 0, proc.stderr + proc.stdout
         return proc
 
+    def prepare(self, *args: str) -> None:
+        """`conveyor ARGS...` through the real entry point in this process, for building a
+        fixture: as `conveyor` does it (this home, the environment `env` gives, run from the
+        project) without starting an interpreter; this process's environment and working
+        directory are put back after."""
+        from conveyor.cli.main import main
+
+        saved, cwd = dict(os.environ), Path.cwd()
+        try:
+            for key in set(os.environ) - set(self.env()):
+                del os.environ[key]
+            os.environ["CONVEYOR_HOME"] = str(self.home)
+            os.chdir(self.project)
+            code = main(list(args))
+        finally:
+            os.chdir(cwd)
+            for key in set(os.environ) - set(saved):
+                del os.environ[key]
+            os.environ.update(saved)
+        assert code == 0, f"conveyor {' '.join(args)} exited {code}"
+
     def clone(self, into: Path) -> Registered:
         """A copy of the home (registry and store) that a test may change freely."""
         import shutil
@@ -76,52 +101,32 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def wine_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
-    """wine v1 in production, v2 (different C) in staging."""
+def wine_registered(tmp_path_factory: pytest.TempPathFactory, wine_trained: Path) -> Registered:
+    """wine v1 (C 1, from `wine_trained`) in production, v2 (C 0.05) in staging."""
+    import shutil
+
     root = tmp_path_factory.mktemp("wine-serving")
     reg = Registered(root / "home", root / "wine", "wine")
     reg.project.mkdir()
-    spec = (
-        "name: wine\ntask: classification\n"
-        "data: {source: sklearn:wine, target: target}\n"
-        "model:\n  estimator: sklearn.linear_model.LogisticRegression\n  params: {C: %s, max_iter: 1000}\n"
-        "gates:\n  champion: {enabled: false}\n"
-    )
-    (reg.project / "conveyor.yaml").write_text(spec % 1.0)
-    reg.conveyor("run")
-    reg.conveyor("promote", "wine", "1", "--to", "production")
-    (reg.project / "conveyor.yaml").write_text(spec % 0.05)
-    reg.conveyor("run")
+    shutil.copytree(wine_trained, reg.home)
+    reg.prepare("promote", "wine", "1", "--to", "production")
+    (reg.project / "conveyor.yaml").write_text(WINE_RUN_SPEC % 0.05)
+    reg.prepare("run")
     return reg
 
 
-@pytest.fixture(scope="session")
-def mixed_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
-    """A model with a categorical, a nullable numeric and a boolean feature, from a CSV."""
-    import numpy as np
-    import pandas as pd
+@pytest.fixture(scope="package")
+def wine_server(
+    wine_registered: Registered, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """`conveyor serve wine` (production: version 1, no refresh) on a copy of the home, for
+    tests that only send it requests and read its answers: none changes its model, registry
+    or settings."""
+    from tests.serving.server import running_server
 
-    root = tmp_path_factory.mktemp("mixed-serving")
-    reg = Registered(root / "home", root / "mixed", "mixed")
-    reg.project.mkdir()
-    rng = np.random.default_rng(0)
-    n = MIXED_CSV_ROWS
-    colour = rng.choice(["red", "green", "blue"], n)
-    size = rng.normal(10, 3, n)
-    size[rng.random(n) < 0.1] = np.nan
-    flag = rng.random(n) < 0.5
-    label = np.where((colour == "red") | (np.nan_to_num(size) > 12), "yes", "no")
-    pd.DataFrame({"colour": colour, "size": size, "flag": flag, "label": label}).to_csv(
-        reg.project / "data.csv", index=False
-    )
-    (reg.project / "conveyor.yaml").write_text(
-        "name: mixed\ntask: classification\n"
-        "data: {source: data.csv, target: label}\n"
-        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
-    )
-    reg.conveyor("run")
-    reg.conveyor("promote", "mixed", "1", "--to", "production")
-    return reg
+    reg = wine_registered.clone(tmp_path_factory.mktemp("wine-server"))
+    with running_server(reg, "wine", "--refresh-seconds", "0") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -150,8 +155,8 @@ def nullable_registered(tmp_path_factory: pytest.TempPathFactory) -> Registered:
         "data: {source: data.csv, target: price}\n"
         "model: {estimator: sklearn.linear_model.Ridge}\n"
     )
-    reg.conveyor("run")
-    reg.conveyor("promote", "houses", "1", "--to", "production")
+    reg.prepare("run")
+    reg.prepare("promote", "houses", "1", "--to", "production")
     return reg
 
 

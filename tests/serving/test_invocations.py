@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from tests.serving.conftest import Registered, free_port
-from tests.serving.server import Server, running_server, stop
+from tests.serving.server import Server, stop
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +37,9 @@ def home(wine_registered: Registered, tmp_path_factory: pytest.TempPathFactory) 
     return wine_registered.clone(tmp_path_factory.mktemp("invocations"))
 
 
-@pytest.fixture(scope="module")
-def conveyor(home: Registered) -> Iterator[Server]:
-    with running_server(home, "wine", "--refresh-seconds", "0") as server:
-        yield server
+@pytest.fixture
+def conveyor(wine_server: Server) -> Server:
+    return wine_server
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.serving.conftest import Registered
-from tests.serving.server import Server, running_server
+from tests.serving.server import Server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,13 +22,9 @@ needs_peers = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def server(
-    wine_registered: Registered, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    reg = wine_registered.clone(tmp_path_factory.mktemp("peers"))
-    with running_server(reg, "wine", "--refresh-seconds", "0") as srv:
-        yield srv
+@pytest.fixture
+def server(wine_server: Server) -> Server:
+    return wine_server
 
 
 @pytest.fixture(scope="module")

@@ -56,8 +56,8 @@ def three_versions(tmp_path_factory: pytest.TempPathFactory) -> Registered:
     bad.to_csv(reg.project / "wine-relabelled.csv", index=False)
     for source, c in (("wine.csv", 0.01), ("wine.csv", 1.0), ("wine-relabelled.csv", 1.0)):
         (reg.project / "conveyor.yaml").write_text(SPEC % (source, c))
-        reg.conveyor("run")
-    reg.conveyor("promote", "wine", "1", "--to", "production")
+        reg.prepare("run")
+    reg.prepare("promote", "wine", "1", "--to", "production")
     return reg
 
 

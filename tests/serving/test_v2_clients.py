@@ -13,10 +13,9 @@ from tests.serving.server import Server, running_server
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def server(wine_registered: Registered) -> Iterator[Server]:
-    with running_server(wine_registered, "wine", "--refresh-seconds", "0") as srv:
-        yield srv
+@pytest.fixture
+def server(wine_server: Server) -> Server:
+    return wine_server
 
 
 @pytest.fixture(scope="module")
