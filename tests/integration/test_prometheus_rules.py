@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from conveyor.monitoring import dashboard as dash
-from conveyor.monitoring import rules
-from conveyor.monitoring.rules import AlertThresholds
+from conveyor.deploy import dashboard as dash
+from conveyor.deploy import prometheus_rules as rules
+from conveyor.deploy.alert_thresholds import AlertThresholds
 
 pytestmark = pytest.mark.integration
 

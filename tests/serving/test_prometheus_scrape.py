@@ -140,7 +140,7 @@ def test_the_dashboards_resource_panels_have_data(
     """Each query of the dashboard's Resources row, as Grafana would send it for model wine,
     answers from a real Prometheus scraping a real (one-process) server: CPU and memory per
     process and per version."""
-    from conveyor.monitoring import dashboard as dash
+    from conveyor.deploy import dashboard as dash
 
     reg = wine_registered.clone(tmp_path)
     resources = [

@@ -253,7 +253,7 @@ def test_autoscaling_disruption_budget_and_controller(
 
 
 def test_monitoring_objects_match_the_alert_rules(rendered: Path) -> None:
-    from conveyor.monitoring.rules import AlertThresholds, prometheus_rules
+    from conveyor.deploy.prometheus_rules import AlertThresholds, prometheus_rules
 
     rule = load(rendered / "base" / "prometheusrule.yaml")
     assert rule["spec"] == prometheus_rules()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,10 @@ import typer
 import yaml
 
 from conveyor.cli.main import build_app
+from conveyor.deploy import dashboard as dash
+from conveyor.deploy import prometheus_rules as rules
+from conveyor.deploy.alert_thresholds import AlertThresholds
 from conveyor.errors import UserError
-from conveyor.monitoring import dashboard as dash
-from conveyor.monitoring import rules
-from conveyor.monitoring.rules import AlertThresholds
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.settings import Settings
 from conveyor.spec.models import AlertSpec, DriftSpec, MonitoringSpec
@@ -162,6 +164,39 @@ def test_committed_dashboard_is_the_generator_output(tmp_path: Path) -> None:
         "deploy/grafana/dashboards/conveyor.json is stale: python -m "
         "conveyor.monitoring.dashboard --out deploy/grafana/dashboards"
     )
+
+
+@pytest.mark.parametrize(
+    ("module", "written"),
+    [
+        ("conveyor.monitoring.rules", [PROMETHEUS / rules.RULES_FILE, PROMETHEUS / rules.CRD_FILE]),
+        ("conveyor.monitoring.dashboard", [DASHBOARDS / dash.DASHBOARD_FILE]),
+    ],
+)
+def test_documented_module_commands_write_the_committed_files(
+    tmp_path: Path, module: str, written: list[Path]
+) -> None:
+    # the docs, the committed files' headers and Grafana's provisioning name these commands;
+    # the modules behind them only hold the -m entry
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(tmp_path / path.name) for path in written]
+    for path in written:
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes()
+
+
+def test_importing_the_command_modules_does_nothing() -> None:
+    import conveyor.monitoring.dashboard as dashboard_command
+    import conveyor.monitoring.rules as rules_command
+
+    for command in (rules_command, dashboard_command):
+        assert not hasattr(command, "main")
 
 
 def test_crd_carries_the_rules_file_groups() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conveyor.monitoring import rules
-from conveyor.monitoring.runbooks import DEFAULT_BASE, SECTIONS, runbook_url
+from conveyor.deploy import prometheus_rules as rules
+from conveyor.runbooks import DEFAULT_BASE, SECTIONS, runbook_url
 from conveyor.settings import Settings
 from tests.unit.test_rules import command_problems
 

@@ -233,7 +233,7 @@ def service_monitor(o: RenderOptions) -> dict[str, Any]:
 
 
 def prometheus_rule(o: RenderOptions) -> dict[str, Any]:
-    from conveyor.monitoring.rules import prometheus_rule_crd
+    from conveyor.deploy.prometheus_rules import prometheus_rule_crd
 
     rule = prometheus_rule_crd(name=o.app, namespace=o.namespace)
     rule["metadata"]["labels"] = {**labels(o, "alerts"), **rule["metadata"]["labels"]}

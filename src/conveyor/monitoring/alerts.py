@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from conveyor.monitoring.assess import MIN_REQUESTS
-from conveyor.monitoring.runbooks import runbook_url
+from conveyor.runbooks import runbook_url
 from conveyor.store.errors import store_errors
 from conveyor.store.tables import alerts
 

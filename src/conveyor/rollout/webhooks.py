@@ -44,8 +44,8 @@ def payload(rollout: Rollout, reason: str) -> dict[str, Any]:
 def webhook_notifier(secret: str | None, policy: WebhookPolicy | None = None) -> Notifier:
     """Post events with ``conveyor.notify.post_event``, signed when ``secret`` is set, to the
     destinations ``policy`` allows (default: public hosts only)."""
-    from conveyor.monitoring.runbooks import SECTIONS, runbook_url
     from conveyor.notify import post_event
+    from conveyor.runbooks import SECTIONS, runbook_url
 
     def notify(urls: Sequence[Any], event: str, body: Mapping[str, Any]) -> object:
         if event in SECTIONS:  # an event that asks for a person says where its runbook is

@@ -4,6 +4,9 @@ Every Prometheus rule, every rule of the server's own alert book and every rollo
 asks for a person carries ``runbook_url`` = the base (``monitoring.runbook_base_url``, default
 the file in this repository) plus the anchor of its section. A test checks that each anchor is
 a heading of the file.
+
+The server's alert book (``monitoring``), rollout events (``rollout``) and the generated
+Prometheus rules (``deploy``) all name these sections, so the table sits below all three.
 """
 
 from __future__ import annotations
