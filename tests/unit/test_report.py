@@ -22,7 +22,7 @@ from conveyor.monitoring import WindowCounts, compare_window
 from conveyor.monitoring.assess import Assessment, Health, Performance
 from conveyor.monitoring.history import Alert, History, Step, firing_alerts, load_history
 from conveyor.monitoring.live import Bucket
-from conveyor.monitoring.report import render_report
+from conveyor.monitoring.report_html import render_report
 from conveyor.spec.models import AlertSpec
 from conveyor.store.engine import Store
 from conveyor.store.tables import alerts, feedback, inference_log, monitor_buckets
