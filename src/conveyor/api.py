@@ -36,7 +36,7 @@ from conveyor.settings import Settings
 if TYPE_CHECKING:
     from conveyor.data.schema import Schema
     from conveyor.data.survey import Finding
-    from conveyor.monitoring.files import FileDrift
+    from conveyor.monitoring.file_drift import FileDrift
     from conveyor.pipeline.run import RunResult
     from conveyor.registry.stages import ModelRegistry, VersionInfo
     from conveyor.spec.models import ProjectSpec
@@ -308,7 +308,7 @@ def drift(
 ) -> FileDrift:
     """Compare a current dataset with a reference (a file or a model's profile.json)."""
     from conveyor.monitoring.drift import DriftConfig
-    from conveyor.monitoring.files import drift_between_files
+    from conveyor.monitoring.file_drift import drift_between_files
 
     config = DriftConfig(alpha=alpha, psi_warn=min(0.2, threshold), psi_alert=threshold)
     return drift_between_files(

@@ -235,7 +235,7 @@ def drift(
     Exit 0: no drift (warnings allowed); 4: drift; 2: bad input.
     """
     from conveyor.monitoring.drift import DriftConfig
-    from conveyor.monitoring.files import drift_between_files
+    from conveyor.monitoring.file_drift import drift_between_files
 
     config = DriftConfig(
         alpha=alpha,
