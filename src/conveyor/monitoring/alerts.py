@@ -8,7 +8,7 @@ one), a healthy check resolves it. Only the process that makes a change gets it 
 ``Transition``, so when every worker evaluates the same window, one webhook goes out.
 
 The thresholds come from the version's ``monitoring:`` settings; the Prometheus rules in
-``conveyor.monitoring.rules`` apply the same numbers to the exported gauges.
+``conveyor.deploy.prometheus_rules`` apply the same numbers to the exported gauges.
 """
 
 from __future__ import annotations

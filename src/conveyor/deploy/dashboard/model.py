@@ -3,8 +3,7 @@ Grafana's grid, and writing ``conveyor.json``.
 
 ``deploy/grafana/dashboards/conveyor.json`` is this output for the default ``AlertThresholds``
 (a test keeps it equal), written again by
-``python -m conveyor.monitoring.dashboard --out deploy/grafana/dashboards`` (that module only
-runs ``main`` here).
+``python -m conveyor.deploy.dashboard --out deploy/grafana/dashboards`` (``main``).
 """
 
 from __future__ import annotations
@@ -167,10 +166,10 @@ def _layout(sections: Sequence[tuple[str, list[dict[str, Any]]]]) -> list[dict[s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m conveyor.monitoring.dashboard --out DIR``: write the dashboard for the
+    """``python -m conveyor.deploy.dashboard --out DIR``: write the dashboard for the
     default thresholds."""
     parser = argparse.ArgumentParser(
-        prog="python -m conveyor.monitoring.dashboard", description=main.__doc__
+        prog="python -m conveyor.deploy.dashboard", description=main.__doc__
     )
     parser.add_argument("--out", type=Path, required=True, help="Directory to write into.")
     args = parser.parse_args(argv)
