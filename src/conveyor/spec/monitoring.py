@@ -40,8 +40,12 @@ class DriftSpec(SpecSection):
     @model_validator(mode="after")
     def _warn_below_alert(self) -> DriftSpec:
         for signal in ("psi", "missing", "unseen"):
-            if getattr(self, f"{signal}_warn") > getattr(self, f"{signal}_alert"):
-                raise ValueError(f"{signal}_warn must not exceed {signal}_alert")
+            warn, alert = getattr(self, f"{signal}_warn"), getattr(self, f"{signal}_alert")
+            if warn > alert:
+                raise ValueError(
+                    f"{signal} thresholds need {signal}_warn <= {signal}_alert, "
+                    f"got {warn:g} > {alert:g}"
+                )
         return self
 
 
