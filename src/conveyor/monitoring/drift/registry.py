@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from conveyor.errors import UserError
 from conveyor.monitoring.drift.chi_square import ChiSquare
 from conveyor.monitoring.drift.distance import Distance
+from conveyor.monitoring.drift.hellinger import Hellinger
 from conveyor.monitoring.drift.ks import KolmogorovSmirnov
 from conveyor.monitoring.drift.missing import MissingShare
 from conveyor.monitoring.drift.psi import PopulationStability
@@ -50,6 +51,7 @@ def default_statistics() -> DriftStatistics:
         Distance(),
         MissingShare(),
         UnseenShare(),
+        Hellinger(),
     ):
         statistics.register(statistic)
     return statistics
