@@ -20,7 +20,7 @@ from conveyor.monitoring.samples import CategoryCounts, NumericBins, NumericRefe
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from conveyor.monitoring.drift import Current, Reference
+    from conveyor.monitoring.drift.columns import Current, Reference
 
 
 class SparkCurrent:

@@ -72,9 +72,10 @@ class Assessment:
 
 
 def drift_config(spec: DriftSpec) -> DriftConfig:
+    """The drift thresholds of a version's ``monitoring.drift``."""
     from conveyor.monitoring.drift import DriftConfig
 
-    return DriftConfig(**spec.model_dump())
+    return DriftConfig.from_spec(spec)
 
 
 def assess(
