@@ -107,7 +107,7 @@ def category_counts(values: Any) -> CategoryCounts:
     """A raw categorical column as counts, labels sorted.
 
     An object column of strings (``None`` / NaN aside: how pandas holds text) is counted by
-    pyarrow's hash table, as ``files`` counts a file's column; through ``np.unique`` every
+    pyarrow's hash table, as ``file_drift`` counts a file's column; through ``np.unique`` every
     value would be converted to a fixed-width string and sorted, three to seven times slower,
     more than comparing a numeric column costs. Anything else (numpy strings, booleans,
     numbers, mixed objects) goes through ``np.unique`` on the ``str`` of each value.
