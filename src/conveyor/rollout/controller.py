@@ -9,7 +9,7 @@ leader that stalled past its lease cannot act on stale reads.
 A tick walks each unfinished rollout one move forward: a pending rollout gets its first
 step's weights; a progressing step is analysed on the evidence of its window — a failing
 check rolls back at once, otherwise the step's end decides (advance, promote, roll back,
-pause, or wait for evidence up to ``max_wait_seconds``). State lives only in the store, so a
+pause, or wait for evidence up to ``max_wait_seconds``). RolloutState lives only in the store, so a
 new controller (a restart, another replica) continues at the same step.
 
 The registry moves only at the end, in an order that leaves traffic safe at every point:
@@ -32,14 +32,15 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, UserError
 from conveyor.registry import tags as T
-from conveyor.rollout.analysis import Decision, StepVerdict, Verdict, analyse, decide
 from conveyor.rollout.errors import NoActiveRolloutError
+from conveyor.rollout.judge import judge_step
 from conveyor.rollout.lease import Lease
-from conveyor.rollout.outcome import check_candidate, promote_candidate, reject_candidate
 from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
+from conveyor.rollout.registry_moves import check_candidate, promote_candidate, reject_candidate
 from conveyor.rollout.router import Arm
-from conveyor.rollout.state import Rollout, State, target
-from conveyor.rollout.strategies import Step, Strategies, default_strategies
+from conveyor.rollout.state import Rollout, RolloutState, target
+from conveyor.rollout.strategies import PlanStep, Strategies, default_strategies
+from conveyor.rollout.verdicts import Decision, StepVerdict
 from conveyor.rollout.webhooks import EVENTS, Notifier, payload
 
 if TYPE_CHECKING:
@@ -58,12 +59,17 @@ _IDLE = {Arm.PRODUCTION.value: 100.0, Arm.CANDIDATE.value: 0.0}
 
 
 class Controller:
-    """Drives the rollouts stored in ``store``; ``holder`` names this process in the lease."""
+    """Drives the rollouts stored in ``store``; ``holder`` names this process in the lease.
+
+    ``registry`` is called each time the registry is needed (``rollout.wiring.RegistryOnDemand``
+    opens MLflow on the first call only): pause, resume, abort, status or a leader with nothing
+    to promote never open it.
+    """
 
     def __init__(
         self,
         store: Store,
-        registry: ModelRegistry,
+        registry: Callable[[], ModelRegistry],
         *,
         holder: str,
         lease_ttl: timedelta = timedelta(seconds=30),
@@ -71,19 +77,23 @@ class Controller:
         strategies: Strategies | None = None,
     ) -> None:
         self.records = RolloutRecords(store)
-        self.registry = registry
+        self._registry = registry
         self.lease = Lease(store, LEASE_NAME, holder, lease_ttl)
         self.actor = f"controller@{holder}"
         self.notify = notify
         self.strategies = strategies or default_strategies()
         self._waits: dict[int, datetime] = {}  # rollout id -> when a wait was last recorded
 
+    @property
+    def registry(self) -> ModelRegistry:
+        return self._registry()
+
     # -- reading -------------------------------------------------------------------------
     def status(self, model: str) -> Rollout | None:
         """The model's active rollout, else its latest finished one, else None."""
         return self.records.active_for(model) or self.records.latest(model)
 
-    def plan(self, rollout: Rollout) -> list[Step]:
+    def plan(self, rollout: Rollout) -> list[PlanStep]:
         return self.strategies.plan(rollout.spec)
 
     # -- commands ------------------------------------------------------------------------
@@ -210,7 +220,7 @@ class Controller:
         self, rollout: Rollout, evidence: EvidenceProvider, now: datetime, fence: Any
     ) -> Rollout | None:
         plan = self.plan(rollout)
-        if rollout.state is State.PENDING:
+        if rollout.state is RolloutState.PENDING:
             return self._move(
                 rollout,
                 "begin",
@@ -221,41 +231,24 @@ class Controller:
                 weights=_weights(plan[0]),
                 step_started_at=now,
             )
-        if rollout.state is State.PROMOTING:
+        if rollout.state is RolloutState.PROMOTING:
             if now - rollout.updated_at < self.lease.ttl:
                 return None  # the process that started the promotion is finishing it
             return self._finish_promotion(rollout, self.actor, rollout.reason, now, fence)
-        if rollout.state is not State.PROGRESSING:
+        if rollout.state is not RolloutState.PROGRESSING:
             return None
-        spec = rollout.spec
-        started = rollout.step_started_at or rollout.updated_at
-        ends = started + timedelta(seconds=spec.step_seconds)
-        try:
-            data = evidence(rollout, started, now)
-        except Exception as exc:
-            log.exception("rollout #%d of %s: evidence unavailable", rollout.id, rollout.model)
-            waited = (now - ends).total_seconds()
-            if waited < spec.analysis.max_wait_seconds:
-                return None
-            # no evidence at all past the wait: never proceed blind, roll back or pause
-            action = (
-                Decision.FAIL if spec.analysis.on_inconclusive == "rollback" else Decision.PAUSE
-            )
-            reason = f"no evidence {waited:.0f} s after the step ended ({exc})"
-            return self._act(rollout, plan, StepVerdict(action, reason, []), now, fence)
-        checks = analyse(data, spec.analysis)
-        if now < ends:
-            failed = [c for c in checks if c.verdict is Verdict.FAIL]
-            if not failed:
-                return None
-            reasons = "; ".join(f"{c.name}: {c.reason}" for c in failed)
-            verdict = StepVerdict(Decision.FAIL, f"failed before the step ended: {reasons}", checks)
-        else:
-            verdict = decide(checks, (now - ends).total_seconds(), spec.analysis)
+        verdict = judge_step(rollout, evidence, now)
+        if verdict is None:
+            return None
         return self._act(rollout, plan, verdict, now, fence)
 
     def _act(
-        self, rollout: Rollout, plan: list[Step], verdict: StepVerdict, now: datetime, fence: Any
+        self,
+        rollout: Rollout,
+        plan: list[PlanStep],
+        verdict: StepVerdict,
+        now: datetime,
+        fence: Any,
     ) -> Rollout | None:
         step = rollout.step
         label = f"step {step + 1} of {len(plan)} ({plan[step].label})"
@@ -395,7 +388,7 @@ class Controller:
             log.exception("rollout #%d: webhook for %s failed", rollout.id, command)
 
 
-def _weights(step: Step) -> dict[str, float]:
+def _weights(step: PlanStep) -> dict[str, float]:
     return {Arm.PRODUCTION.value: 100.0 - step.weight, Arm.CANDIDATE.value: step.weight}
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Step:
+class PlanStep:
     """One step of a plan.
 
     ``weight``: percent of requests the candidate answers. ``mirror``: the other arm gets a
@@ -36,7 +36,7 @@ class Step:
 class Strategy(Protocol):
     name: str
 
-    def plan(self, spec: RolloutSpec) -> list[Step]: ...
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]: ...
 
 
 class Canary:
@@ -46,8 +46,8 @@ class Canary:
 
     name = "canary"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step(f"{w:g}%", w, w >= 100, spec.assignment) for w in spec.steps]
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
+        return [PlanStep(f"{w:g}%", w, w >= 100, spec.assignment) for w in spec.steps]
 
 
 class BlueGreen:
@@ -57,8 +57,8 @@ class BlueGreen:
 
     name = "blue_green"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step("mirror", 0.0, mirror=True), Step("switched", 100.0, mirror=True)]
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
+        return [PlanStep("mirror", 0.0, mirror=True), PlanStep("switched", 100.0, mirror=True)]
 
 
 class Shadow:
@@ -66,8 +66,8 @@ class Shadow:
 
     name = "shadow"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step("shadow", 0.0, mirror=True)]
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
+        return [PlanStep("shadow", 0.0, mirror=True)]
 
 
 class ABTest:
@@ -75,9 +75,9 @@ class ABTest:
 
     name = "ab"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
         split = spec.ab.split
-        return [Step(f"A/B {100 - split:g}/{split:g}", split, assign_by=spec.ab.sticky_key)]
+        return [PlanStep(f"A/B {100 - split:g}/{split:g}", split, assign_by=spec.ab.sticky_key)]
 
 
 class Strategies:
@@ -102,7 +102,7 @@ class Strategies:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
         return self.get(spec.strategy).plan(spec)
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from conveyor.metrics import BOUNDED_METRICS, LOWER_IS_BETTER, metric_names
 
@@ -563,10 +571,15 @@ class ABSpec(_Section):
         return value
 
 
+# the names of ``rollout.strategies.default_strategies()``, for reading a file with no process's
+# strategy registry at hand (a test keeps the two equal)
+BUILT_IN_STRATEGIES = ("canary", "blue_green", "shadow", "ab")
+
+
 class RolloutSpec(_Section):
     """How a candidate version reaches production: strategy, steps, analysis, notifications."""
 
-    strategy: Literal["canary", "blue_green", "shadow", "ab"] = Field(
+    strategy: str = Field(
         default="canary",
         description="canary: growing traffic share; blue_green: one switch; shadow: the "
         "candidate sees copies and answers nobody; ab: a fixed sticky split.",
@@ -596,6 +609,27 @@ class RolloutSpec(_Section):
         "Slack message.",
         examples=[["https://hooks.example.com/rollouts"]],
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str, info: ValidationInfo) -> str:
+        """A process's strategy registry decides which names are valid when validation is given
+        it (``context={"strategies": registry}``: the CLI's flags, the admin endpoint). The spec
+        sits below the rollout package and cannot ask it, so a file read alone is checked
+        against the built-in names."""
+        from conveyor.errors import ConveyorError
+
+        strategies = (info.context or {}).get("strategies")
+        if strategies is None:
+            if value not in BUILT_IN_STRATEGIES:
+                valid = ", ".join(sorted(BUILT_IN_STRATEGIES))
+                raise ValueError(f"unknown rollout strategy {value!r}; use one of {valid}")
+            return value
+        try:
+            strategies.get(value)
+        except ConveyorError as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @field_validator("steps")
     @classmethod
