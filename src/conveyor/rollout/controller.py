@@ -9,7 +9,7 @@ leader that stalled past its lease cannot act on stale reads.
 A tick walks each unfinished rollout one move forward: a pending rollout gets its first
 step's weights; a progressing step is analysed on the evidence of its window — a failing
 check rolls back at once, otherwise the step's end decides (advance, promote, roll back,
-pause, or wait for evidence up to ``max_wait_seconds``). RolloutState lives only in the store, so a
+pause, or wait for evidence up to ``max_wait_seconds``). State lives only in the store, so a
 new controller (a restart, another replica) continues at the same step.
 
 The registry moves only at the end, in an order that leaves traffic safe at every point:
@@ -31,12 +31,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, UserError
-from conveyor.registry import tags as T
 from conveyor.rollout.errors import NoActiveRolloutError
 from conveyor.rollout.judge import judge_step
 from conveyor.rollout.lease import Lease
 from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
-from conveyor.rollout.registry_moves import check_candidate, promote_candidate, reject_candidate
+from conveyor.rollout.registry_moves import (
+    candidate_and_champion,
+    promote_candidate,
+    reject_candidate,
+)
 from conveyor.rollout.router import Arm
 from conveyor.rollout.state import Rollout, RolloutState, target
 from conveyor.rollout.strategies import PlanStep, Strategies, default_strategies
@@ -81,7 +84,7 @@ class Controller:
         self.lease = Lease(store, LEASE_NAME, holder, lease_ttl)
         self.actor = f"controller@{holder}"
         self.notify = notify
-        self.strategies = strategies or default_strategies()
+        self.strategies = strategies if strategies is not None else default_strategies()
         self._waits: dict[int, datetime] = {}  # rollout id -> when a wait was last recorded
 
     @property
@@ -109,16 +112,7 @@ class Controller:
     ) -> Rollout:
         """A pending rollout of ``candidate`` against the current production version."""
         self.strategies.plan(spec)  # an unknown strategy is refused before anything is read
-        info = self.registry.get(model, candidate)
-        champion = self.registry.by_alias(model, T.PRODUCTION)
-        if champion is None:
-            raise UserError(
-                f"{model} has no production version to roll out against; promote one first: "
-                f"conveyor promote {model} <version> --to production"
-            )
-        if champion.version == info.version:
-            raise UserError(f"{model} version {candidate} is already in production")
-        check_candidate(info)
+        info, champion = candidate_and_champion(self.registry, model, candidate)
         rollout = self.records.create(
             model=model,
             candidate=info.version,

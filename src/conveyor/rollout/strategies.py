@@ -3,8 +3,9 @@
 A step says what share of requests the candidate answers, whether the arm that does not
 answer gets a copy (mirrored traffic, paired with the answer by request id) and how a request
 picks its arm. The controller and the router know nothing else about strategies, so a new one
-is a class with ``name`` and ``plan`` added to ``default_strategies``. The four are a few lines
-each, so they share this module.
+is a class with ``name`` and ``plan`` registered in a ``Strategies``. Each process builds one
+registry (``create_app``, ``CliContext.strategies``) and every part asks it; a spec validated
+with it (``context={"strategies": ...}``) asks it which names are valid. The four built in are a few lines each, so they share this module.
 """
 
 from __future__ import annotations
