@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, UserError
 from conveyor.rollout.errors import NoActiveRolloutError
-from conveyor.rollout.judge import judge_step
+from conveyor.rollout.judge import IDLE_WEIGHTS, judge_step, next_move, step_weights
 from conveyor.rollout.lease import Lease
 from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
 from conveyor.rollout.registry_moves import (
@@ -40,7 +40,6 @@ from conveyor.rollout.registry_moves import (
     promote_candidate,
     reject_candidate,
 )
-from conveyor.rollout.router import Arm
 from conveyor.rollout.state import Rollout, RolloutState, target
 from conveyor.rollout.strategies import PlanStep, Strategies, default_strategies
 from conveyor.rollout.verdicts import Decision, StepVerdict
@@ -57,8 +56,6 @@ log = logging.getLogger(__name__)
 WAIT_RECORD_SECONDS = 60.0
 
 LEASE_NAME = "rollout-controller"
-
-_IDLE = {Arm.PRODUCTION.value: 100.0, Arm.CANDIDATE.value: 0.0}
 
 
 class Controller:
@@ -118,7 +115,7 @@ class Controller:
             candidate=info.version,
             champion=champion.version,
             spec=spec,
-            weights=dict(_IDLE),
+            weights=dict(IDLE_WEIGHTS),
             actor=actor,
             reason=reason,
             now=_utc(now),
@@ -142,14 +139,20 @@ class Controller:
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Stop without judging the candidate: all traffic back on production."""
-        return self._command(model, "abort", actor, reason, _utc(now), weights=dict(_IDLE))
+        return self._command(model, "abort", actor, reason, _utc(now), weights=dict(IDLE_WEIGHTS))
 
     def rollback(
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Stop and reject the candidate: all traffic back on production."""
         rollout = self._command(
-            model, "rollback", actor, reason, _utc(now), weights=dict(_IDLE), pending="reject"
+            model,
+            "rollback",
+            actor,
+            reason,
+            _utc(now),
+            weights=dict(IDLE_WEIGHTS),
+            pending="reject",
         )
         return self._settle(rollout, actor)
 
@@ -222,7 +225,7 @@ class Controller:
                 now,
                 fence=fence,
                 step=0,
-                weights=_weights(plan[0]),
+                weights=step_weights(plan[0]),
                 step_started_at=now,
             )
         if rollout.state is RolloutState.PROMOTING:
@@ -244,8 +247,6 @@ class Controller:
         now: datetime,
         fence: Any,
     ) -> Rollout | None:
-        step = rollout.step
-        label = f"step {step + 1} of {len(plan)} ({plan[step].label})"
         if verdict.decision is Decision.WAIT:
             # one waiting analysis a minute is the record; every round would flood the events
             last = self._waits.get(rollout.id)
@@ -255,42 +256,15 @@ class Controller:
                 )
                 self._waits[rollout.id] = now
             return None
-        if verdict.decision is Decision.FAIL:
-            failed = self._move(
-                rollout,
-                "rollback",
-                f"{label} failed: {verdict.reason}",
-                now,
-                fence=fence,
-                analysis=verdict,
-                weights=dict(_IDLE),
-                pending="reject",
-            )
-            return self._settle(failed, self.actor)
-        if verdict.decision is Decision.PAUSE:
-            return self._move(
-                rollout, "pause", f"{label}: {verdict.reason}", now, fence=fence, analysis=verdict
-            )
-        if step + 1 < len(plan):
-            nxt = plan[step + 1]
-            return self._move(
-                rollout,
-                "advance",
-                f"{label} passed ({verdict.reason}); step {step + 2}: {nxt.label}",
-                now,
-                fence=fence,
-                analysis=verdict,
-                step=step + 1,
-                weights=_weights(nxt),
-                step_started_at=now,
-            )
-        reason = f"{label}, the last, passed: {verdict.reason}"
-        if not rollout.spec.auto_promote:
-            return self._move(
-                rollout, "pause", f"{reason}; promote by hand", now, fence=fence, analysis=verdict
-            )
-        promoting = self._move(rollout, "promote", reason, now, fence=fence, analysis=verdict)
-        return self._finish_promotion(promoting, self.actor, reason, now, fence)
+        move = next_move(rollout, plan, verdict, now)
+        moved = self._move(
+            rollout, move.command, move.reason, now, fence=fence, analysis=verdict, **move.changes
+        )
+        if move.command == "rollback":
+            return self._settle(moved, self.actor)
+        if move.command == "promote":
+            return self._finish_promotion(moved, self.actor, move.reason, now, fence)
+        return moved
 
     def _finish_promotion(
         self, rollout: Rollout, actor: str, reason: str, now: datetime, fence: Any = None
@@ -314,7 +288,7 @@ class Controller:
             now,
             actor,
             fence,
-            weights=dict(_IDLE),
+            weights=dict(IDLE_WEIGHTS),
         )
 
     def _settle(self, rollout: Rollout, actor: str) -> Rollout:
@@ -380,10 +354,6 @@ class Controller:
             self.notify(rollout.spec.webhooks, EVENTS[command], payload(rollout, reason))
         except Exception:  # a notification never undoes or blocks a committed transition
             log.exception("rollout #%d: webhook for %s failed", rollout.id, command)
-
-
-def _weights(step: PlanStep) -> dict[str, float]:
-    return {Arm.PRODUCTION.value: 100.0 - step.weight, Arm.CANDIDATE.value: step.weight}
 
 
 def _utc(now: datetime | None) -> datetime:
