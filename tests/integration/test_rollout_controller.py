@@ -39,9 +39,9 @@ from conveyor.rollout.errors import (
     RolloutConflictError,
 )
 from conveyor.rollout.evidence import ArmEvidence, Evidence, Pairs
-from conveyor.rollout.outcome import REJECTED_REASON
+from conveyor.rollout.registry_moves import REJECTED_REASON
 from conveyor.rollout.router import Arm, Route, Router, RouteTable
-from conveyor.rollout.state import Rollout, State
+from conveyor.rollout.state import Rollout, RolloutState
 from conveyor.rollout.webhooks import webhook_notifier
 from conveyor.settings import Settings
 from conveyor.spec.models import AnalysisSpec, RolloutSpec
@@ -95,7 +95,7 @@ class World:
 
         return Controller(
             self.store,
-            self.registry,
+            lambda: self.registry,
             holder=holder,
             lease_ttl=timedelta(seconds=ttl),
             notify=notify,
@@ -115,7 +115,9 @@ class World:
     def events(self, rollout: Rollout) -> list[tuple[str, str | None, str | None]]:
         return [
             (e.kind, e.to_state, e.verdict)
-            for e in Controller(self.store, self.registry, holder="x").records.events(rollout.id)
+            for e in Controller(self.store, lambda: self.registry, holder="x").records.events(
+                rollout.id
+            )
         ]
 
 
@@ -190,12 +192,12 @@ def route(world: World, controller: Controller) -> RouteTable:
 # -- the happy path ---------------------------------------------------------------------------
 def test_canary_steps_through_to_promotion(world: World) -> None:
     rollout = start(world)
-    assert (rollout.state, rollout.champion, rollout.candidate) == (State.PENDING, "1", "2")
+    assert (rollout.state, rollout.champion, rollout.candidate) == (RolloutState.PENDING, "1", "2")
     controller, evidence = world.controller(), Scripted()
 
     (begun,) = controller.tick(world.at(1), evidence)
     assert (begun.state, begun.step, begun.weights) == (
-        State.PROGRESSING,
+        RolloutState.PROGRESSING,
         0,
         {"production": 90, "candidate": 10},
     )
@@ -211,7 +213,7 @@ def test_canary_steps_through_to_promotion(world: World) -> None:
     # all traffic on the candidate; the champion gets a copy to compare with
     assert Router(route(world, controller)).route("r") == Route(Arm.CANDIDATE, Arm.PRODUCTION)
     (done,) = controller.tick(world.at(184), evidence)
-    assert done.state is State.SUCCEEDED
+    assert done.state is RolloutState.SUCCEEDED
     assert done.ended_at == world.at(184)
     assert "step 3 of 3 (100%), the last, passed" in done.reason
 
@@ -269,7 +271,7 @@ def test_a_failing_candidate_is_rolled_back_and_rejected(world: World) -> None:
     controller.tick(world.at(62), evidence)  # step 1 passed: 50% on the candidate
     evidence.kind = "bad"
     (failed,) = controller.tick(world.at(80), evidence)  # fails fast, mid-step
-    assert failed.state is State.ROLLED_BACK
+    assert failed.state is RolloutState.ROLLED_BACK
     assert failed.weights == {"production": 100, "candidate": 0}
     assert failed.reason.startswith("step 2 of 3 (50%) failed: failed before the step ended:")
     assert "error_rate: error rate" in failed.reason
@@ -314,7 +316,7 @@ def test_a_restarted_controller_continues_at_the_same_step(world: World) -> None
 def test_only_the_lease_holder_acts_and_another_takes_over_after_expiry(world: World) -> None:
     start(world)
     a, b, evidence = world.controller("a"), world.controller("b"), Scripted()
-    assert [r.state for r in a.tick(world.at(1), evidence)] == [State.PROGRESSING]
+    assert [r.state for r in a.tick(world.at(1), evidence)] == [RolloutState.PROGRESSING]
     assert b.tick(world.at(20), evidence) == []  # a holds the lease until t0+31
     assert a.tick(world.at(25), evidence) == []  # mid-step; a renews until t0+55
     assert b.tick(world.at(50), evidence) == []
@@ -337,7 +339,10 @@ def test_a_leader_that_stalls_past_its_lease_cannot_write(world: World) -> None:
     assert a.tick(world.at(62), stalls) == []
     rollout = a.status("wine")
     assert rollout is not None
-    assert (rollout.state, rollout.step) == (State.PROGRESSING, 0)  # a's verdict was not applied
+    assert (rollout.state, rollout.step) == (
+        RolloutState.PROGRESSING,
+        0,
+    )  # a's verdict was not applied
     (moved,) = b.tick(world.at(96), Scripted())
     assert moved.step == 1
     steps = [e for e in a.records.events(rollout.id) if e.kind == "transition"]
@@ -417,7 +422,7 @@ def test_start_refuses_unfit_versions(
 
 def test_an_approved_version_may_roll_out(world: World) -> None:
     world.registry.approve("wine", "3", "carol", "reviewed")
-    assert start(world, "3").state is State.PENDING
+    assert start(world, "3").state is RolloutState.PENDING
 
 
 def test_start_needs_a_production_version(world: World) -> None:
@@ -429,7 +434,7 @@ def test_start_needs_a_production_version(world: World) -> None:
 def test_an_unknown_strategy_is_refused_before_anything_is_read(world: World) -> None:
     from conveyor.rollout.strategies import Strategies
 
-    empty = Controller(world.store, world.registry, holder="a", strategies=Strategies())
+    empty = Controller(world.store, lambda: world.registry, holder="a", strategies=Strategies())
     with pytest.raises(UserError, match="unknown rollout strategy 'canary'"):
         empty.start("wine", "2", canary(), actor="alice")
 
@@ -440,12 +445,12 @@ def test_pause_holds_traffic_and_resume_restarts_the_step(world: World) -> None:
     controller, evidence = world.controller(), Scripted()
     controller.tick(world.at(1), evidence)
     paused = controller.pause("wine", actor="bob", reason="holiday", now=world.at(10))
-    assert (paused.state, paused.weights["candidate"]) == (State.PAUSED, 10)
+    assert (paused.state, paused.weights["candidate"]) == (RolloutState.PAUSED, 10)
     assert route(world, controller).weight == 10
     assert controller.tick(world.at(500), evidence) == []  # nothing is judged while paused
     resumed = controller.resume("wine", actor="bob", now=world.at(600))
     assert (resumed.state, resumed.step, resumed.step_started_at) == (
-        State.PROGRESSING,
+        RolloutState.PROGRESSING,
         0,
         world.at(600),
     )
@@ -460,7 +465,7 @@ def test_promote_by_hand_skips_the_remaining_steps(world: World) -> None:
     controller = world.controller()
     controller.tick(world.at(1), Scripted())
     done = controller.promote("wine", actor="carol", reason="looks fine", now=world.at(5))
-    assert done.state is State.SUCCEEDED
+    assert done.state is RolloutState.SUCCEEDED
     assert world.production() == "2"
     promote = [e for e in AuditLog(world.store).history("wine") if e.action == "promote"][-2]
     assert (promote.version, promote.actor, promote.reason) == ("2", "carol", "looks fine")
@@ -471,12 +476,12 @@ def test_rollback_by_hand_rejects_and_abort_does_not(world: World) -> None:
     controller = world.controller()
     controller.tick(world.at(1), Scripted())
     aborted = controller.abort("wine", actor="bob", reason="wrong day", now=world.at(5))
-    assert (aborted.state, aborted.weights["candidate"]) == (State.ABORTED, 0)
+    assert (aborted.state, aborted.weights["candidate"]) == (RolloutState.ABORTED, 0)
     assert world.stage("2") == T.STAGING  # not judged
     start(world)
     controller.tick(world.at(10), Scripted())
     gone = controller.rollback("wine", actor="bob", reason="customer complaints")
-    assert gone.state is State.ROLLED_BACK
+    assert gone.state is RolloutState.ROLLED_BACK
     assert world.stage("2") == T.REJECTED
     assert world.registry.get("wine", "2").tags[REJECTED_REASON] == "customer complaints"
     assert world.production() == "1"
@@ -487,17 +492,17 @@ def test_without_auto_promote_the_last_step_waits_for_a_person(world: World) -> 
     controller, evidence = world.controller(), Scripted()
     controller.tick(world.at(1), evidence)
     (waiting,) = controller.tick(world.at(62), evidence)
-    assert waiting.state is State.PAUSED
+    assert waiting.state is RolloutState.PAUSED
     assert waiting.reason.endswith("promote by hand")
     assert world.production() == "1"
-    assert controller.promote("wine", actor="carol").state is State.SUCCEEDED
+    assert controller.promote("wine", actor="carol").state is RolloutState.SUCCEEDED
 
 
 # -- waiting for evidence --------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("action", "state"), [("rollback", State.ROLLED_BACK), ("pause", State.PAUSED)]
+    ("action", "state"), [("rollback", RolloutState.ROLLED_BACK), ("pause", RolloutState.PAUSED)]
 )
-def test_inconclusive_waits_up_to_its_limit(world: World, action: str, state: State) -> None:
+def test_inconclusive_waits_up_to_its_limit(world: World, action: str, state: RolloutState) -> None:
     analysis = FAST.model_copy(update={"on_inconclusive": action})
     rollout = start(world, analysis=analysis)
     controller, evidence = world.controller(), Scripted("tiny")
@@ -531,10 +536,14 @@ class Unavailable:
 
 @pytest.mark.parametrize(
     ("action", "state"),
-    [("rollback", State.ROLLED_BACK), ("pause", State.PAUSED), ("proceed", State.PAUSED)],
+    [
+        ("rollback", RolloutState.ROLLED_BACK),
+        ("pause", RolloutState.PAUSED),
+        ("proceed", RolloutState.PAUSED),
+    ],
 )
 def test_evidence_that_never_comes_does_not_hold_a_step_forever(
-    world: World, action: str, state: State
+    world: World, action: str, state: RolloutState
 ) -> None:
     analysis = FAST.model_copy(update={"on_inconclusive": action})
     start(world, analysis=analysis)
@@ -586,7 +595,7 @@ def test_an_unreachable_store_changes_nothing(world: World) -> None:
             start(world, "5")
     rollout = controller.status("wine")
     assert rollout is not None
-    assert (rollout.state, rollout.step) == (State.PROGRESSING, 0)  # traffic as it was
+    assert (rollout.state, rollout.step) == (RolloutState.PROGRESSING, 0)  # traffic as it was
     (moved,) = controller.tick(world.at(62), evidence)  # and it carries on once back
     assert moved.step == 1
 
@@ -624,14 +633,14 @@ def test_mlflow_down_during_promotion_leaves_it_promoting_until_the_leader_finis
     assert controller.tick(world.at(62), evidence) == []  # promotion could not finish
     rollout = controller.status("wine")
     assert rollout is not None
-    assert rollout.state is State.PROMOTING
+    assert rollout.state is RolloutState.PROMOTING
     assert world.production() == "1"  # the alias did not move at all
     with pytest.raises(IllegalTransitionError, match=r"cannot abort .* it is promoting"):
         controller.abort("wine", actor="bob")
     registry.down = False
     assert controller.tick(world.at(70), evidence) == []  # within the grace period
     (done,) = controller.tick(world.at(93), evidence)  # the leader finishes it
-    assert done.state is State.SUCCEEDED
+    assert done.state is RolloutState.SUCCEEDED
     assert world.production() == "2"
 
 
@@ -641,7 +650,7 @@ def test_mlflow_down_during_rollback_is_retried_with_traffic_already_back(world:
     controller.tick(world.at(1), Scripted())
     registry.down = True
     (failed,) = controller.tick(world.at(30), Scripted("bad"))
-    assert failed.state is State.ROLLED_BACK
+    assert failed.state is RolloutState.ROLLED_BACK
     assert failed.weights["candidate"] == 0  # safe first
     assert failed.pending == "reject"  # the registry work is owed
     registry.down = False
@@ -666,7 +675,7 @@ def test_a_promotion_cut_short_by_a_crash_is_finished_once(world: World) -> None
     # lease's length after its last change, in case its owner is still finishing it
     assert successor.tick(world.at(32), Scripted()) == []
     (done,) = successor.tick(world.at(40), Scripted())
-    assert (done.id, done.state) == (promoting.id, State.SUCCEEDED)
+    assert (done.id, done.state) == (promoting.id, RolloutState.SUCCEEDED)
     assert world.production() == "2"
     again = [e for e in AuditLog(world.store).history("wine") if e.action == "promote"]
     assert len(again) == promotions  # finished, not promoted a second time
@@ -678,11 +687,11 @@ def test_a_refused_promotion_pauses_for_a_person(world: World) -> None:
     controller.tick(world.at(1), evidence)
     world.registry.client.set_model_version_tag("wine", "2", T.REQUIRE_APPROVAL, "true")
     (paused,) = controller.tick(world.at(62), evidence)
-    assert paused.state is State.PAUSED
+    assert paused.state is RolloutState.PAUSED
     assert paused.reason.startswith("promotion refused: wine version 2 needs approval")
     assert world.production() == "1"
     world.registry.approve("wine", "2", "carol", "ok")
-    assert controller.promote("wine", actor="carol").state is State.SUCCEEDED
+    assert controller.promote("wine", actor="carol").state is RolloutState.SUCCEEDED
 
 
 # -- the other strategies -----------------------------------------------------------------------------
@@ -696,7 +705,7 @@ def test_blue_green_mirrors_then_switches_and_switches_back_at_once(world: World
     assert Router(route(world, controller)).route("r") == Route(Arm.CANDIDATE, Arm.PRODUCTION)
     evidence.kind = "bad"
     (back,) = controller.tick(world.at(70), evidence)
-    assert back.state is State.ROLLED_BACK
+    assert back.state is RolloutState.ROLLED_BACK
     assert Router(route(world, controller)).route("r") == Route(Arm.PRODUCTION)
     checks = controller.records.events(back.id)[-2].evidence["checks"]
     assert {c["name"]: c["verdict"] for c in checks}["agreement"] == "fail"
@@ -708,7 +717,7 @@ def test_shadow_judges_paired_outputs_then_promotes(world: World) -> None:
     controller.tick(world.at(1), evidence)
     assert Router(route(world, controller)).route("r") == Route(Arm.PRODUCTION, Arm.CANDIDATE)
     (done,) = controller.tick(world.at(62), evidence)
-    assert done.state is State.SUCCEEDED
+    assert done.state is RolloutState.SUCCEEDED
     checks = controller.records.events(rollout.id)[2].evidence["checks"]
     assert {c["name"]: c["verdict"] for c in checks}["agreement"] == "pass"
 
@@ -722,7 +731,7 @@ def test_ab_splits_by_key_until_the_decision(world: World) -> None:
     router = Router(table)
     assert len({router.route(f"r{i}", {"X-User": "u1"}).arm for i in range(20)}) == 1
     (done,) = controller.tick(world.at(62), evidence)
-    assert done.state is State.SUCCEEDED
+    assert done.state is RolloutState.SUCCEEDED
 
 
 # -- webhooks -----------------------------------------------------------------------------------------
@@ -763,7 +772,10 @@ def test_rollout_events_reach_webhooks_signed(world: World, receiver: Receiver) 
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/rollouts"
     allow_loopback = WebhookPolicy(("127.0.0.1",))
     controller = Controller(
-        world.store, world.registry, holder="a", notify=webhook_notifier("s3cret", allow_loopback)
+        world.store,
+        lambda: world.registry,
+        holder="a",
+        notify=webhook_notifier("s3cret", allow_loopback),
     )
     spec = canary(webhooks=[url], steps=[100])
     controller.start("wine", "2", spec, actor="alice", now=world.t0)
@@ -786,9 +798,9 @@ def test_a_webhook_that_fails_never_blocks_a_transition(world: World) -> None:
     def broken(urls: Any, event: str, payload: Any) -> None:
         raise RuntimeError("receiver exploded")
 
-    controller = Controller(world.store, world.registry, holder="a", notify=broken)
+    controller = Controller(world.store, lambda: world.registry, holder="a", notify=broken)
     controller.start("wine", "2", canary(), actor="alice", now=world.t0)
-    assert [r.state for r in controller.tick(world.at(1), Scripted())] == [State.PROGRESSING]
+    assert [r.state for r in controller.tick(world.at(1), Scripted())] == [RolloutState.PROGRESSING]
 
 
 def test_rollout_webhooks_to_internal_addresses_are_refused_at_send(
@@ -803,7 +815,9 @@ def test_rollout_webhooks_to_internal_addresses_are_refused_at_send(
         "http://169.254.169.254/latest/meta-data/",
         f"http://[::ffff:127.0.0.1]:{port}/mapped",
     ]
-    controller = Controller(world.store, world.registry, holder="a", notify=webhook_notifier(None))
+    controller = Controller(
+        world.store, lambda: world.registry, holder="a", notify=webhook_notifier(None)
+    )
     spec = canary(webhooks=hooks, steps=[100])
     controller.start("wine", "2", spec, actor="alice", now=world.t0)
     controller.tick(world.at(1), Scripted())

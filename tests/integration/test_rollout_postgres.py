@@ -14,7 +14,7 @@ import pytest
 from conveyor.rollout.errors import RolloutConflictError
 from conveyor.rollout.lease import Lease
 from conveyor.rollout.records import RevisionConflict, RolloutRecords
-from conveyor.rollout.state import Rollout, State
+from conveyor.rollout.state import Rollout, RolloutState
 from conveyor.spec.models import RolloutSpec
 from conveyor.store.engine import Store
 from tests.integration.test_postgres import postgres_database
@@ -151,6 +151,10 @@ def test_transitions_compare_and_set_and_free_the_model_when_finished(store: Sto
     with pytest.raises(RevisionConflict):  # a second writer that read the same revision
         records.transition(first, "abort", actor="b", reason="", now=T0)
     ended = records.transition(begun, "abort", actor="b", reason="stop", now=T0)
-    assert (ended.state, ended.ended_at, records.active_for(model)) == (State.ABORTED, T0, None)
+    assert (ended.state, ended.ended_at, records.active_for(model)) == (
+        RolloutState.ABORTED,
+        T0,
+        None,
+    )
     assert [e.to_state for e in records.events(first.id)] == ["pending", "progressing", "aborted"]
     assert new_rollout(records, model, "3").candidate == "3"  # the model is free again

@@ -13,9 +13,9 @@ import httpx
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from conveyor.rollout.analysis import CheckResult, Decision, StepVerdict, Verdict
 from conveyor.rollout.records import RolloutRecords
 from conveyor.rollout.state import Rollout
+from conveyor.rollout.verdicts import CheckResult, Decision, StepVerdict, Verdict
 from conveyor.spec.models import RolloutSpec
 from conveyor.store.tables import inference_log
 

@@ -10,13 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conveyor.rollout.analysis import (
-    CheckResult,
-    Decision,
-    Verdict,
+from conveyor.rollout.analysis import analyse, decide
+from conveyor.rollout.checks import (
     agreement,
-    analyse,
-    decide,
     error_rate,
     input_drift,
     latency,
@@ -25,6 +21,7 @@ from conveyor.rollout.analysis import (
 )
 from conveyor.rollout.evidence import ArmEvidence, Evidence, Pairs
 from conveyor.rollout.stats import labels
+from conveyor.rollout.verdicts import CheckResult, Decision, Verdict
 from conveyor.spec.models import AnalysisSpec
 
 SPEC = AnalysisSpec()

@@ -14,7 +14,7 @@ from conveyor.rollout.controller import Controller
 from conveyor.rollout.evidence import ArmEvidence, Evidence
 from conveyor.rollout.loop import LeaderLoop, LoopState
 from conveyor.rollout.records import RolloutRecords
-from conveyor.rollout.state import Rollout, State
+from conveyor.rollout.state import Rollout, RolloutState
 from conveyor.spec.models import RolloutSpec
 from conveyor.store import Store
 
@@ -51,7 +51,7 @@ def holder(loop: LeaderLoop) -> str | None:
 
 def loop(store: Store, name: str) -> LeaderLoop:
     registry: Any = NoRegistry()
-    controller = Controller(store, registry, holder=name, lease_ttl=timedelta(seconds=30))
+    controller = Controller(store, lambda: registry, holder=name, lease_ttl=timedelta(seconds=30))
     return LeaderLoop(controller, nothing_yet, interval=0.02)
 
 
@@ -71,7 +71,7 @@ def test_one_of_two_loops_leads_and_stopping_it_hands_over(store: Store) -> None
     a.start()
     b.start()
     try:
-        wait_for(lambda: records.get(rollout.id).state is State.PROGRESSING)
+        wait_for(lambda: records.get(rollout.id).state is RolloutState.PROGRESSING)
         wait_for(lambda: a.rounds > 5 and b.rounds > 5)
         begins = [e for e in records.events(rollout.id) if e.to_state == "progressing"]
         assert len(begins) == 1  # acted on once, by the leader

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.rollout.analysis import Decision, StepVerdict
 from conveyor.rollout.errors import IllegalTransitionError, RolloutConflictError
 from conveyor.rollout.lease import Lease
 from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
-from conveyor.rollout.state import COMMANDS, Rollout, State, target
+from conveyor.rollout.state import COMMANDS, Rollout, RolloutState, target
+from conveyor.rollout.verdicts import Decision, StepVerdict
 from conveyor.spec.models import RolloutSpec
 from conveyor.store import AuditLog, Store
 
@@ -42,22 +42,26 @@ def create(records: RolloutRecords, model: str = "wine", candidate: str = "2") -
 
 
 def test_every_command_leads_from_its_states_only() -> None:
-    assert target("wine", State.PENDING, "begin") is State.PROGRESSING
-    assert target("wine", State.PAUSED, "promote") is State.PROMOTING
-    assert target("wine", State.PROMOTING, "refuse") is State.PAUSED
+    assert target("wine", RolloutState.PENDING, "begin") is RolloutState.PROGRESSING
+    assert target("wine", RolloutState.PAUSED, "promote") is RolloutState.PROMOTING
+    assert target("wine", RolloutState.PROMOTING, "refuse") is RolloutState.PAUSED
     for command, (sources, _) in COMMANDS.items():
-        for state in State:
+        for state in RolloutState:
             if state not in sources:
                 with pytest.raises(IllegalTransitionError) as err:
                     target("wine", state, command)
                 assert f"it is {state.value}" in err.value.message
     assert not any(s.terminal for sources, _ in COMMANDS.values() for s in sources)
-    assert {s for s in State if s.terminal} == {State.SUCCEEDED, State.ROLLED_BACK, State.ABORTED}
+    assert {s for s in RolloutState if s.terminal} == {
+        RolloutState.SUCCEEDED,
+        RolloutState.ROLLED_BACK,
+        RolloutState.ABORTED,
+    }
 
 
 def test_illegal_command_names_where_it_is_allowed() -> None:
     with pytest.raises(IllegalTransitionError) as err:
-        target("wine", State.PROMOTING, "abort")
+        target("wine", RolloutState.PROMOTING, "abort")
     assert err.value.message == (
         "cannot abort the rollout of 'wine': it is promoting "
         "(allowed when paused or pending or progressing)"
@@ -68,7 +72,7 @@ def test_create_reads_back_and_refuses_a_second(store: Store) -> None:
     records = RolloutRecords(store)
     first = create(records)
     assert (first.state, first.step, first.revision, first.spec.strategy) == (
-        State.PENDING,
+        RolloutState.PENDING,
         0,
         0,
         "shadow",
@@ -86,7 +90,7 @@ def test_transitions_compare_and_set(store: Store) -> None:
     begun = records.transition(
         first, "begin", actor="c", reason="go", now=T0, step=0, step_started_at=T0
     )
-    assert (begun.state, begun.revision, begun.step_started_at) == (State.PROGRESSING, 1, T0)
+    assert (begun.state, begun.revision, begun.step_started_at) == (RolloutState.PROGRESSING, 1, T0)
     with pytest.raises(RevisionConflict):  # read before "begin": stale
         records.transition(first, "abort", actor="bob", reason="", now=T0)
     with pytest.raises(IllegalTransitionError):
@@ -106,7 +110,7 @@ def test_finishing_frees_the_model_and_keeps_the_history(store: Store) -> None:
         now=later,
         weights={"production": 100.0, "candidate": 0.0},
     )
-    assert (ended.state, ended.ended_at, ended.reason) == (State.ABORTED, later, "stop")
+    assert (ended.state, ended.ended_at, ended.reason) == (RolloutState.ABORTED, later, "stop")
     assert records.active_for("wine") is None
     assert records.latest("wine") == ended
     assert create(records, candidate="3").id == first.id + 1
@@ -133,12 +137,12 @@ def test_a_fenced_write_needs_the_lease(store: Store) -> None:
         records.transition(
             first, "begin", actor="a", reason="", now=T0, fence=lambda c: mine.held(c, T0)
         )
-    assert records.get(first.id).state is State.PENDING  # nothing written, no event
+    assert records.get(first.id).state is RolloutState.PENDING  # nothing written, no event
     assert len(records.events(first.id)) == 1
     begun = records.transition(
         first, "begin", actor="b", reason="", now=T0, fence=lambda c: theirs.held(c, T0)
     )
-    assert begun.state is State.PROGRESSING
+    assert begun.state is RolloutState.PROGRESSING
 
 
 def test_analyses_are_stored_with_their_evidence(store: Store) -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from conveyor.errors import UserError
 from conveyor.rollout.router import Arm, Route, Router, RouteTable, key_point
-from conveyor.rollout.state import Rollout, State
-from conveyor.rollout.strategies import Step, default_strategies
+from conveyor.rollout.state import Rollout, RolloutState
+from conveyor.rollout.strategies import PlanStep, default_strategies
 from conveyor.spec.models import RolloutSpec
 
 N = 20_000
@@ -143,15 +143,15 @@ def test_strategies_make_the_plans() -> None:
     assert strategies.names() == ["ab", "blue_green", "canary", "shadow"]
     canary = strategies.plan(RolloutSpec(steps=[10, 100], assignment="random"))
     assert canary == [
-        Step("10%", 10, mirror=False, assign_by="random"),
-        Step("100%", 100, mirror=True, assign_by="random"),  # the champion keeps a copy
+        PlanStep("10%", 10, mirror=False, assign_by="random"),
+        PlanStep("100%", 100, mirror=True, assign_by="random"),  # the champion keeps a copy
     ]
     blue_green = strategies.plan(RolloutSpec(strategy="blue_green"))
     assert [(s.weight, s.mirror) for s in blue_green] == [(0, True), (100, True)]
     shadow = strategies.plan(RolloutSpec(strategy="shadow"))
     assert [(s.weight, s.mirror) for s in shadow] == [(0, True)]
     ab = strategies.plan(RolloutSpec(strategy="ab", ab={"split": 20, "sticky_key": "field:u"}))
-    assert ab == [Step("A/B 80/20", 20, assign_by="field:u")]
+    assert ab == [PlanStep("A/B 80/20", 20, assign_by="field:u")]
 
 
 def test_strategy_registry_refuses_duplicates_and_lists_names() -> None:
@@ -162,7 +162,7 @@ def test_strategy_registry_refuses_duplicates_and_lists_names() -> None:
         strategies.get("linear")
 
 
-def rollout(state: State, spec: RolloutSpec, step: int = 0, weight: float = 0) -> Rollout:
+def rollout(state: RolloutState, spec: RolloutSpec, step: int = 0, weight: float = 0) -> Rollout:
     return Rollout(
         id=7,
         model="wine",
@@ -187,20 +187,20 @@ def rollout(state: State, spec: RolloutSpec, step: int = 0, weight: float = 0) -
 def test_route_table_follows_the_stored_rollout() -> None:
     strategies = default_strategies()
     canary = RolloutSpec()
-    running = RouteTable.for_rollout(rollout(State.PROGRESSING, canary, 1, 25), strategies)
+    running = RouteTable.for_rollout(rollout(RolloutState.PROGRESSING, canary, 1, 25), strategies)
     assert running == RouteTable("wine", "1", "2", 25, False, "request_id", "rollout-7")
-    paused = RouteTable.for_rollout(rollout(State.PAUSED, canary, 1, 25), strategies)
+    paused = RouteTable.for_rollout(rollout(RolloutState.PAUSED, canary, 1, 25), strategies)
     assert paused.weight == 25  # traffic holds while paused
-    for state in (State.PENDING, State.ROLLED_BACK, State.ABORTED):
+    for state in (RolloutState.PENDING, RolloutState.ROLLED_BACK, RolloutState.ABORTED):
         assert RouteTable.for_rollout(rollout(state, canary), strategies) == RouteTable.idle(
             "wine", "1"
         )
-    done = RouteTable.for_rollout(rollout(State.SUCCEEDED, canary, 3, 100), strategies)
+    done = RouteTable.for_rollout(rollout(RolloutState.SUCCEEDED, canary, 3, 100), strategies)
     assert done == RouteTable.idle("wine", "2")
     green = RolloutSpec(strategy="blue_green")
-    switched = RouteTable.for_rollout(rollout(State.PROGRESSING, green, 1, 100), strategies)
+    switched = RouteTable.for_rollout(rollout(RolloutState.PROGRESSING, green, 1, 100), strategies)
     assert Router(switched).route("r") == Route(Arm.CANDIDATE, Arm.PRODUCTION)
     ab = RolloutSpec(strategy="ab", ab={"split": 10, "sticky_key": "header:X-Team"})
-    assert RouteTable.for_rollout(rollout(State.PROGRESSING, ab, 0, 10), strategies).assign_by == (
-        "header:X-Team"
-    )
+    assert RouteTable.for_rollout(
+        rollout(RolloutState.PROGRESSING, ab, 0, 10), strategies
+    ).assign_by == ("header:X-Team")

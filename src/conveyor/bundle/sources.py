@@ -23,8 +23,23 @@ PINNED = "pinned"  # the stage of a version served by number (CONVEYOR_MODEL_VER
 
 
 class ModelSource(Protocol):
+    @property
+    def versioned(self) -> bool:
+        """Whether ``version`` finds versions besides the served one (a rollout's candidate)."""
+        ...
+
+    @property
+    def pinned(self) -> str | None:
+        """The version served whatever the alias says, or None: a pin, not a rollout that
+        succeeded, says what runs."""
+        ...
+
     def current(self) -> ModelIdentity:
         """Which version should be served now (cheap: called on every refresh)."""
+        ...
+
+    def version(self, version: str) -> ModelIdentity:
+        """A given version of the model; ``NotFoundError`` when the source has no such one."""
         ...
 
     def fetch(self, identity: ModelIdentity) -> Path:
@@ -34,10 +49,26 @@ class ModelSource(Protocol):
 
 @dataclass
 class LocalSource:
+    """A model directory: one version, never another."""
+
     path: Path
+
+    @property
+    def versioned(self) -> bool:
+        return False
+
+    @property
+    def pinned(self) -> str | None:
+        return None
 
     def current(self) -> ModelIdentity:
         return ModelIdentity(name=self.path.resolve().name, version="local", stage="local")
+
+    def version(self, version: str) -> ModelIdentity:
+        raise NotFoundError(
+            f"{self.path} is one model directory: it has no version {version} (serve a "
+            "registered model to roll out another version)"
+        )
 
     def fetch(self, identity: ModelIdentity) -> Path:
         return self.path
@@ -52,6 +83,8 @@ def _missing(path: Path) -> str:
 
 class RegistrySource:
     """The version behind ``alias`` of ``name`` in MLflow; downloads are cached per version."""
+
+    versioned = True
 
     def __init__(
         self, settings: Settings, name: str, alias: str, pinned: str | None = None

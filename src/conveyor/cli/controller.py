@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from conveyor.cli.context import cli_context
 from conveyor.cli.output import JsonOpt, emit_json, err, out
-from conveyor.cli.rollout import _cli, make_controller
-from conveyor.cli.rollout_view import _payload, _where
+from conveyor.cli.rollout_view import rollout_payload, where_it_stands
 from conveyor.errors import UserError
-from conveyor.rollout.logged import EvidenceByTask
+from conveyor.rollout.log_evidence import EvidenceByTask
 
 if TYPE_CHECKING:
     from conveyor.rollout.controller import Controller
@@ -34,8 +34,8 @@ def controller(
     """
     if interval is not None and interval <= 0:
         raise UserError(f"--interval {interval:g}: a positive number of seconds")
-    cli = _cli(ctx)
-    control = make_controller(cli)
+    cli = cli_context(ctx)
+    control = cli.controller()
     evidence = EvidenceByTask(cli.settings, cli.store())
     if once:
         _once(control, evidence, json_out)
@@ -56,7 +56,7 @@ def _once(control: Controller, evidence: EvidenceByTask, json_out: bool) -> None
                 "holder": control.lease.holder,
                 "leader": leader,
                 "lease_holder": lease.holder if lease else None,
-                "changed": [_payload(control, r) for r in changed],
+                "changed": [rollout_payload(control, r) for r in changed],
             }
         )
         return
@@ -66,7 +66,7 @@ def _once(control: Controller, evidence: EvidenceByTask, json_out: bool) -> None
         console.print(f"not the leader: {escape(holder)} holds the lease; nothing done")
         return
     for rollout in changed:
-        console.print(f"{escape(rollout.model)} #{rollout.id}: {_where(control, rollout)}")
+        console.print(f"{escape(rollout.model)} #{rollout.id}: {where_it_stands(control, rollout)}")
     if not changed:
         console.print("nothing to do this round")
 

@@ -33,7 +33,9 @@ from conveyor.logs import configure_logging
 from conveyor.settings import Settings
 
 
-def build_app() -> typer.Typer:
+def build_app(settings: Settings | None = None) -> typer.Typer:
+    """The CLI; its root hands every command one ``CliContext`` over ``settings`` (built from
+    the environment when not given: ``main`` builds them first, to report a bad variable)."""
     app = typer.Typer(
         name="conveyor",
         help="Carry a tabular model from data to production: validate, train, gate, register.",
@@ -44,7 +46,7 @@ def build_app() -> typer.Typer:
 
     @app.callback()
     def _root(ctx: typer.Context) -> None:
-        ctx.obj = CliContext(Settings())
+        ctx.obj = CliContext(settings if settings is not None else Settings())
         ctx.call_on_close(ctx.obj.close)
 
     project.register(app)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         report(bad, json_mode)
         return bad.exit_code
     configure_logging(settings)
-    app = build_app()
+    app = build_app(settings)
     try:
         # without standalone mode click returns a command's typer.Exit code instead of raising
         code = app(args=argv, standalone_mode=False)

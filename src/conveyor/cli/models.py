@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from conveyor import gates as G
-from conveyor.cli.context import CliContext
+from conveyor.cli.context import cli_context
 from conveyor.cli.output import JsonOpt, emit_json, fmt_metrics, out, table
 from conveyor.registry.stages import VersionInfo
 
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 def list_models(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Every registered model with its latest, staging and production versions."""
-    models = _cli(ctx).registry().models()
+    models = cli_context(ctx).registry().models()
     if json_out:
         emit_json(models)
         return
@@ -49,7 +49,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """One version in detail; without VERSION, every version in a table."""
-    registry = _cli(ctx).registry()
+    registry = cli_context(ctx).registry()
     if version is None:
         versions = registry.versions(name)
         if json_out:
@@ -84,7 +84,7 @@ def show(
 
 def history(ctx: typer.Context, name: str, json_out: JsonOpt = False) -> None:
     """The audit trail of a model: registrations, approvals, promotions, rollbacks."""
-    events = _cli(ctx).registry().history(name)
+    events = cli_context(ctx).registry().history(name)
     if json_out:
         emit_json([e.to_dict() for e in events])
         return
@@ -116,7 +116,7 @@ def doctor(
     crash mid-promotion could leave them; --repair settles them. Exit 1 when problems remain."""
     from conveyor.registry import moves
 
-    registry = _cli(ctx).registry()
+    registry = cli_context(ctx).registry()
     names = [name] if name is not None else [m["name"] for m in registry.models()]
     report: dict[str, dict[str, list[str]]] = {}
     for model in names:
@@ -185,7 +185,7 @@ def adopt(
     from conveyor.pipeline.adopt import adopt as run_adopt
     from conveyor.spec import load_spec
 
-    cli = _cli(ctx)
+    cli = cli_context(ctx)
     if not reference.is_file():
         raise UserError(f"--reference {reference}: no such file")
     if project is None and Path("conveyor.yaml").is_file():
@@ -238,7 +238,7 @@ def gate(
 
     if not data.is_file():
         raise UserError(f"--data {data}: no such file")
-    cli = _cli(ctx)
+    cli = cli_context(ctx)
     spec = load_spec(project)
     report, metrics = gate_version(cli.settings, spec, name, version, data, target)
     if record:
@@ -265,7 +265,7 @@ def approve(
     json_out: JsonOpt = False,
 ) -> None:
     """Record an approval (required before production when the spec says so)."""
-    info = _cli(ctx).registry().approve(name, version, by, reason)
+    info = cli_context(ctx).registry().approve(name, version, by, reason)
     _done(info, f"approved {name} version {version} by {by}", json_out)
 
 
@@ -279,7 +279,7 @@ def promote(
     json_out: JsonOpt = False,
 ) -> None:
     """Move a stage alias to VERSION; the version it replaces is archived."""
-    info = _cli(ctx).registry().promote(name, version, to, by, reason)
+    info = cli_context(ctx).registry().promote(name, version, to, by, reason)
     _done(info, f"{name} version {version} is now {to}", json_out)
 
 
@@ -291,7 +291,7 @@ def rollback(
     json_out: JsonOpt = False,
 ) -> None:
     """Put production back on the previous production version; the current one is rejected."""
-    info = _cli(ctx).registry().rollback(name, by, reason)
+    info = cli_context(ctx).registry().rollback(name, by, reason)
     _done(info, f"{name} production rolled back to version {info.version}", json_out)
 
 
@@ -320,8 +320,3 @@ def _print_version(info: VersionInfo) -> None:
 def _headline(metrics: dict[str, float]) -> str:
     keys = [k for k in ("accuracy", "f1_macro", "rmse", "r2") if k in metrics]
     return fmt_metrics({k: metrics[k] for k in keys})
-
-
-def _cli(ctx: typer.Context) -> CliContext:
-    obj: CliContext = ctx.obj
-    return obj

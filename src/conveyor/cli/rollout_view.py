@@ -19,14 +19,14 @@ VERDICT_STYLE = {"pass": "green", "marginal": "yellow", "fail": "red", "inconclu
 STATE_STYLE = {"succeeded": "green", "rolled_back": "red", "aborted": "yellow", "paused": "yellow"}
 
 
-def _print_events(rollout: Rollout, found: list[RolloutEvent]) -> None:
+def print_events(rollout: Rollout, found: list[RolloutEvent]) -> None:
     console = out()
     console.print(
         f"[bold]{escape(rollout.model)}[/] rollout #{rollout.id}: version {rollout.champion} → "
-        f"{rollout.candidate} ({rollout.strategy}), {_state(rollout)}"
+        f"{rollout.candidate} ({rollout.strategy}), {styled_state(rollout)}"
     )
     for e, repeats in _collapsed(found):
-        head = f"{_at(e.at)}  step {e.step + 1}  "
+        head = f"{timestamp(e.at)}  step {e.step + 1}  "
         if e.kind == "transition":
             move = f"{e.from_state or 'new'} → {e.to_state}"
             console.print(f"{head}{move} by {escape(e.actor)}: {escape(e.reason)}", soft_wrap=True)
@@ -58,7 +58,7 @@ def _collapsed(found: list[RolloutEvent]) -> list[tuple[RolloutEvent, int]]:
     return runs
 
 
-def _payload(control: Controller, rollout: Rollout) -> dict[str, Any]:
+def rollout_payload(control: Controller, rollout: Rollout) -> dict[str, Any]:
     plan = control.plan(rollout)
     return {
         "rollout": rollout.to_dict() | {"owed": rollout.pending},
@@ -76,19 +76,21 @@ def _payload(control: Controller, rollout: Rollout) -> dict[str, Any]:
     }
 
 
-def _print_rollout(control: Controller, rollout: Rollout) -> None:
-    from conveyor.rollout.state import State
+def print_rollout(control: Controller, rollout: Rollout) -> None:
+    from conveyor.rollout.state import RolloutState
 
     console = out()
     console.print(
         f"[bold]{escape(rollout.model)}[/] rollout #{rollout.id} ({rollout.strategy}): "
-        f"version {rollout.champion} → {rollout.candidate}, {_state(rollout)}"
+        f"version {rollout.champion} → {rollout.candidate}, {styled_state(rollout)}"
     )
-    console.print(_where(control, rollout), soft_wrap=True)
+    console.print(where_it_stands(control, rollout), soft_wrap=True)
     if rollout.reason:
         console.print(f"reason: {escape(rollout.reason)}", soft_wrap=True)
     plan = control.plan(rollout)
-    current = rollout.step if rollout.state in (State.PROGRESSING, State.PAUSED) else None
+    current = (
+        rollout.step if rollout.state in (RolloutState.PROGRESSING, RolloutState.PAUSED) else None
+    )
     rows = [
         [
             f"▶ {i + 1}" if i == current else i + 1,
@@ -104,16 +106,16 @@ def _print_rollout(control: Controller, rollout: Rollout) -> None:
     console.print(table("plan", columns, rows))
 
 
-def _where(control: Controller, rollout: Rollout) -> str:
+def where_it_stands(control: Controller, rollout: Rollout) -> str:
     """``state``, step i/n with the weights in force and the time in the step."""
-    from conveyor.rollout.state import State
+    from conveyor.rollout.state import RolloutState
 
     n = len(control.plan(rollout))
     weights = (
         f"candidate {rollout.weights.get('candidate', 0):g}% / "
         f"production {rollout.weights.get('production', 100):g}%"
     )
-    if rollout.state is State.PENDING:
+    if rollout.state is RolloutState.PENDING:
         return f"pending: waiting for the controller to begin step 1 of {n}; {weights}"
     if rollout.state.terminal:
         return f"{rollout.state.value} at step {rollout.step + 1} of {n}; {weights}"
@@ -121,24 +123,24 @@ def _where(control: Controller, rollout: Rollout) -> str:
     spent = (datetime.now(UTC) - since).total_seconds()
     length = rollout.spec.step_seconds
     clock = f"{_duration(spent)} into the step of {_duration(length)}"
-    if rollout.state is State.PAUSED:
+    if rollout.state is RolloutState.PAUSED:
         paused = (datetime.now(UTC) - rollout.updated_at).total_seconds()
         clock = f"paused {_duration(paused)} ago; resuming restarts the step's clock"
-    elif rollout.state is State.PROMOTING:
+    elif rollout.state is RolloutState.PROMOTING:
         clock = "the registry is moving production to the candidate"
     elif spent > length:
         clock = f"the step ended {_duration(spent - length)} ago; its analysis decides"
     return f"{rollout.state.value}: step {rollout.step + 1} of {n}; {weights}; {clock}"
 
 
-def _print_analysis(analysis: dict[str, Any] | None) -> None:
+def print_analysis(analysis: dict[str, Any] | None) -> None:
     console = out()
     if analysis is None:
         console.print("analysis: [dim]none yet[/]")
         return
     evidence = analysis["evidence"]
     console.print(
-        f"last analysis ({_at(datetime.fromisoformat(analysis['at']))}, step "
+        f"last analysis ({timestamp(datetime.fromisoformat(analysis['at']))}, step "
         f"{analysis['step'] + 1}): {_verdict(evidence['decision'])} — "
         f"{escape(evidence['reason'])}",
         soft_wrap=True,
@@ -203,7 +205,7 @@ def _verdict(value: str) -> str:
     return f"[{style}]{value}[/]" if style else value
 
 
-def _state(rollout: Rollout) -> str:
+def styled_state(rollout: Rollout) -> str:
     style = STATE_STYLE.get(rollout.state.value)
     return f"[{style}]{rollout.state.value}[/]" if style else rollout.state.value
 
@@ -218,5 +220,5 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def _at(at: datetime | None) -> str:
+def timestamp(at: datetime | None) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if at else ""

@@ -31,15 +31,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, UserError
-from conveyor.registry import tags as T
-from conveyor.rollout.analysis import Decision, StepVerdict, Verdict, analyse, decide
 from conveyor.rollout.errors import NoActiveRolloutError
+from conveyor.rollout.judge import IDLE_WEIGHTS, judge_step, next_move, step_weights
 from conveyor.rollout.lease import Lease
-from conveyor.rollout.outcome import check_candidate, promote_candidate, reject_candidate
 from conveyor.rollout.records import LeaseLost, RevisionConflict, RolloutRecords
-from conveyor.rollout.router import Arm
-from conveyor.rollout.state import Rollout, State, target
-from conveyor.rollout.strategies import Step, Strategies, default_strategies
+from conveyor.rollout.registry_moves import (
+    candidate_and_champion,
+    promote_candidate,
+    reject_candidate,
+)
+from conveyor.rollout.state import Rollout, RolloutState, target
+from conveyor.rollout.strategies import PlanStep, Strategies, default_strategies
+from conveyor.rollout.verdicts import Decision, StepVerdict
 from conveyor.rollout.webhooks import EVENTS, Notifier, payload
 
 if TYPE_CHECKING:
@@ -54,16 +57,19 @@ WAIT_RECORD_SECONDS = 60.0
 
 LEASE_NAME = "rollout-controller"
 
-_IDLE = {Arm.PRODUCTION.value: 100.0, Arm.CANDIDATE.value: 0.0}
-
 
 class Controller:
-    """Drives the rollouts stored in ``store``; ``holder`` names this process in the lease."""
+    """Drives the rollouts stored in ``store``; ``holder`` names this process in the lease.
+
+    ``registry`` is called each time the registry is needed (``rollout.wiring.RegistryOnDemand``
+    opens MLflow on the first call only): pause, resume, abort, status or a leader with nothing
+    to promote never open it.
+    """
 
     def __init__(
         self,
         store: Store,
-        registry: ModelRegistry,
+        registry: Callable[[], ModelRegistry],
         *,
         holder: str,
         lease_ttl: timedelta = timedelta(seconds=30),
@@ -71,19 +77,23 @@ class Controller:
         strategies: Strategies | None = None,
     ) -> None:
         self.records = RolloutRecords(store)
-        self.registry = registry
+        self._registry = registry
         self.lease = Lease(store, LEASE_NAME, holder, lease_ttl)
         self.actor = f"controller@{holder}"
         self.notify = notify
-        self.strategies = strategies or default_strategies()
+        self.strategies = strategies if strategies is not None else default_strategies()
         self._waits: dict[int, datetime] = {}  # rollout id -> when a wait was last recorded
+
+    @property
+    def registry(self) -> ModelRegistry:
+        return self._registry()
 
     # -- reading -------------------------------------------------------------------------
     def status(self, model: str) -> Rollout | None:
         """The model's active rollout, else its latest finished one, else None."""
         return self.records.active_for(model) or self.records.latest(model)
 
-    def plan(self, rollout: Rollout) -> list[Step]:
+    def plan(self, rollout: Rollout) -> list[PlanStep]:
         return self.strategies.plan(rollout.spec)
 
     # -- commands ------------------------------------------------------------------------
@@ -99,22 +109,13 @@ class Controller:
     ) -> Rollout:
         """A pending rollout of ``candidate`` against the current production version."""
         self.strategies.plan(spec)  # an unknown strategy is refused before anything is read
-        info = self.registry.get(model, candidate)
-        champion = self.registry.by_alias(model, T.PRODUCTION)
-        if champion is None:
-            raise UserError(
-                f"{model} has no production version to roll out against; promote one first: "
-                f"conveyor promote {model} <version> --to production"
-            )
-        if champion.version == info.version:
-            raise UserError(f"{model} version {candidate} is already in production")
-        check_candidate(info)
+        info, champion = candidate_and_champion(self.registry, model, candidate)
         rollout = self.records.create(
             model=model,
             candidate=info.version,
             champion=champion.version,
             spec=spec,
-            weights=dict(_IDLE),
+            weights=dict(IDLE_WEIGHTS),
             actor=actor,
             reason=reason,
             now=_utc(now),
@@ -138,14 +139,20 @@ class Controller:
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Stop without judging the candidate: all traffic back on production."""
-        return self._command(model, "abort", actor, reason, _utc(now), weights=dict(_IDLE))
+        return self._command(model, "abort", actor, reason, _utc(now), weights=dict(IDLE_WEIGHTS))
 
     def rollback(
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Stop and reject the candidate: all traffic back on production."""
         rollout = self._command(
-            model, "rollback", actor, reason, _utc(now), weights=dict(_IDLE), pending="reject"
+            model,
+            "rollback",
+            actor,
+            reason,
+            _utc(now),
+            weights=dict(IDLE_WEIGHTS),
+            pending="reject",
         )
         return self._settle(rollout, actor)
 
@@ -210,7 +217,7 @@ class Controller:
         self, rollout: Rollout, evidence: EvidenceProvider, now: datetime, fence: Any
     ) -> Rollout | None:
         plan = self.plan(rollout)
-        if rollout.state is State.PENDING:
+        if rollout.state is RolloutState.PENDING:
             return self._move(
                 rollout,
                 "begin",
@@ -218,47 +225,28 @@ class Controller:
                 now,
                 fence=fence,
                 step=0,
-                weights=_weights(plan[0]),
+                weights=step_weights(plan[0]),
                 step_started_at=now,
             )
-        if rollout.state is State.PROMOTING:
+        if rollout.state is RolloutState.PROMOTING:
             if now - rollout.updated_at < self.lease.ttl:
                 return None  # the process that started the promotion is finishing it
             return self._finish_promotion(rollout, self.actor, rollout.reason, now, fence)
-        if rollout.state is not State.PROGRESSING:
+        if rollout.state is not RolloutState.PROGRESSING:
             return None
-        spec = rollout.spec
-        started = rollout.step_started_at or rollout.updated_at
-        ends = started + timedelta(seconds=spec.step_seconds)
-        try:
-            data = evidence(rollout, started, now)
-        except Exception as exc:
-            log.exception("rollout #%d of %s: evidence unavailable", rollout.id, rollout.model)
-            waited = (now - ends).total_seconds()
-            if waited < spec.analysis.max_wait_seconds:
-                return None
-            # no evidence at all past the wait: never proceed blind, roll back or pause
-            action = (
-                Decision.FAIL if spec.analysis.on_inconclusive == "rollback" else Decision.PAUSE
-            )
-            reason = f"no evidence {waited:.0f} s after the step ended ({exc})"
-            return self._act(rollout, plan, StepVerdict(action, reason, []), now, fence)
-        checks = analyse(data, spec.analysis)
-        if now < ends:
-            failed = [c for c in checks if c.verdict is Verdict.FAIL]
-            if not failed:
-                return None
-            reasons = "; ".join(f"{c.name}: {c.reason}" for c in failed)
-            verdict = StepVerdict(Decision.FAIL, f"failed before the step ended: {reasons}", checks)
-        else:
-            verdict = decide(checks, (now - ends).total_seconds(), spec.analysis)
+        verdict = judge_step(rollout, evidence, now)
+        if verdict is None:
+            return None
         return self._act(rollout, plan, verdict, now, fence)
 
     def _act(
-        self, rollout: Rollout, plan: list[Step], verdict: StepVerdict, now: datetime, fence: Any
+        self,
+        rollout: Rollout,
+        plan: list[PlanStep],
+        verdict: StepVerdict,
+        now: datetime,
+        fence: Any,
     ) -> Rollout | None:
-        step = rollout.step
-        label = f"step {step + 1} of {len(plan)} ({plan[step].label})"
         if verdict.decision is Decision.WAIT:
             # one waiting analysis a minute is the record; every round would flood the events
             last = self._waits.get(rollout.id)
@@ -268,42 +256,15 @@ class Controller:
                 )
                 self._waits[rollout.id] = now
             return None
-        if verdict.decision is Decision.FAIL:
-            failed = self._move(
-                rollout,
-                "rollback",
-                f"{label} failed: {verdict.reason}",
-                now,
-                fence=fence,
-                analysis=verdict,
-                weights=dict(_IDLE),
-                pending="reject",
-            )
-            return self._settle(failed, self.actor)
-        if verdict.decision is Decision.PAUSE:
-            return self._move(
-                rollout, "pause", f"{label}: {verdict.reason}", now, fence=fence, analysis=verdict
-            )
-        if step + 1 < len(plan):
-            nxt = plan[step + 1]
-            return self._move(
-                rollout,
-                "advance",
-                f"{label} passed ({verdict.reason}); step {step + 2}: {nxt.label}",
-                now,
-                fence=fence,
-                analysis=verdict,
-                step=step + 1,
-                weights=_weights(nxt),
-                step_started_at=now,
-            )
-        reason = f"{label}, the last, passed: {verdict.reason}"
-        if not rollout.spec.auto_promote:
-            return self._move(
-                rollout, "pause", f"{reason}; promote by hand", now, fence=fence, analysis=verdict
-            )
-        promoting = self._move(rollout, "promote", reason, now, fence=fence, analysis=verdict)
-        return self._finish_promotion(promoting, self.actor, reason, now, fence)
+        move = next_move(rollout, plan, verdict, now)
+        moved = self._move(
+            rollout, move.command, move.reason, now, fence=fence, analysis=verdict, **move.changes
+        )
+        if move.command == "rollback":
+            return self._settle(moved, self.actor)
+        if move.command == "promote":
+            return self._finish_promotion(moved, self.actor, move.reason, now, fence)
+        return moved
 
     def _finish_promotion(
         self, rollout: Rollout, actor: str, reason: str, now: datetime, fence: Any = None
@@ -327,7 +288,7 @@ class Controller:
             now,
             actor,
             fence,
-            weights=dict(_IDLE),
+            weights=dict(IDLE_WEIGHTS),
         )
 
     def _settle(self, rollout: Rollout, actor: str) -> Rollout:
@@ -393,10 +354,6 @@ class Controller:
             self.notify(rollout.spec.webhooks, EVENTS[command], payload(rollout, reason))
         except Exception:  # a notification never undoes or blocks a committed transition
             log.exception("rollout #%d: webhook for %s failed", rollout.id, command)
-
-
-def _weights(step: Step) -> dict[str, float]:
-    return {Arm.PRODUCTION.value: 100.0 - step.weight, Arm.CANDIDATE.value: step.weight}
 
 
 def _utc(now: datetime | None) -> datetime:

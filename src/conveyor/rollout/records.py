@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from conveyor.errors import NotFoundError
 from conveyor.rollout.errors import RolloutConflictError
-from conveyor.rollout.state import Rollout, State, target
+from conveyor.rollout.state import Rollout, RolloutState, target
 from conveyor.store.audit import AuditEvent, AuditLog
 from conveyor.store.errors import store_errors
 from conveyor.store.tables import rollout_events, rollouts
@@ -25,7 +25,7 @@ from conveyor.store.tables import rollout_events, rollouts
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from conveyor.rollout.analysis import StepVerdict
+    from conveyor.rollout.verdicts import StepVerdict
     from conveyor.spec.models import RolloutSpec
     from conveyor.store.engine import Store
 
@@ -148,7 +148,7 @@ class RolloutRecords:
             "candidate_version": candidate,
             "champion_version": champion,
             "strategy": spec.strategy,
-            "state": State.PENDING.value,
+            "state": RolloutState.PENDING.value,
             "step": 0,
             "weights": weights,
             "spec": spec.model_dump(mode="json"),
@@ -301,7 +301,7 @@ class RolloutRecords:
         conn: Connection,
         rollout: Rollout,
         command: str,
-        from_state: State | None,
+        from_state: RolloutState | None,
         actor: str,
         reason: str,
         now: datetime,
@@ -353,7 +353,7 @@ def _rollout(row: Any) -> Rollout:
         candidate=row["candidate_version"],
         champion=row["champion_version"],
         strategy=row["strategy"],
-        state=State(row["state"]),
+        state=RolloutState(row["state"]),
         step=row["step"],
         weights={k: float(v) for k, v in row["weights"].items()},
         spec=RolloutSpec.model_validate(row["spec"]),

@@ -59,11 +59,11 @@ class RouteTable:
     @classmethod
     def for_rollout(cls, rollout: Rollout, strategies: Strategies) -> RouteTable:
         """The table for a stored rollout: its weights while it runs, production otherwise."""
-        from conveyor.rollout.state import State
+        from conveyor.rollout.state import RolloutState
 
-        if rollout.state is State.SUCCEEDED:
+        if rollout.state is RolloutState.SUCCEEDED:
             return cls.idle(rollout.model, rollout.candidate)
-        if rollout.state.terminal or rollout.state is State.PENDING:
+        if rollout.state.terminal or rollout.state is RolloutState.PENDING:
             return cls.idle(rollout.model, rollout.champion)
         step = strategies.plan(rollout.spec)[rollout.step]
         return cls(

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from conveyor.spec.models import RolloutSpec
 
 
-class State(StrEnum):
+class RolloutState(StrEnum):
     PENDING = "pending"
     PROGRESSING = "progressing"
     PAUSED = "paused"
@@ -42,24 +42,30 @@ class State(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (State.SUCCEEDED, State.ROLLED_BACK, State.ABORTED)
+        return self in (RolloutState.SUCCEEDED, RolloutState.ROLLED_BACK, RolloutState.ABORTED)
 
 
 # command -> (states it applies to, the state it leads to)
-COMMANDS: dict[str, tuple[frozenset[State], State]] = {
-    "begin": (frozenset({State.PENDING}), State.PROGRESSING),
-    "advance": (frozenset({State.PROGRESSING}), State.PROGRESSING),
-    "pause": (frozenset({State.PROGRESSING}), State.PAUSED),
-    "resume": (frozenset({State.PAUSED}), State.PROGRESSING),
-    "promote": (frozenset({State.PROGRESSING, State.PAUSED}), State.PROMOTING),
-    "refuse": (frozenset({State.PROMOTING}), State.PAUSED),
-    "succeed": (frozenset({State.PROMOTING}), State.SUCCEEDED),
-    "rollback": (frozenset({State.PROGRESSING, State.PAUSED}), State.ROLLED_BACK),
-    "abort": (frozenset({State.PENDING, State.PROGRESSING, State.PAUSED}), State.ABORTED),
+COMMANDS: dict[str, tuple[frozenset[RolloutState], RolloutState]] = {
+    "begin": (frozenset({RolloutState.PENDING}), RolloutState.PROGRESSING),
+    "advance": (frozenset({RolloutState.PROGRESSING}), RolloutState.PROGRESSING),
+    "pause": (frozenset({RolloutState.PROGRESSING}), RolloutState.PAUSED),
+    "resume": (frozenset({RolloutState.PAUSED}), RolloutState.PROGRESSING),
+    "promote": (frozenset({RolloutState.PROGRESSING, RolloutState.PAUSED}), RolloutState.PROMOTING),
+    "refuse": (frozenset({RolloutState.PROMOTING}), RolloutState.PAUSED),
+    "succeed": (frozenset({RolloutState.PROMOTING}), RolloutState.SUCCEEDED),
+    "rollback": (
+        frozenset({RolloutState.PROGRESSING, RolloutState.PAUSED}),
+        RolloutState.ROLLED_BACK,
+    ),
+    "abort": (
+        frozenset({RolloutState.PENDING, RolloutState.PROGRESSING, RolloutState.PAUSED}),
+        RolloutState.ABORTED,
+    ),
 }
 
 
-def target(model: str, state: State, command: str) -> State:
+def target(model: str, state: RolloutState, command: str) -> RolloutState:
     """The state ``command`` leads to from ``state``; ``IllegalTransitionError`` otherwise."""
     sources, to = COMMANDS[command]
     if state not in sources:
@@ -77,7 +83,7 @@ class Rollout:
     candidate: str
     champion: str
     strategy: str
-    state: State
+    state: RolloutState
     step: int
     weights: dict[str, float]
     spec: RolloutSpec

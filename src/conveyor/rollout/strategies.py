@@ -3,8 +3,9 @@
 A step says what share of requests the candidate answers, whether the arm that does not
 answer gets a copy (mirrored traffic, paired with the answer by request id) and how a request
 picks its arm. The controller and the router know nothing else about strategies, so a new one
-is a class with ``name`` and ``plan`` added to ``default_strategies``. The four are a few lines
-each, so they share this module.
+is a class with ``name`` and ``plan`` registered in a ``Strategies``. Each process builds one
+registry (``create_app``, ``CliContext.strategies``) and every part asks it; a spec validated
+with it (``context={"strategies": ...}``) asks it which names are valid. The four built in are a few lines each, so they share this module.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Step:
+class PlanStep:
     """One step of a plan.
 
     ``weight``: percent of requests the candidate answers. ``mirror``: the other arm gets a
@@ -36,7 +37,7 @@ class Step:
 class Strategy(Protocol):
     name: str
 
-    def plan(self, spec: RolloutSpec) -> list[Step]: ...
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]: ...
 
 
 class Canary:
@@ -46,8 +47,8 @@ class Canary:
 
     name = "canary"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step(f"{w:g}%", w, w >= 100, spec.assignment) for w in spec.steps]
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
+        return [PlanStep(f"{w:g}%", w, w >= 100, spec.assignment) for w in spec.steps]
 
 
 class BlueGreen:
@@ -57,8 +58,8 @@ class BlueGreen:
 
     name = "blue_green"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step("mirror", 0.0, mirror=True), Step("switched", 100.0, mirror=True)]
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
+        return [PlanStep("mirror", 0.0, mirror=True), PlanStep("switched", 100.0, mirror=True)]
 
 
 class Shadow:
@@ -66,8 +67,8 @@ class Shadow:
 
     name = "shadow"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
-        return [Step("shadow", 0.0, mirror=True)]
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
+        return [PlanStep("shadow", 0.0, mirror=True)]
 
 
 class ABTest:
@@ -75,9 +76,9 @@ class ABTest:
 
     name = "ab"
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
         split = spec.ab.split
-        return [Step(f"A/B {100 - split:g}/{split:g}", split, assign_by=spec.ab.sticky_key)]
+        return [PlanStep(f"A/B {100 - split:g}/{split:g}", split, assign_by=spec.ab.sticky_key)]
 
 
 class Strategies:
@@ -102,7 +103,7 @@ class Strategies:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def plan(self, spec: RolloutSpec) -> list[Step]:
+    def plan(self, spec: RolloutSpec) -> list[PlanStep]:
         return self.get(spec.strategy).plan(spec)
 
 

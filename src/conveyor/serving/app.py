@@ -17,6 +17,8 @@ from conveyor import __version__
 from conveyor.bundle.sources import LocalSource, ModelSource, RegistrySource
 from conveyor.errors import ConveyorError, UserError
 from conveyor.monitoring.watch import Watcher
+from conveyor.rollout.strategies import default_strategies
+from conveyor.rollout.wiring import controller_for
 from conveyor.serving.dataplane import DataPlane
 from conveyor.serving.features import FeatureLookup
 from conveyor.serving.feedback import FeedbackDesk
@@ -83,7 +85,11 @@ def create_app(
         else None
     )
     manager = ModelManager(source, settings, metrics, watcher)
-    routing = Routing(store, manager, settings.rollout_poll_seconds, metrics)
+    # one strategy registry and one rollout controller for the process: routing plans with
+    # the former; the leader loop and the admin endpoints share the latter
+    strategies = default_strategies()
+    rollouts = controller_for(settings, store, strategies=strategies)
+    routing = Routing(store, manager, settings.rollout_poll_seconds, strategies, metrics)
     writer = (
         InferenceLogWriter(
             settings.store_url,
@@ -123,6 +129,7 @@ def create_app(
         feedback=FeedbackDesk.from_settings(settings, store, recent),
         tracing=tracing,
         features=features,
+        rollouts=rollouts,
     )
 
     startup = StartupNote()
@@ -157,7 +164,7 @@ def create_app(
         await routing.start()
         leader: asyncio.Task[LeaderLoop] | None = None
         if settings.rollout_controller and manager.can_load_versions:
-            leader = asyncio.create_task(asyncio.to_thread(start_leader, settings, store))
+            leader = asyncio.create_task(asyncio.to_thread(start_leader, settings, store, rollouts))
             leader.add_done_callback(_report_leader)
         leaders.append(leader)
         ident = manager.current().identity

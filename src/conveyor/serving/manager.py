@@ -98,13 +98,13 @@ class ModelManager:
     @property
     def can_load_versions(self) -> bool:
         """Whether the source knows versions besides the one it serves (a registry does)."""
-        return callable(getattr(self.source, "version", None))
+        return self.source.versioned
 
     async def load_version(self, version: str) -> LoadedModel:
         """Load another version beside the served one (a rollout's candidate), unpublished."""
         import dataclasses
 
-        identity = await asyncio.to_thread(self.source.version, version)  # type: ignore[attr-defined]
+        identity = await asyncio.to_thread(self.source.version, version)
         return await self._load(dataclasses.replace(identity, stage="candidate"))
 
     async def start(self) -> None:
@@ -154,7 +154,7 @@ class ModelManager:
         when this server is pinned to its version (the pin, not the rollout, says what runs)."""
         import dataclasses
 
-        if getattr(self.source, "pinned", None) is not None:
+        if self.source.pinned is not None:
             return False
         async with self._lock:
             old = self.current()

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from conveyor.rollout.router import Arm, Route, Router, RouteTable
 
 if TYPE_CHECKING:
+    from conveyor.rollout.controller import Controller
     from conveyor.rollout.loop import LeaderLoop
     from conveyor.rollout.state import Rollout
+    from conveyor.rollout.strategies import Strategies
     from conveyor.serving.manager import LoadedModel, ModelManager
     from conveyor.serving.metrics import ServerMetrics
     from conveyor.settings import Settings
@@ -93,11 +95,13 @@ class Routing:
         store: Store,
         manager: ModelManager,
         poll_seconds: float,
+        strategies: Strategies,
         metrics: ServerMetrics | None = None,
     ) -> None:
         self.store = store
         self.manager = manager
         self.poll_seconds = poll_seconds
+        self.strategies = strategies
         self.metrics = metrics
         self._weights: set[tuple[str, str]] = set()
         self._checks: set[tuple[str, str, str]] = set()
@@ -135,8 +139,6 @@ class Routing:
 
     async def refresh(self) -> None:
         """Read the rollout, load or drop the candidate, swap the router."""
-        from conveyor.rollout.strategies import default_strategies
-
         model = self.manager.current().identity.name
         try:
             rollout, summary = await asyncio.to_thread(_read, self.store, model)
@@ -145,7 +147,7 @@ class Routing:
                 log.warning("rollout routing: store unreachable (%s); production answers", exc)
             self._router = None
             return
-        table = RouteTable.for_rollout(rollout, default_strategies()) if rollout else None
+        table = RouteTable.for_rollout(rollout, self.strategies) if rollout else None
         self._publish(model, rollout.step if rollout else -1, table)
         self._publish_summary(model, rollout, summary)
         if table is None or not table.active or table.candidate is None:
@@ -213,13 +215,13 @@ class Routing:
         """A rollout that just succeeded leaves its candidate taking the traffic: it becomes
         this server's production at once, before the router stops sending requests to it, so
         no answer comes from the old version while the alias refresh catches up."""
-        from conveyor.rollout.state import State
+        from conveyor.rollout.state import RolloutState
 
         candidate = self._candidate
         if (
             candidate is None
             or last is None
-            or last.state is not State.SUCCEEDED
+            or last.state is not RolloutState.SUCCEEDED
             or last.candidate != candidate.identity.version
         ):
             return False
@@ -257,14 +259,12 @@ class Routing:
         return Choice(by_arm[route.arm], route.arm.value, by_arm[route.mirror], route.mirror.value)
 
 
-def start_leader(settings: Settings, store: Store) -> LeaderLoop:
-    """The rollout controller's leader loop in this server process (every process runs one;
+def start_leader(settings: Settings, store: Store, controller: Controller) -> LeaderLoop:
+    """The leader loop of this server process's rollout controller (every process runs one;
     the store's lease lets one act). The registry opens only when a rollout needs it."""
-    from conveyor.rollout.logged import EvidenceByTask
+    from conveyor.rollout.log_evidence import EvidenceByTask
     from conveyor.rollout.loop import LeaderLoop
-    from conveyor.rollout.wiring import controller_for
 
-    controller = controller_for(settings, store)
     # any model's rollouts: each judged by its own task, read from its champion's bundle
     evidence = EvidenceByTask(settings, store)
     loop = LeaderLoop(controller, evidence, settings.rollout_controller_seconds)

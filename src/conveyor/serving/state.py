@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from conveyor.monitoring.watch import Watcher
 from conveyor.serving.dataplane import DataPlane
@@ -16,6 +17,9 @@ from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
 from conveyor.tracing import Tracing
+
+if TYPE_CHECKING:
+    from conveyor.rollout.controller import Controller
 
 
 @dataclass
@@ -32,3 +36,5 @@ class ServerState:
     features: FeatureLookup | None = field(default=None, kw_only=True)  # by entity key
     offload: Offload = field(default_factory=Offload)  # large bodies decode off the loop
     tracing: Tracing = field(default_factory=Tracing)  # request spans; a no-op unless configured
+    # the process's rollout controller: the leader loop and the admin endpoints share it
+    rollouts: Controller = field(kw_only=True)

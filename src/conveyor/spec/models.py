@@ -16,11 +16,12 @@ from conveyor.spec.base import SpecSection, Task, WebhookSpec
 from conveyor.spec.data import DataSpec, FeastSpec, SliceOp
 from conveyor.spec.gates import ChampionGate, GatesSpec, ParityGate
 from conveyor.spec.monitoring import AlertSpec, DriftSpec, MonitoringSpec
-from conveyor.spec.rollout import ABSpec, AnalysisSpec, RolloutSpec
+from conveyor.spec.rollout import BUILT_IN_STRATEGIES, ABSpec, AnalysisSpec, RolloutSpec
 from conveyor.spec.tracking import RegistrySpec, TrackingSpec, WandbSpec
 from conveyor.spec.training import ModelSpec, ParamRange, TuningSpec
 
 __all__ = [
+    "BUILT_IN_STRATEGIES",
     "ABSpec",
     "AlertSpec",
     "AnalysisSpec",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from conveyor.spec.base import SpecSection, WebhookSpec, http_urls
 
@@ -91,10 +91,15 @@ class ABSpec(SpecSection):
         return value
 
 
+# the names of ``rollout.strategies.default_strategies()``, for reading a file with no process's
+# strategy registry at hand (a test keeps the two equal)
+BUILT_IN_STRATEGIES = ("canary", "blue_green", "shadow", "ab")
+
+
 class RolloutSpec(SpecSection):
     """How a candidate version reaches production: strategy, steps, analysis, notifications."""
 
-    strategy: Literal["canary", "blue_green", "shadow", "ab"] = Field(
+    strategy: str = Field(
         default="canary",
         description="canary: growing traffic share; blue_green: one switch; shadow: the "
         "candidate sees copies and answers nobody; ab: a fixed sticky split.",
@@ -124,6 +129,27 @@ class RolloutSpec(SpecSection):
         "Slack message.",
         examples=[["https://hooks.example.com/rollouts"]],
     )
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str, info: ValidationInfo) -> str:
+        """A process's strategy registry decides which names are valid when validation is given
+        it (``context={"strategies": registry}``: the CLI's flags, the admin endpoint). The spec
+        sits below the rollout package and cannot ask it, so a file read alone is checked
+        against the built-in names."""
+        from conveyor.errors import ConveyorError
+
+        strategies = (info.context or {}).get("strategies")
+        if strategies is None:
+            if value not in BUILT_IN_STRATEGIES:
+                valid = ", ".join(sorted(BUILT_IN_STRATEGIES))
+                raise ValueError(f"unknown rollout strategy {value!r}; use one of {valid}")
+            return value
+        try:
+            strategies.get(value)
+        except ConveyorError as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @field_validator("steps")
     @classmethod

@@ -1,10 +1,11 @@
 """Admin endpoints behind a bearer token (``CONVEYOR_ADMIN_TOKEN``): reload, and the controls
-of the served model's rollout (the same commands as ``conveyor rollout``)."""
+of the served model's rollout (the same commands as ``conveyor rollout``), given to the
+server's one rollout controller (``ServerState.rollouts``, built by ``create_app``)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -14,9 +15,6 @@ from conveyor.serving.bearer import BearerGuard
 from conveyor.serving.http import JsonResponse, parse_json, read_body
 from conveyor.serving.inputs import bad_request
 from conveyor.serving.state import ServerState
-
-if TYPE_CHECKING:
-    from conveyor.rollout.controller import Controller
 
 COMMANDS = ("pause", "resume", "promote", "rollback", "abort")
 
@@ -32,16 +30,6 @@ def router(state: ServerState) -> APIRouter:
         swapped, ident = await state.manager.reload()
         return JsonResponse({"swapped": swapped, "name": ident.name, "version": ident.version})
 
-    controllers: list[Controller] = []
-
-    def controller() -> Controller:
-        """Built on first use, then kept (the registry opens when a command needs it)."""
-        if not controllers:
-            from conveyor.rollout.wiring import controller_for
-
-            controllers.append(controller_for(state.settings, state.store, holder="admin-api"))
-        return controllers[0]
-
     async def body_of(request: Request) -> dict[str, Any]:
         raw = await read_body(
             request, state.settings.max_body_bytes, state.settings.body_timeout_seconds
@@ -55,7 +43,7 @@ def router(state: ServerState) -> APIRouter:
         return body
 
     def rollout_view(model: str) -> dict[str, Any]:
-        c = controller()
+        c = state.rollouts
         rollout = c.status(model)
         if rollout is None:
             return {"model": model, "rollout": None}
@@ -89,7 +77,10 @@ def router(state: ServerState) -> APIRouter:
             raise bad_request("version", "required: the version to roll out")
         reason = body.pop("reason", "")
         try:
-            spec = RolloutSpec.model_validate(body)
+            # the server's strategy registry decides which strategy names are valid
+            spec = RolloutSpec.model_validate(
+                body, context={"strategies": state.rollouts.strategies}
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "body"
@@ -103,7 +94,7 @@ def router(state: ServerState) -> APIRouter:
         model = state.manager.current().identity.name
 
         def start() -> dict[str, Any]:
-            controller().start(model, str(version), spec, actor="admin-api", reason=reason)
+            state.rollouts.start(model, str(version), spec, actor="admin-api", reason=reason)
             return rollout_view(model)
 
         return JsonResponse(await asyncio.to_thread(start), status_code=201)
@@ -119,7 +110,7 @@ def router(state: ServerState) -> APIRouter:
         model = state.manager.current().identity.name
 
         def run() -> dict[str, Any]:
-            getattr(controller(), command)(model, actor="admin-api", reason=reason)
+            getattr(state.rollouts, command)(model, actor="admin-api", reason=reason)
             return rollout_view(model)
 
         return JsonResponse(await asyncio.to_thread(run))

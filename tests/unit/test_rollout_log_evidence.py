@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from conveyor.errors import ServiceUnavailableError
-from conveyor.rollout.analysis import Verdict, analyse
-from conveyor.rollout.logged import InferenceLogEvidence
-from conveyor.rollout.state import Rollout, State
+from conveyor.rollout.analysis import analyse
+from conveyor.rollout.log_evidence import InferenceLogEvidence
+from conveyor.rollout.state import Rollout, RolloutState
+from conveyor.rollout.verdicts import Verdict
 from conveyor.spec.models import AnalysisSpec, RolloutSpec
 from conveyor.store import Store
 from conveyor.store.tables import feedback, inference_log
@@ -36,7 +37,7 @@ ROLLOUT = Rollout(
     candidate="2",
     champion="1",
     strategy="canary",
-    state=State.PROGRESSING,
+    state=RolloutState.PROGRESSING,
     step=0,
     weights={"production": 90.0, "candidate": 10.0},
     spec=RolloutSpec(),

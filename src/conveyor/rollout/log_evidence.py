@@ -225,7 +225,7 @@ class EvidenceByTask:
         self._tasks: dict[tuple[str, str], TaskName] = {}
 
     def __call__(self, rollout: Rollout, since: datetime, until: datetime) -> Evidence:
-        from conveyor.rollout.logged import InferenceLogEvidence
+        from conveyor.rollout.log_evidence import InferenceLogEvidence
 
         task = self.task(rollout.model, rollout.champion)
         return InferenceLogEvidence(self.store, task)(rollout, since, until)

@@ -1,5 +1,6 @@
-"""How a rollout's outcome reaches the registry, through ``ModelRegistry``: who may roll out,
-promotion of the candidate, and rejection of a rolled-back one (with its reason)."""
+"""A rollout's moves in the registry, through ``ModelRegistry``: who may roll out against
+which champion, promotion of the candidate, and rejection of a rolled-back one (with its
+reason)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,24 @@ if TYPE_CHECKING:
 
 REJECTED_REASON = "conveyor.rejected_reason"
 REJECTED_BY_ROLLOUT = "conveyor.rejected_by_rollout"
+
+
+def candidate_and_champion(
+    registry: ModelRegistry, model: str, candidate: str
+) -> tuple[VersionInfo, VersionInfo]:
+    """The version to roll out and the production version it is judged against; refused when
+    there is no production version, the candidate is it, or it may not roll out."""
+    info = registry.get(model, candidate)
+    champion = registry.by_alias(model, T.PRODUCTION)
+    if champion is None:
+        raise UserError(
+            f"{model} has no production version to roll out against; promote one first: "
+            f"conveyor promote {model} <version> --to production"
+        )
+    if champion.version == info.version:
+        raise UserError(f"{model} version {candidate} is already in production")
+    check_candidate(info)
+    return info, champion
 
 
 def check_candidate(info: VersionInfo) -> None:
