@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -29,7 +29,7 @@ def test_the_registry_opens_on_first_use_only(
     assert opened == []
     registry = controller.registry
     assert isinstance(registry, LazyRegistry)
-    assert registry.client == "client" and registry.store is store  # now it opens, once
+    assert registry.client == cast(Any, "client") and registry.store is store  # now it opens, once
     assert registry.audit is not None and len(opened) == 1
     assert controller.lease.holder.count(":") == 1  # host:pid
     store.close()
