@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# a test whose peer venv is missing fails instead of skipping under CONVEYOR_TEST_REQUIRE_VENVS=1
+from tests.needs import pytest_configure as pytest_configure
+from tests.needs import pytest_runtest_setup as pytest_runtest_setup
+
 if TYPE_CHECKING:
     from conveyor.notify import WebhookPolicy
     from tests.serving.conftest import Registered

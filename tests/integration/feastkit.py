@@ -8,14 +8,12 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.needs import needs
 
 ROOT = Path(__file__).resolve().parents[2]
 FEAST_BIN = ROOT / ".venv-feast" / "bin"
 CONVEYOR = str(FEAST_BIN / "conveyor")
-needs_feast = pytest.mark.skipif(
-    not (FEAST_BIN / "feast").exists(), reason="Feast not installed (scripts/feast-venv.sh)"
-)
+needs_feast = needs(FEAST_BIN / "feast", "Feast", "scripts/feast-venv.sh")
 
 
 def feast_env(home: Path) -> dict[str, str]:

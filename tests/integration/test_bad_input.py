@@ -252,7 +252,7 @@ def test_promote_without_required_approval(cli: Cli, wine_project: Callable[...,
     assert listed["production"] is None
 
 
-def test_categorical_typo_is_reported(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_categorical_typo_is_reported(cli, tmp_path) -> None:
     project = tmp_path / "typo"
     project.mkdir()
     (project / "conveyor.yaml").write_text(
@@ -265,7 +265,7 @@ def test_categorical_typo_is_reported(cli, tmp_path) -> None:  # type: ignore[no
     assert "data.categorical" in result.stderr and "alcohool" in result.stderr
 
 
-def test_estimator_error_names_the_spec_file_given(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_estimator_error_names_the_spec_file_given(cli, tmp_path) -> None:
     spec = tmp_path / "other-name.yaml"
     spec.write_text(
         "name: wine\ntask: classification\n"

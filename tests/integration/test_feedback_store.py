@@ -61,7 +61,7 @@ def log_prediction(store: Store, rid: str, rows: int, status: int = 200) -> None
 def table(store: Store, t: sa.Table) -> list[tuple[str, int, object]]:
     with store.engine.connect() as conn:
         query = sa.select(t.c.request_id, t.c.row, t.c.label).order_by(t.c.request_id, t.c.row)
-        return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
+        return [tuple(r) for r in conn.execute(query)]
 
 
 def label(rid: str, row: int, value: object, at: datetime = NOW) -> dict[str, object]:

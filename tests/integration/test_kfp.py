@@ -63,10 +63,12 @@ def test_the_pipeline_runs_locally_and_registers_only_past_the_gates(
     (version,) = client.search_model_versions("name='wine'")
     assert version.tags["conveyor.stage"] == "staging"
     assert version.tags["conveyor.data_fingerprint"] and version.tags["conveyor.gates"]
-    run = client.get_run(version.run_id)
+    run_id = version.run_id
+    assert run_id is not None
+    run = client.get_run(run_id)
     assert run.data.tags["conveyor.registered_version"] == str(version.version)
     registration = json.loads(
-        Path(client.download_artifacts(version.run_id, "conveyor/registration.json")).read_text()
+        Path(client.download_artifacts(run_id, "conveyor/registration.json")).read_text()
     )
     assert registration["run_id"] == version.run_id
 

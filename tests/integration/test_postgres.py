@@ -106,7 +106,10 @@ def test_audit_round_trip(store: Store) -> None:
     assert history[0].details == {"run_id": "abc"}
     assert history[0].reason == "gates 5/5"
     assert all(e.at is not None and e.at.tzinfo is not None for e in history)
-    assert all(before <= e.at <= datetime.now(UTC) + timedelta(seconds=5) for e in history)
+    assert all(
+        e.at is not None and before <= e.at <= datetime.now(UTC) + timedelta(seconds=5)
+        for e in history
+    )
     assert [e.id for e in log.history(model, limit=1)] == [second.id]
 
 
@@ -385,6 +388,7 @@ def test_live_monitor_and_alerts_on_postgres(store: Store) -> None:
 
     from conveyor.monitoring.alerts import AlertBook, Check
     from conveyor.monitoring.live import LiveMonitor, load_window
+    from conveyor.monitoring.samples import CategoryCounts
 
     profile = {
         "rows": 4,
@@ -407,7 +411,8 @@ def test_live_monitor_and_alerts_on_postgres(store: Store) -> None:
     bucket, merged = load_window(store, "pg-model", "1", profile, minutes=5)
     assert merged == 2
     assert (bucket.window.rows, bucket.requests, bucket.server_errors) == (5, 7, 2)
-    assert bucket.window.samples()["c"].unseen == 1
+    categories = bucket.window.samples()["c"]
+    assert isinstance(categories, CategoryCounts) and categories.unseen == 1
     book = AlertBook(store)
     firing = Check("error_rate", "critical", True, 2 / 7, 0.01, "2 of 7")
     assert [t.event for t in book.apply("pg-model", "1", [firing])] == ["alert.firing"]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -238,7 +239,7 @@ def test_the_screenshot_is_not_blank(report_file: Path) -> None:
         assert rgb.size == (1200, 2400)
         colours = rgb.getcolors(maxcolors=1 << 20) or []
     assert len(colours) > 200  # text, badges, bars and lines: far from a blank page
-    counts = {colour: n for n, colour in colours}
+    counts = {cast(tuple[int, int, int], colour): n for n, colour in colours}  # RGB: 3 bands
     drift_red = sum(n for (r, g, b), n in counts.items() if r > 180 and g < 70 and b < 70)
     orange = sum(n for (r, g, b), n in counts.items() if r > 200 and 60 < g < 110 and b < 40)
     assert drift_red > 500 and orange > 200  # drift bars and badges; the window's lines

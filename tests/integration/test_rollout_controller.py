@@ -67,6 +67,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory, wine_trained: Path) -> 
         client = connect(settings)
         ModelRegistry(client, store).promote("wine", "1", T.PRODUCTION, "setup", "first version")
         first = client.get_model_version("wine", "1")
+        assert first.source is not None
         base = {k: v for k, v in first.tags.items() if k != T.STAGE} | {T.STAGE: T.STAGING}
         for extra in (
             {},
@@ -139,7 +140,7 @@ def arm(version: str, seed: int, n: int = 400, worse: bool = False) -> ArmEviden
         version=version,
         requests=n,
         errors=int(rng.binomial(n, 0.2 if worse else 0.01)),
-        latencies_ms=rng.lognormal(np.log(30 if worse else 10), 0.3, n),
+        latencies_ms=rng.lognormal(np.log(30 if worse else 10), 0.3, n).tolist(),
         predictions=predictions.tolist(),
     )
 

@@ -49,7 +49,7 @@ class OfflineRun:
 
     def table(self, name: str) -> dict[str, Any]:
         [path] = (self.folder / "files" / "media" / "table").glob(f"{name}_*.table.json")
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return json.loads(path.read_text())
 
 
 def wandb_records(path: Path) -> Iterator[bytes]:
@@ -91,7 +91,7 @@ def read_offline_run(folder: Path) -> OfflineRun:
     found = OfflineRun(folder)
     [path] = folder.glob("run-*.wandb")
     for raw in wandb_records(path):
-        record = pb.Record()
+        record = pb.Record()  # type: ignore[attr-defined]  # the generated module's stub names no messages
         record.ParseFromString(raw)
         kind = record.WhichOneof("record_type")
         if kind == "run":

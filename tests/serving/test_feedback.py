@@ -52,7 +52,7 @@ def rows_in(c: httpx.AsyncClient, table: sa.Table) -> list[tuple[str, int, Any]]
     store = c.app.state.conveyor.store  # type: ignore[attr-defined]
     with store.engine.connect() as conn:
         query = sa.select(table.c.request_id, table.c.row, table.c.label)
-        return sorted(tuple(r) for r in conn.execute(query))  # type: ignore[misc]
+        return sorted(tuple(r) for r in conn.execute(query))
 
 
 async def predict(c: httpx.AsyncClient, row: dict[str, float], n: int = 1, rid: str = "") -> str:

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from conveyor.errors import UserError
+from tests.needs import needs
 from tests.serving.conftest import Registered, free_port
 from tests.serving.server import running_server
 
@@ -28,9 +29,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / ".venv-peers" / "bin"
 EXPORT = ROOT / "benchmarks" / "peers" / "mlserver" / "export_model.py"
-needs_peers = pytest.mark.skipif(
-    not (PEERS / "mlserver").exists(), reason="MLServer not installed (scripts/peers-venv.sh)"
-)
+needs_peers = needs(PEERS / "mlserver", "MLServer", "scripts/peers-venv.sh")
 
 
 @contextlib.contextmanager
@@ -48,11 +47,11 @@ def mlserver_serving(
     settings = {"host": "127.0.0.1", "http_port": port, "grpc_port": free_port(),
                 "metrics_port": free_port()}  # fmt: skip
     (folder / "settings.json").write_text(json.dumps(settings))
-    log = (tmp_path / "mlserver.log").open("wb")
-    proc = subprocess.Popen(
-        [str(PEERS / "mlserver"), "start", str(folder)], stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, cwd=folder,  # MLServer keeps its metrics in ./.metrics
-    )  # fmt: skip
+    with (tmp_path / "mlserver.log").open("wb") as log:  # the child keeps its own handle
+        proc = subprocess.Popen(
+            [str(PEERS / "mlserver"), "start", str(folder)], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=folder,  # MLServer keeps its metrics in ./.metrics
+        )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while True:

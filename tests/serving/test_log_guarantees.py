@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -37,8 +39,11 @@ SPOOL_LIMIT = 20_000  # bytes: one segment of one-row records under load fills i
 DROP_LIMIT = 300_000  # bytes: a few segments
 
 
-async def until(check: object, timeout: float, what: str) -> object:
-    return await asyncio.to_thread(wait_for, check, timeout, what)  # type: ignore[arg-type]
+T = TypeVar("T")
+
+
+async def until(check: Callable[[], T], timeout: float, what: str) -> T:
+    return await asyncio.to_thread(wait_for, check, timeout, what)
 
 
 def checkpointed(db: Path) -> Path:
@@ -107,7 +112,8 @@ async def test_a_full_spool_refuses_predictions_then_recovers(
         text = httpx.get(f"{server.url}/metrics").text
         answered = set(result.request_ids) | {probes[-1].json()["request_id"]}
         await until(lambda: answered <= stored_request_ids(url), 30, "answered rows stored")
-    assert "the spool is full" in " ".join(ready.json()["problems"])  # type: ignore[attr-defined]
+    assert isinstance(ready, httpx.Response)
+    assert "the spool is full" in " ".join(ready.json()["problems"])
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
     assert "inference-log spool is full" in refused.json()["error"]
     assert result.statuses[503] > 0 and result.statuses[200] > 0
@@ -207,7 +213,7 @@ async def test_a_store_down_at_start_does_not_stop_serving(
     assert "store unreachable at start" in server.output()
     assert set(result.statuses) == {200}, result.statuses
     assert result.ok > 100
-    assert up.status_code == 200  # type: ignore[attr-defined]
+    assert up.status_code == 200
     assert metric(text, "conveyor_store_up ") == 1
 
 

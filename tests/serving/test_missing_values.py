@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -103,7 +104,7 @@ async def test_infinity_is_refused_with_a_hint(houses: httpx.AsyncClient) -> Non
 
 async def test_features_matrix_with_nulls(houses: httpx.AsyncClient) -> None:
     names = [f["name"] for f in (await houses.get("/model/info")).json()["schema"]["features"]]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"district": "north", "area": None, "rooms": 3.0},
         {"district": None, "area": 60.0, "rooms": 1.0},
         {"district": "east", "area": 90.0, "rooms": 4.0},

@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.needs import needs
 from tests.serving.server import Server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / ".venv-peers" / "bin"
-needs_peers = pytest.mark.skipif(
-    not (PEERS / "mlserver").exists(), reason="peer clients not installed (scripts/peers-venv.sh)"
-)
+needs_peers = needs(PEERS / "mlserver", "peer clients", "scripts/peers-venv.sh")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ loaded by Prometheus itself, puts the data-drift alert in pending."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import time
@@ -162,7 +163,7 @@ def test_the_dashboards_resource_panels_have_data(
                 """the panel's query returns series"""
                 return query(base, promql)
 
-            (series,) = eventually(answered, why=lambda promql=promql: promql)
+            (series,) = eventually(answered, why=functools.partial(str, promql))
             value = float(series["value"][1])
             # an idle process may use no CPU over a few seconds; it always holds memory
             assert value > 0 if "memory" in promql else value >= 0, (promql, value)

@@ -5,12 +5,13 @@ export from a `conveyor serve` process to a collector endpoint."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -19,6 +20,18 @@ from conveyor.tracing import REQUEST_ID, Tracing
 from tests.conftest import WebhookReceiver
 from tests.serving.conftest import Registered, make_settings
 from tests.serving.server import running_server
+
+
+def attrs(span: ReadableSpan) -> Mapping[str, Any]:
+    """A finished span's attributes (the SDK types them optional; ours always have some)."""
+    assert span.attributes is not None, span.name
+    return span.attributes
+
+
+def ns(time_ns: int | None) -> int:
+    """A finished span's start or end time."""
+    assert time_ns is not None
+    return time_ns
 
 
 @pytest.fixture
@@ -54,14 +67,14 @@ async def test_a_request_is_one_trace_keyed_by_its_request_id(
         v2 = await client.post("/v2/models/wine/infer", json=v2_body)
         assert v2.status_code == 200, v2.text
     finished = exporter.get_finished_spans()
-    roots = {s.attributes[REQUEST_ID]: s for s in finished if s.name == "conveyor.request"}
+    roots = {attrs(s)[REQUEST_ID]: s for s in finished if s.name == "conveyor.request"}
     assert set(roots) == {answer["request_id"], "v2-request-7"}
     for rid, route in (
         (answer["request_id"], "/predict"),
         ("v2-request-7", "/v2/models/{name}/infer"),
     ):
         root = roots[rid]
-        assert root.attributes["http.route"] == route
+        assert attrs(root)["http.route"] == route
         children = {
             s.name: s
             for s in finished
@@ -69,14 +82,16 @@ async def test_a_request_is_one_trace_keyed_by_its_request_id(
         }
         assert set(children) == {"conveyor.parse", "conveyor.model", "conveyor.log"}, children
         model = children["conveyor.model"]
-        assert (model.attributes["conveyor.model"], model.attributes["conveyor.version"]) == (
+        assert (attrs(model)["conveyor.model"], attrs(model)["conveyor.version"]) == (
             "wine",
             "1",
         )
-        assert model.attributes["conveyor.arm"] == "production"
+        assert attrs(model)["conveyor.arm"] == "production"
         assert all(c.context.trace_id == root.context.trace_id for c in children.values())
         parse, log = children["conveyor.parse"], children["conveyor.log"]
-        assert parse.end_time <= model.start_time and model.end_time <= log.start_time
+        assert ns(parse.end_time) <= ns(model.start_time) and ns(model.end_time) <= ns(
+            log.start_time
+        )
 
 
 def test_a_run_is_one_trace_with_a_span_per_step(
@@ -97,8 +112,8 @@ def test_a_run_is_one_trace_with_a_span_per_step(
         store.close()
     finished = exporter.get_finished_spans()
     (root,) = [s for s in finished if s.name == "conveyor.run"]
-    assert root.attributes["conveyor.run_id"] == result.run_id
-    assert root.attributes["conveyor.version"] == result.registered.version  # type: ignore[union-attr]
+    assert attrs(root)["conveyor.run_id"] == result.run_id
+    assert attrs(root)["conveyor.version"] == result.registered.version  # type: ignore[union-attr]
     steps = [
         s.name
         for s in finished

@@ -26,7 +26,7 @@ def wine_matrix() -> np.ndarray:
     return x[:5]
 
 
-def triton(server: Server):  # type: ignore[no-untyped-def]
+def triton(server: Server):
     import tritonclient.http as httpclient
 
     return httpclient.InferenceServerClient(url=f"127.0.0.1:{server.port}")
@@ -144,7 +144,7 @@ def test_triton_sends_missing_values(houses_server: Server) -> None:
             t = httpclient.InferInput(name, [len(values)], datatype)
             t.set_data_from_numpy(values)  # binary: NaN travels as itself
             inputs.append(t)
-        return client.infer("houses", inputs).as_numpy("predictions")  # type: ignore[no-any-return]
+        return client.infer("houses", inputs).as_numpy("predictions")
 
     district = np.asarray(["north", ""], dtype=object)  # "" is a missing category
     got = infer(np.asarray([np.nan, 80.0]), np.asarray([2.0, 2.0], np.float32), district)

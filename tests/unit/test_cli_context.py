@@ -35,9 +35,12 @@ def test_the_controller_strategies_and_registry_are_built_once_and_shared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[Any] = []
-    monkeypatch.setattr(
-        "conveyor.registry.client.connect", lambda settings: opened.append(settings) or "client"
-    )
+
+    def connect(settings: Settings) -> str:
+        opened.append(settings)
+        return "client"
+
+    monkeypatch.setattr("conveyor.registry.client.connect", connect)
     cli = CliContext(Settings(home=tmp_path))
     try:
         controller = cli.controller()

@@ -21,7 +21,7 @@ SCHEMA = ROOT / "tests" / "data" / "schemas" / "compose-spec.json"
 
 
 def stack() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())  # type: ignore[no-any-return]
+    return yaml.safe_load(COMPOSE.read_text())
 
 
 def compose_binary() -> Path:

@@ -14,8 +14,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import pytest
+import typer
+import typer.core
 import typer.main
 
 from conveyor.cli.main import build_app
@@ -100,7 +101,10 @@ def test_cmd_is_exec_form_conveyor_serve_that_the_cli_accepts() -> None:
     )
     assert cmd[:2] == ["conveyor", "serve"]
     root = typer.main.get_command(build_app())
-    serve = root.get_command(click.Context(root), "serve")  # type: ignore[attr-defined]
+    # typer builds its commands on its own copy of click: its classes, not click's
+    assert isinstance(root, typer.core.TyperGroup)
+    serve = root.get_command(typer.Context(root), "serve")
+    assert serve is not None
     params = serve.make_context("serve", cmd[2:]).params
     assert params["host"] == "0.0.0.0" and params["port"] == 8000
     assert params["name"] is None  # the model name comes from CONVEYOR_MODEL_NAME

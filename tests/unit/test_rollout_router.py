@@ -16,7 +16,7 @@ from conveyor.errors import UserError
 from conveyor.rollout.router import Arm, Route, Router, RouteTable, key_point
 from conveyor.rollout.state import Rollout, RolloutState
 from conveyor.rollout.strategies import PlanStep, default_strategies
-from conveyor.spec.models import RolloutSpec
+from conveyor.spec.models import ABSpec, RolloutSpec
 
 N = 20_000
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -150,7 +150,7 @@ def test_strategies_make_the_plans() -> None:
     assert [(s.weight, s.mirror) for s in blue_green] == [(0, True), (100, True)]
     shadow = strategies.plan(RolloutSpec(strategy="shadow"))
     assert [(s.weight, s.mirror) for s in shadow] == [(0, True)]
-    ab = strategies.plan(RolloutSpec(strategy="ab", ab={"split": 20, "sticky_key": "field:u"}))
+    ab = strategies.plan(RolloutSpec(strategy="ab", ab=ABSpec(split=20, sticky_key="field:u")))
     assert ab == [PlanStep("A/B 80/20", 20, assign_by="field:u")]
 
 
@@ -200,7 +200,7 @@ def test_route_table_follows_the_stored_rollout() -> None:
     green = RolloutSpec(strategy="blue_green")
     switched = RouteTable.for_rollout(rollout(RolloutState.PROGRESSING, green, 1, 100), strategies)
     assert Router(switched).route("r") == Route(Arm.CANDIDATE, Arm.PRODUCTION)
-    ab = RolloutSpec(strategy="ab", ab={"split": 10, "sticky_key": "header:X-Team"})
+    ab = RolloutSpec(strategy="ab", ab=ABSpec(split=10, sticky_key="header:X-Team"))
     assert RouteTable.for_rollout(
         rollout(RolloutState.PROGRESSING, ab, 0, 10), strategies
     ).assign_by == ("header:X-Team")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import ValidationError
@@ -39,7 +39,7 @@ def test_the_registry_opens_on_first_use_only(tmp_path: Path, opened: list[Any])
     assert opened == []
     registry = controller.registry  # now it opens, once
     assert isinstance(registry, ModelRegistry)
-    assert registry.client == "client" and registry.store is store
+    assert registry.client == cast(Any, "client") and registry.store is store
     assert controller.registry is registry and len(opened) == 1
     assert controller.lease.holder.count(":") == 1  # host:pid
     store.close()

@@ -15,7 +15,8 @@ def test_seeded_database_is_a_working_mlflow_store(tmp_path: Path) -> None:
     first = tmp_path / "a" / "mlflow.db"
     assert seed_tracking_db(first, cache)
     template = next(cache.glob("mlflow-schema-*.db"))
-    assert schema_revision() in template.name
+    revision = schema_revision()
+    assert revision is not None and revision in template.name
     with sqlite3.connect(template) as conn:
         assert conn.execute("select count(*) from experiments").fetchone() == (0,)
         assert conn.execute("select count(*) from alembic_version").fetchone() == (1,)

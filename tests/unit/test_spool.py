@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,12 +26,12 @@ def wait_until(check: object, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def make_writer(tmp_path: Path, **options: object) -> tuple[InferenceLogWriter, Store]:
+def make_writer(tmp_path: Path, **options: Any) -> tuple[InferenceLogWriter, Store]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url).create()
     writer = InferenceLogWriter(
         url, tmp_path / "spool", ServerMetrics(), capacity=1000, batch=100, **options
-    )  # type: ignore[arg-type]
+    )
     return writer, store
 
 

@@ -26,7 +26,9 @@ def test_a_read_goes_past_a_writer_holding_the_lock(tmp_path: Path) -> None:
             assert reader.execute(count).scalar_one() == 1  # the committed state only
         assert time.monotonic() - started < 1
         with store.engine.connect() as plain:
-            plain.connection.driver_connection.execute("PRAGMA busy_timeout=200")
+            driver = plain.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout=200")
             with pytest.raises(sa.exc.OperationalError, match="database is locked"):
                 plain.execute(count)
     with store.reading() as reader:

@@ -22,7 +22,9 @@ def table(n: int = 600, seed: int = 3) -> pd.DataFrame:
             "customer_id": rng.permutation(np.arange(10_000, 10_000 + n)),
             "ticket": [f"T-{rng.integers(1_000_000_000)}" for _ in range(n)],
             "signup": pd.date_range("2022-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-            "plan": rng.choice(["basic", "pro", None], n, p=[0.6, 0.36, 0.04]),
+            "plan": rng.choice(
+                np.array(["basic", "pro", None], dtype=object), n, p=[0.6, 0.36, 0.04]
+            ),
             "age": rng.integers(18, 80, n),  # near-unique it is not: a plain integer feature
             "income": income,
             "country": "fr",

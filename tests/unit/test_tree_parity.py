@@ -29,7 +29,9 @@ def _money(n: int = 3000) -> pd.DataFrame:
             "amount": np.round(rng.lognormal(8, 2, n), 2),
             "score": np.round(rng.normal(600, 80, n), 1),
             "ts": 1.7e9 + rng.integers(0, 10**7, n),
-            "district": rng.choice(["north", "south", "east", None], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "district": rng.choice(
+                np.array(["north", "south", "east", None], dtype=object), n, p=[0.4, 0.3, 0.2, 0.1]
+            ),
         }
     )
     frame["target"] = (

@@ -75,7 +75,7 @@ def expand_dates(
             (stamps.dt.hour.fillna(0) != 0).any() or (stamps.dt.minute.fillna(0) != 0).any()
         )
         names = part_names(name, with_hour)
-        values = [stamps.dt.year, stamps.dt.month, stamps.dt.day, stamps.dt.weekday]
+        values = [stamps.dt.year, stamps.dt.month, stamps.dt.day, stamps.dt.day_of_week]
         if with_hour:
             values.append(stamps.dt.hour)
         for part, series in zip(names, values, strict=True):

@@ -328,7 +328,7 @@ def bucket_rows(
         query = query.where(c.minute >= since)
     query = query.order_by(c.minute.desc() if newest_first else c.minute)
     with store_errors(f"read live monitor counts of {model!r}"), store.engine.connect() as conn:
-        yield from conn.execute(query).tuples()
+        yield from conn.execute(query)
 
 
 def merge_state(into: Bucket, profile: Mapping[str, Any], state: Any) -> bool:

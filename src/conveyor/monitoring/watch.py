@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.errors import ServiceUnavailableError
 from conveyor.monitoring.alerts import AlertBook, evaluate
@@ -27,17 +27,33 @@ from conveyor.notify import WebhookPolicy, post_event
 
 if TYPE_CHECKING:
     from conveyor.bundle.model import Bundle
-    from conveyor.serving.metrics import ServerMetrics
     from conveyor.store.engine import Store
 
 log = logging.getLogger(__name__)
+
+
+class WatchMetrics(Protocol):
+    """The Prometheus counter and gauges the watcher sets. The server's ``ServerMetrics`` has
+    them; a Protocol here keeps monitoring from depending on the serving package."""
+
+    monitor_dropped: Any
+    drift_detected: Any
+    window_rows: Any
+    feature_drift_score: Any
+    feature_drift_p_value: Any
+    feature_drifted: Any
+    prediction_psi: Any
+    online_metric: Any
+    baseline_metric: Any
+    label_coverage: Any
+    alerts_firing: Any
 
 
 class Watcher:
     def __init__(
         self,
         store: Store,
-        metrics: ServerMetrics,
+        metrics: WatchMetrics,
         served: Callable[[], list[Bundle]],
         *,
         flush_seconds: float = 5.0,

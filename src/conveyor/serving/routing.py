@@ -61,7 +61,7 @@ def _read(store: Store, model: str) -> tuple[Rollout | None, Summary]:
                 sa.select(rollouts.c.state, sa.func.count())
                 .where((rollouts.c.model == model) & rollouts.c.active_model.is_(None))
                 .group_by(rollouts.c.state)
-            ).tuples()
+            )
         }
         checks: dict[str, str] = {}
         if rollout is not None:

@@ -70,7 +70,7 @@ class IngesterProcess:
             if code is None:
                 self.metrics.ingester_up.set(1)
                 return
-            self._proc = None
+            self._forget_dead()
             self.metrics.ingester_up.set(0)
             if now - self._started_at >= self.healthy_after_s:
                 self._backoff_s = self.min_backoff_s  # it had been fine for a while
@@ -93,6 +93,7 @@ class IngesterProcess:
         ingester is replaced for that final drain, so a stop after a crash still stores every
         spooled record."""
         if not self.up:
+            self._forget_dead()
             self._spawn()
         proc = self._proc
         self._restart_at = None
@@ -106,6 +107,13 @@ class IngesterProcess:
         except subprocess.TimeoutExpired:
             log.error("inference-log ingester still busy after %.0f s; left running", timeout)
         self.metrics.ingester_up.set(0)
+
+    def _forget_dead(self) -> None:
+        """Drop an exited ingester, closing our end of its input pipe (else it leaks)."""
+        if self._proc is not None and self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        self._proc = None
 
     def _spawn(self) -> None:
         self._restart_at = None
