@@ -109,3 +109,10 @@ class AlertThresholds:
             "runbook_base": monitoring.runbook_base_url,
         }
         return cls(**{**from_spec, **overrides})
+
+
+def num(value: float) -> str:
+    """A number as PromQL reads it, without a trailing ``.0`` (``0.3``, ``100``): the rules
+    and the dashboard write thresholds the same way."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import as_utc
 from conveyor.monitoring.assess import labelled_predictions
 from conveyor.monitoring.live import Bucket, bucket_rows, merge_state
 
@@ -97,7 +98,7 @@ def load_history(
     ident = bundle.identity
     buckets = [Bucket.empty(bundle.profile) for _ in range(count)]
     for minute, state in bucket_rows(store, ident.name, ident.version, start):
-        at = _index(_utc(minute), start, step, count)
+        at = _index(as_utc(minute), start, step, count)
         if at is not None:
             merge_state(buckets[at], bundle.profile, state)
     classification = bundle.classification
@@ -138,7 +139,7 @@ def _labels(
     """(label, prediction) pairs per step of the prediction, as ``online_performance`` joins them."""
     pairs: list[list[tuple[Any, Any]]] = [[] for _ in range(count)]
     for at, label, prediction in labelled_predictions(store, bundle, since):
-        index = _index(_utc(at), start, step, count)
+        index = _index(as_utc(at), start, step, count)
         if index is not None:
             pairs[index].append((label, prediction))
     return pairs
@@ -154,11 +155,6 @@ def _metric(pairs: list[tuple[Any, Any]], classification: bool) -> float | None:
         except (TypeError, ValueError):  # a label that is not a number says nothing about MAE
             continue
     return sum(errors) / len(errors) if errors else None
-
-
-def _utc(value: datetime) -> datetime:
-    """SQLite hands timezone-aware columns back naive, in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _index(at: datetime, start: datetime, step: int, count: int) -> int | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from conveyor.clock import aware
 from conveyor.errors import NotFoundError, UserError
 from conveyor.store.errors import store_errors
 from conveyor.store.tables import alert_silences
@@ -85,7 +86,7 @@ class Silences:
             row = conn.execute(
                 sa.select(alert_silences).where(alert_silences.c.id == silence_id)
             ).one_or_none()
-            if row is None or row.ended_at is not None or _aware(row.until) <= now:
+            if row is None or row.ended_at is not None or aware(row.until) <= now:
                 raise NotFoundError(f"no active silence {silence_id}")
             conn.execute(
                 alert_silences.update()
@@ -110,17 +111,13 @@ class Silences:
         return next((s for s in self.active(model, now) if s.covers(model, rule)), None)
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _silence(row: Any) -> Silence:
     return Silence(
         row.id,
         row.model,
         row.rule,
-        _aware(row.until),
+        aware(row.until),
         row.reason,
         row.created_by,
-        _aware(row.created_at),
+        aware(row.created_at),
     )

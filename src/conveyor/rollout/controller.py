@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import utc_now_or
 from conveyor.errors import ConveyorError, UserError
 from conveyor.rollout.errors import NoActiveRolloutError
 from conveyor.rollout.judge import IDLE_WEIGHTS, judge_step, next_move, step_weights
@@ -118,7 +119,7 @@ class Controller:
             weights=dict(IDLE_WEIGHTS),
             actor=actor,
             reason=reason,
-            now=_utc(now),
+            now=utc_now_or(now),
         )
         self._notify(rollout, "start", reason)
         return rollout
@@ -126,20 +127,22 @@ class Controller:
     def pause(
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
-        return self._command(model, "pause", actor, reason, _utc(now))
+        return self._command(model, "pause", actor, reason, utc_now_or(now))
 
     def resume(
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Continue the current step; its clock (and its evidence window) starts again."""
-        at = _utc(now)
+        at = utc_now_or(now)
         return self._command(model, "resume", actor, reason, at, step_started_at=at)
 
     def abort(
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Stop without judging the candidate: all traffic back on production."""
-        return self._command(model, "abort", actor, reason, _utc(now), weights=dict(IDLE_WEIGHTS))
+        return self._command(
+            model, "abort", actor, reason, utc_now_or(now), weights=dict(IDLE_WEIGHTS)
+        )
 
     def rollback(
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
@@ -150,7 +153,7 @@ class Controller:
             "rollback",
             actor,
             reason,
-            _utc(now),
+            utc_now_or(now),
             weights=dict(IDLE_WEIGHTS),
             pending="reject",
         )
@@ -160,7 +163,7 @@ class Controller:
         self, model: str, *, actor: str, reason: str = "", now: datetime | None = None
     ) -> Rollout:
         """Promote now, skipping the remaining steps."""
-        at = _utc(now)
+        at = utc_now_or(now)
         rollout = self._command(model, "promote", actor, reason, at)
         try:
             return self._finish_promotion(rollout, actor, reason, at)
@@ -174,7 +177,7 @@ class Controller:
         Raises ``ServiceUnavailableError`` when the store cannot be reached for the lease;
         any other failure is logged per rollout and retried on the next tick.
         """
-        at = _utc(now)
+        at = utc_now_or(now)
         if not self.lease.acquire(at):
             return []
 
@@ -354,7 +357,3 @@ class Controller:
             self.notify(rollout.spec.webhooks, EVENTS[command], payload(rollout, reason))
         except Exception:  # a notification never undoes or blocks a committed transition
             log.exception("rollout #%d: webhook for %s failed", rollout.id, command)
-
-
-def _utc(now: datetime | None) -> datetime:
-    return datetime.now(UTC) if now is None else now.astimezone(UTC)

@@ -14,11 +14,12 @@ the database against that value, so holders' clocks must agree to within a fract
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from conveyor.clock import aware, utc_now_or
 from conveyor.store.errors import store_errors
 from conveyor.store.tables import leases
 
@@ -46,7 +47,7 @@ class Lease:
 
     def acquire(self, now: datetime | None = None) -> bool:
         """Take the lease if it is free, expired or already ours (then it is renewed)."""
-        now = _utc(now)
+        now = utc_now_or(now)
         with store_errors(f"lease {self.name}"), self.store.engine.begin() as conn:
             taken = conn.execute(
                 leases.update()
@@ -71,7 +72,7 @@ class Lease:
 
     def renew(self, now: datetime | None = None) -> bool:
         """Extend the lease while it is ours; False once another holder has taken it."""
-        now = _utc(now)
+        now = utc_now_or(now)
         with store_errors(f"lease {self.name}"), self.store.engine.begin() as conn:
             renewed = conn.execute(
                 leases.update()
@@ -89,12 +90,12 @@ class Lease:
 
     def current(self, now: datetime | None = None) -> LeaseInfo | None:
         """Who holds the lease now; None when nobody does or the grant expired."""
-        now = _utc(now)
+        now = utc_now_or(now)
         with store_errors(f"lease {self.name}"), self.store.engine.connect() as conn:
             row = conn.execute(sa.select(leases).where(leases.c.name == self.name)).first()
         if row is None:
             return None
-        info = LeaseInfo(row.name, row.holder, _aware(row.expires_at))
+        info = LeaseInfo(row.name, row.holder, aware(row.expires_at))
         return info if info.expires_at >= now else None
 
     def held(self, conn: Connection, now: datetime) -> bool:
@@ -102,14 +103,8 @@ class Lease:
         row = conn.execute(
             sa.select(leases.c.holder, leases.c.expires_at).where(leases.c.name == self.name)
         ).first()
-        return row is not None and row.holder == self.holder and _aware(row.expires_at) >= _utc(now)
-
-
-def _utc(now: datetime | None) -> datetime:
-    """SQLite compares the stored text, so every time written or compared is UTC."""
-    return datetime.now(UTC) if now is None else now.astimezone(UTC)
-
-
-def _aware(at: datetime) -> datetime:
-    """SQLite returns naive datetimes; every time Conveyor writes is UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+        return (
+            row is not None
+            and row.holder == self.holder
+            and aware(row.expires_at) >= utc_now_or(now)
+        )

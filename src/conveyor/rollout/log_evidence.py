@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from conveyor.clock import aware
 from conveyor.rollout.evidence import ArmEvidence, Evidence, Pairs, TaskName
 from conveyor.store.errors import store_errors
 from conveyor.store.tables import feedback, inference_log
@@ -96,7 +97,7 @@ class InferenceLogEvidence:
                 for v in (rollout.champion, rollout.candidate)
             ]
             if all(at is not None for at in starts):
-                since = max(since, *(_aware(at) for at in starts if at is not None))
+                since = max(since, *(aware(at) for at in starts if at is not None))
             champion = self._arm(conn, rollout.model, rollout.champion, since, until)
             candidate = self._arm(conn, rollout.model, rollout.candidate, since, until)
         shared = sorted(champion.by_key.keys() & candidate.by_key.keys())
@@ -238,9 +239,3 @@ class EvidenceByTask:
             bundle = registered_bundle(self.settings, model, version)
             self._tasks[key] = "classification" if bundle.classification else "regression"
         return self._tasks[key]
-
-
-def _aware(at: datetime) -> datetime:
-    from datetime import UTC
-
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

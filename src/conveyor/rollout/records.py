@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from conveyor.clock import aware
 from conveyor.errors import NotFoundError
 from conveyor.rollout.errors import RolloutConflictError
 from conveyor.rollout.state import Rollout, RolloutState, target
@@ -115,7 +116,7 @@ class RolloutRecords:
             RolloutEvent(
                 id=r["id"],
                 rollout_id=r["rollout_id"],
-                at=_aware(r["at"]),
+                at=aware(r["at"]),
                 kind=r["kind"],
                 from_state=r["from_state"],
                 to_state=r["to_state"],
@@ -361,12 +362,8 @@ def _rollout(row: Any) -> Rollout:
         actor=row["actor"],
         reason=row["reason"],
         pending=row["pending"],
-        started_at=_aware(row["started_at"]),
-        step_started_at=_aware(row["step_started_at"]) if row["step_started_at"] else None,
-        updated_at=_aware(row["updated_at"]),
-        ended_at=_aware(row["ended_at"]) if row["ended_at"] else None,
+        started_at=aware(row["started_at"]),
+        step_started_at=aware(row["step_started_at"]) if row["step_started_at"] else None,
+        updated_at=aware(row["updated_at"]),
+        ended_at=aware(row["ended_at"]) if row["ended_at"] else None,
     )
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -107,12 +107,6 @@ def panel(
     }
 
 
-def num(value: float) -> str:
-    """A number as PromQL reads it, without a trailing ``.0``."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
-
-
 def quantile(q: float, bucket: str, selector: str) -> str:
     """The ``q`` quantile of a histogram's ``bucket`` series matching ``selector``."""
     return f"histogram_quantile({q}, sum by (le) (rate({bucket}{{{selector}}}[{RATE}])))"

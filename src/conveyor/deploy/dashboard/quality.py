@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.deploy.alert_thresholds import AlertThresholds
-from conveyor.deploy.dashboard.panel import SEL, Target, num, panel
+from conveyor.deploy.alert_thresholds import AlertThresholds, num
+from conveyor.deploy.dashboard.panel import SEL, Target, panel
 
 
 def quality_panels(t: AlertThresholds) -> list[dict[str, Any]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.deploy.alert_thresholds import AlertThresholds
-from conveyor.deploy.prometheus_rules.rule import num, rule
+from conveyor.deploy.alert_thresholds import AlertThresholds, num
+from conveyor.deploy.prometheus_rules.rule import rule
 
 
 def inference_log_rules(t: AlertThresholds) -> list[dict[str, Any]]:

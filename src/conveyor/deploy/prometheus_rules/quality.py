@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.deploy.alert_thresholds import AlertThresholds
-from conveyor.deploy.prometheus_rules.rule import num, pct, rule
+from conveyor.deploy.alert_thresholds import AlertThresholds, num
+from conveyor.deploy.prometheus_rules.rule import pct, rule
 
 _MODEL_VERSION = "{{ $labels.model }} version {{ $labels.version }}"
 # Lists the drifted features, highest PSI first ("age (PSI 0.41), city (PSI 0.35)"), asked

@@ -1,5 +1,5 @@
-"""One alerting rule as a rules file holds it, and how numbers are written into PromQL and
-annotations; shared by every group of rules."""
+"""One alerting rule as a rules file holds it, and shares as annotations write them; shared by
+every group of rules (numbers in PromQL: ``alert_thresholds.num``)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,6 @@ def rule(
         "labels": {"severity": severity},
         "annotations": {"summary": summary, "description": description, "runbook": runbook},
     }
-
-
-def num(value: float) -> str:
-    """A number as PromQL reads it, without a trailing ``.0`` (``0.3``, ``100``)."""
-    text = repr(float(value))
-    return text[:-2] if text.endswith(".0") else text
 
 
 def pct(share: float) -> str:

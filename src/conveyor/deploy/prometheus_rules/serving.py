@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.deploy.alert_thresholds import INFERENCE_ROUTES, AlertThresholds
-from conveyor.deploy.prometheus_rules.rule import num, pct, rule
+from conveyor.deploy.alert_thresholds import INFERENCE_ROUTES, AlertThresholds, num
+from conveyor.deploy.prometheus_rules.rule import pct, rule
 
 
 def serving_rules(t: AlertThresholds) -> list[dict[str, Any]]:
