@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from conveyor.metrics import LOWER_IS_BETTER
+from conveyor.spec.metric_names import LOWER_IS_BETTER
 
 # metrics are floats: 0.85 - 0.90 is -0.05000000000000004, yet it is exactly the tolerance
 _EPSILON = 1e-9

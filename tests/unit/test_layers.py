@@ -42,9 +42,6 @@ ALLOWED_EDGES: Mapping[tuple[str, str], str] = {
     # data.feast names spec.models.FeastSpec in annotations only (under TYPE_CHECKING), while
     # the data spec asks data.loading for the built-in dataset names when validating `source`.
     ("data", "spec"): "annotation-only import of FeastSpec in data.feast",
-    # metrics names spec.models.Task in annotations only, while the spec validates the
-    # metric names of gates and tuning against the lists in metrics.
-    ("metrics", "spec"): "annotation-only import of Task in conveyor.metrics",
 }
 
 

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from conveyor.metrics import BOUNDED_METRICS
 from conveyor.spec.base import SpecSection
+from conveyor.spec.metric_names import BOUNDED_METRICS
 
 
 class ChampionGate(SpecSection):

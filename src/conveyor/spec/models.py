@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from conveyor.metrics import LOWER_IS_BETTER, metric_names
 from conveyor.spec.base import SpecSection, Task, WebhookSpec
 from conveyor.spec.data import DataSpec, FeastSpec, SliceOp
 from conveyor.spec.gates import ChampionGate, GatesSpec, ParityGate
+from conveyor.spec.metric_names import LOWER_IS_BETTER, metric_names
 from conveyor.spec.monitoring import AlertSpec, DriftSpec, MonitoringSpec
 from conveyor.spec.rollout import BUILT_IN_STRATEGIES, ABSpec, AnalysisSpec, RolloutSpec
 from conveyor.spec.tracking import RegistrySpec, TrackingSpec, WandbSpec

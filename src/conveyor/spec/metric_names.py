@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conveyor.spec.models import Task
+    from conveyor.spec.base import Task
 
 CLASSIFICATION_METRICS = (
     "accuracy",
