@@ -198,3 +198,12 @@ def test_named_rows_of_a_feature_store_model_wait_for_their_lookup(tmp_path: Pat
     full = b'{"instances": [{"driver_id": 7, "rate": 1, "city": "a"}]}'
     decoded = decode(codecs.predict, full, manager, lookup=lookup)
     assert decoded.wanted is None and decoded.keys == {"driver_id": [7]} and decoded.rows == 1
+
+
+def test_a_csv_header_spelled_loosely_types_its_values_by_the_feature_it_names(
+    tmp_path: Path,
+) -> None:
+    invocations = build_codecs().invocations
+    manager = FakeManager(bundle_for(tmp_path))
+    decoded = decode(invocations, b"RATE,City\n1.5,a\n", manager, "text/csv")
+    assert columns(decoded) == {"rate": [1.5], "city": ["a"]}

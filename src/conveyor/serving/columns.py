@@ -60,7 +60,7 @@ def columns_from_instances(
             continue
         if row.keys() != wanted:
             if by_spelling is None:
-                by_spelling = _spellings(names)
+                by_spelling = spellings(names)
             row = instances[i] = _respelled(row, wanted, by_spelling)
             keys = set(row)
             for name in sorted(wanted - keys):
@@ -72,16 +72,16 @@ def columns_from_instances(
     return check_columns(raw, schema, policy, lambda name, i: f"{label}[{i}].{name}")
 
 
-def _spelling(name: str) -> str:
+def spelling(name: str) -> str:
     """A feature name without case and punctuation: od280/od315 and OD280_OD315 agree."""
     return "".join(c for c in name.casefold() if c.isalnum())
 
 
-def _spellings(names: list[str]) -> dict[str, str]:
+def spellings(names: list[str]) -> dict[str, str]:
     """Each loose spelling that names exactly one feature -> that feature."""
     found: dict[str, list[str]] = {}
     for name in names:
-        found.setdefault(_spelling(name), []).append(name)
+        found.setdefault(spelling(name), []).append(name)
     return {loose: named[0] for loose, named in found.items() if len(named) == 1}
 
 
@@ -94,7 +94,7 @@ def _respelled(
     for key in row:
         if key in wanted or not isinstance(key, str):
             continue
-        name = by_spelling.get(_spelling(key))
+        name = by_spelling.get(spelling(key))
         if name is not None and name not in row:
             renamed = dict(row) if renamed is None else renamed
             renamed[name] = renamed.pop(key)

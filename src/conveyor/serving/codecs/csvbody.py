@@ -4,7 +4,8 @@ Each value is typed by its feature's kind (``""`` is a missing value; ``true``/`
 ``yes``/``no``, ``1``/``0`` for a boolean), then checked as named rows are, so a CSV answers as
 the same rows sent as JSON ``instances`` do. Problems are located as ``csv[row].feature``,
 rows counted from 0 after the header. Entity keys cannot stand in for features here: a CSV
-cell carries no type to tell a key's ``1001`` from ``"1001"``.
+cell carries no type to tell a key's ``1001`` from ``"1001"``. Nor can a CSV pin a model
+version: routing picks it, as for a JSON body without ``model_version``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from conveyor.data.schema import Kind
-from conveyor.serving.columns import columns_from_instances
+from conveyor.serving.columns import columns_from_instances, spelling, spellings
 from conveyor.serving.inputs import bad_request, check_rows
 
 if TYPE_CHECKING:
@@ -42,12 +43,12 @@ def csv_records(body: bytes, schema: Schema, max_rows: int, label: str) -> list[
     except UnicodeDecodeError:
         raise bad_request("body", "a CSV must be UTF-8 text") from None
     reader = csv.reader(io.StringIO(text))
-    kinds = {c.name: c.kind for c in schema.features}
     records: list[dict[str, Any]] = []
     try:
         header = next(reader, None)
         if not header:
             raise bad_request(label, "needs a header row naming the features")
+        kinds = _kinds(header, schema)
         for i, row in enumerate(reader):
             if not row:
                 continue
@@ -56,10 +57,21 @@ def csv_records(body: bytes, schema: Schema, max_rows: int, label: str) -> list[
                 raise bad_request(
                     f"{label}[{i}]", f"has {len(row)} values, the header {len(header)}"
                 )
-            records.append({n: _typed(v, kinds.get(n)) for n, v in zip(header, row, strict=True)})
+            records.append({n: _typed(v, k) for n, v, k in zip(header, row, kinds, strict=True)})
     except csv.Error as exc:
         raise bad_request(f"{label} line {reader.line_num}", f"not CSV: {exc}") from None
     return records
+
+
+def _kinds(header: list[str], schema: Schema) -> list[Kind | None]:
+    """Each column's feature kind, found as the checks will find its feature: by name, or
+    by a spelling that differs only in case and punctuation (``OD280_OD315``)."""
+    kinds = {c.name: c.kind for c in schema.features}
+    by_spelling = spellings(schema.names)
+    return [
+        kinds[name] if name in kinds else kinds.get(by_spelling.get(spelling(name), ""))
+        for name in header
+    ]
 
 
 def _typed(text: str, kind: Kind | None) -> Any:
