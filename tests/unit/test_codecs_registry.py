@@ -83,7 +83,8 @@ class Echo:
 
 def test_each_route_lists_its_formats() -> None:
     codecs = build_codecs()
-    assert codecs.predict.names() == ["features", "instances"]
+    assert codecs.predict.names() == ["csv", "features", "instances"]
+    assert codecs.predict.media_types() == ["application/json", "text/csv"]
     assert codecs.invocations.names() == [
         "csv", "dataframe_records", "dataframe_split", "inputs", "instances"
     ]  # fmt: skip

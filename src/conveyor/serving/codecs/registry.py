@@ -141,7 +141,7 @@ class RouteCodecs:
 def build_codecs() -> RouteCodecs:
     """Every route's codecs, in the order a JSON body's members are tried."""
     predict = CodecRegistry(PredictEnvelope(fallback=Instances.name))
-    predict_codecs: tuple[Codec, ...] = (Features(), Instances())
+    predict_codecs: tuple[Codec, ...] = (Features(), Instances(), Csv())
     for codec in predict_codecs:
         predict.register(codec)
     invocations = CodecRegistry(MlflowEnvelope())

@@ -38,7 +38,11 @@ PREDICT_BODY = {
                 ]
             },
             "example": {"instances": [{"feature_a": 1.0, "feature_b": "x"}]},
-        }
+        },
+        "text/csv": {
+            "schema": {"type": "string", "description": "a header row naming the features"},
+            "example": "feature_a,feature_b\n1.0,x\n",
+        },
     },
 }
 
@@ -48,7 +52,8 @@ def router(state: ServerState, codecs: CodecRegistry) -> APIRouter:
 
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY}, tags=["predict"])
     async def predict(request: Request) -> Response:
-        """Predict for one or many rows, named (`instances`) or in schema order (`features`)."""
+        """Predict for one or many rows: named (`instances`), in schema order (`features`), or
+        a CSV (`text/csv`) whose header names the features."""
         rid, result = await predict_body(state, request, "/predict", codecs)
         model = result.model  # a rollout may have routed it to the candidate
         ident = model.identity
