@@ -22,7 +22,7 @@ ConveyorError
 │       ├── TooManyRows           serving.inputs: more rows than allowed (413)
 │       ├── BodyTooLarge          serving.http: a body over the limit (413)
 │       ├── BodyTooSlow           serving.http: a body not received in time (408)
-│       └── UnsupportedMediaType  serving.invocations: neither JSON nor CSV (415)
+│       └── UnsupportedMediaType  serving.codecs.registry: a Content-Type no codec reads (415)
 ├── GateFailedError               the candidate failed its quality gates (CLI exit 3)
 ├── ServiceUnavailableError       MLflow, the store or another service cannot be reached (503)
 │   ├── StoreUnavailableError     store.errors: the store's database

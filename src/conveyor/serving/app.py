@@ -19,6 +19,7 @@ from conveyor.errors import ConveyorError, UserError
 from conveyor.monitoring.watch import Watcher
 from conveyor.rollout.strategies import default_strategies
 from conveyor.rollout.wiring import controller_for
+from conveyor.serving.codecs.registry import build_codecs
 from conveyor.serving.dataplane import DataPlane
 from conveyor.serving.features import FeatureLookup
 from conveyor.serving.feedback import FeedbackDesk
@@ -200,7 +201,10 @@ def create_app(
         description="Predictions over Conveyor's /predict and the Open Inference Protocol (V2).",
     )
     app.state.conveyor = state
-    for module in (predict, scoring, v2, ops, admin):
+    codecs = build_codecs()
+    app.include_router(predict.router(state, codecs.predict))
+    app.include_router(scoring.router(state, codecs.invocations))
+    for module in (v2, ops, admin):
         app.include_router(module.router(state))
     _install_error_handlers(app)
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError, ServiceUnavailableError
-from conveyor.serving.inputs import PredictInput, Problems, UnseenPolicy, columns_from_instances
+from conveyor.serving.columns import columns_from_instances
+from conveyor.serving.inputs import PredictInput, Problems, UnseenPolicy
 
 if TYPE_CHECKING:
     from conveyor.bundle.model import Bundle

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from conveyor.errors import Problem
+from conveyor.serving.inputs import RequestError
 
 _CONSTANTS = (b"NaN", b"Infinity")
 
@@ -34,8 +35,6 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         error = f"malformed JSON: {exc}" if body else "empty; expected a JSON object"
-    from conveyor.serving.inputs import RequestError  # it imports this module
-
     if any(token in body for token in _CONSTANTS):
         try:
             return json.loads(body, parse_constant=_constant)

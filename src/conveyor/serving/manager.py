@@ -237,7 +237,8 @@ def warm_up(bundle: Bundle, runtime: Runtime) -> None:
     """A few predictions on a typical row before the version takes traffic: a fresh session's
     first calls are slow, and a rollout would judge the candidate by them."""
     from conveyor.data.schema import Kind
-    from conveyor.serving.inputs import UnseenPolicy, columns_from_instances
+    from conveyor.serving.columns import columns_from_instances
+    from conveyor.serving.inputs import UnseenPolicy
 
     features = bundle.profile.get("features", {})
     row: dict[str, object] = {}

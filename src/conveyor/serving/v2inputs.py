@@ -15,13 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.data.schema import Kind, Schema
 from conveyor.errors import Problem
-from conveyor.serving.inputs import (
-    RequestError,
-    UnseenPolicy,
-    bad_request,
-    check_columns,
-    non_finite,
-)
+from conveyor.serving.columns import check_columns, non_finite
+from conveyor.serving.inputs import RequestError, UnseenPolicy, bad_request
 from conveyor.serving.jsonbody import parse_json
 from conveyor.serving.v2codec import Tensor, decode_inputs, split_body
 

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from conveyor.serving.codecs.registry import CodecRegistry
 from conveyor.serving.http import JsonResponse
-from conveyor.serving.inputs import decode_predict
 from conveyor.serving.routes.body import predict_body
 from conveyor.serving.state import ServerState
 
@@ -38,18 +38,23 @@ PREDICT_BODY = {
                 ]
             },
             "example": {"instances": [{"feature_a": 1.0, "feature_b": "x"}]},
-        }
+        },
+        "text/csv": {
+            "schema": {"type": "string", "description": "a header row naming the features"},
+            "example": "feature_a,feature_b\n1.0,x\n",
+        },
     },
 }
 
 
-def router(state: ServerState) -> APIRouter:
+def router(state: ServerState, codecs: CodecRegistry) -> APIRouter:
     api = APIRouter()
 
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY}, tags=["predict"])
     async def predict(request: Request) -> Response:
-        """Predict for one or many rows, named (`instances`) or in schema order (`features`)."""
-        rid, result = await predict_body(state, request, "/predict", decode_predict, state.features)
+        """Predict for one or many rows: named (`instances`), in schema order (`features`), or
+        a CSV (`text/csv`) whose header names the features."""
+        rid, result = await predict_body(state, request, "/predict", codecs)
         model = result.model  # a rollout may have routed it to the candidate
         ident = model.identity
         payload: dict[str, Any] = {"predictions": result.output.predictions}

@@ -8,8 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import PlainTextResponse, Response
 
+from conveyor.serving.codecs.registry import CodecRegistry
 from conveyor.serving.http import JsonResponse
-from conveyor.serving.invocations import decode_invocations
 from conveyor.serving.routes.body import predict_body
 from conveyor.serving.state import ServerState
 
@@ -35,17 +35,14 @@ def mlflow_version() -> str:
     return version("mlflow")
 
 
-def router(state: ServerState) -> APIRouter:
+def router(state: ServerState, codecs: CodecRegistry) -> APIRouter:
     api = APIRouter(tags=["mlflow scoring"])
 
     @api.post("/invocations", openapi_extra={"requestBody": INVOCATIONS_BODY})
     async def invocations(request: Request) -> Response:
         """Predict as `mlflow models serve` does: dataframe_split, dataframe_records,
         instances, inputs (JSON) or text/csv in; {"predictions": [...]} out."""
-        content_type = request.headers.get("content-type", "")
-        _, result = await predict_body(
-            state, request, "/invocations", decode_invocations, content_type, state.features
-        )
+        _, result = await predict_body(state, request, "/invocations", codecs)
         return JsonResponse({"predictions": result.output.predictions})
 
     @api.get("/ping")

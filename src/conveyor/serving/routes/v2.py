@@ -11,13 +11,12 @@ from conveyor import __version__
 from conveyor.data.schema import Kind, Schema
 from conveyor.errors import NotFoundError, Problem
 from conveyor.jsonio import dumps
-from conveyor.serving.http import STATE_VERSION, JsonResponse, body_request_id, read_body
-from conveyor.serving.inputs import RequestError, UnseenPolicy
+from conveyor.serving.http import JsonResponse
+from conveyor.serving.inputs import RequestError
 from conveyor.serving.manager import LoadedModel
+from conveyor.serving.routes.body import infer_body
 from conveyor.serving.state import ServerState
-from conveyor.serving.v2codec import HEADER_LENGTH, as_datatype, encode_output
-from conveyor.serving.v2inputs import decode_infer
-from conveyor.tracing import REQUEST_ID
+from conveyor.serving.v2codec import as_datatype, encode_output
 
 INFER_BODY = {
     "required": True,
@@ -129,34 +128,7 @@ def router(state: ServerState) -> APIRouter:
     @api.post("/models/{name}/versions/{version}/infer", openapi_extra={"requestBody": INFER_BODY})
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
         model = _model(state, name, version)
-        settings = state.settings
-        route = "/v2/models/{name}/infer"
-        with state.tracing.span("conveyor.request", **{"http.route": route}) as span:
-            with state.tracing.span("conveyor.parse"):
-                body = await read_body(
-                    request, settings.max_body_bytes, settings.body_timeout_seconds
-                )
-                decoded = await state.offload.run(
-                    len(body),
-                    decode_infer,
-                    body,
-                    request.headers.get(HEADER_LENGTH),
-                    model.bundle.schema,
-                    UnseenPolicy(settings.unseen_categories),
-                    settings.max_request_rows,
-                )
-            rid = body_request_id(request, decoded.header.get("id"))
-            state.tracing.annotate(span, **{REQUEST_ID: rid})
-            result = await state.dataplane.predict(
-                decoded.columns,
-                decoded.rows,
-                rid,
-                request.scope["state"]["conveyor_started"],
-                version=version,
-                model=model,
-                headers=request.headers,
-            )
-        request.scope["state"][STATE_VERSION] = result.model.identity.version
+        decoded, result, rid = await infer_body(state, request, model, version)
         return _infer_response(decoded.header, result.model, result.output, rid)
 
     return api
