@@ -24,7 +24,7 @@ from conveyor.monitoring import (
 )
 from conveyor.monitoring import stats as S
 from conveyor.monitoring.corrections import benjamini_hochberg, bonferroni, correction
-from conveyor.monitoring.drift import assess, conclude, current_sample, reference_sample
+from conveyor.monitoring.drift import conclude, current_sample, measure_feature, reference_sample
 from conveyor.monitoring.samples import (
     CategoryCounts,
     NumericBins,
@@ -195,7 +195,7 @@ def _healthy_evidence(windows: int) -> list[list[Any]]:
         reference, current = data(5000, 10_000 + seed), data(500, seed)
         out.append(
             [
-                assess(
+                measure_feature(
                     n,
                     kinds[n],
                     reference_sample(reference[n], kinds[n], config),

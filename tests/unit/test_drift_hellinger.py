@@ -16,11 +16,11 @@ from conveyor.monitoring import stats as S
 from conveyor.monitoring.drift import (
     DriftConfig,
     DriftStatistics,
-    assess,
     conclude,
     current_sample,
     default_statistics,
     infer_kind,
+    measure_feature,
     reference_sample,
 )
 from conveyor.monitoring.drift.columns import CategoricalColumn, column_of
@@ -106,7 +106,7 @@ def test_it_informs_and_never_changes_a_verdict() -> None:
         kind = infer_kind(np.asarray(reference[name]))
         ref = reference_sample(reference[name], kind, config)
         evidence.append(
-            assess(name, kind, ref, current_sample(current[name], kind), config, without)
+            measure_feature(name, kind, ref, current_sample(current[name], kind), config, without)
         )
     plain = conclude(evidence, config).to_dict()
     assert with_it["drifted"] == plain["drifted"] == ["x", "c"]

@@ -13,10 +13,10 @@ from conveyor.monitoring.drift import (
     DriftConfig,
     DriftStatistics,
     Measure,
-    assess,
     compare_arrays,
     current_sample,
     default_statistics,
+    measure_feature,
     reference_sample,
 )
 from conveyor.monitoring.drift.columns import (
@@ -86,14 +86,14 @@ def test_a_registered_statistic_reaches_the_evidence_and_not_the_verdict() -> No
     statistics = default_statistics()
     statistics.register(Spread())
     config = DriftConfig()
-    plain = assess(
+    plain = measure_feature(
         "x",
         Kind.NUMERIC,
         reference_sample(ref, Kind.NUMERIC, config),
         current_sample(cur, Kind.NUMERIC),
         config,
     )
-    item = assess(
+    item = measure_feature(
         "x",
         Kind.NUMERIC,
         reference_sample(ref, Kind.NUMERIC, config),
@@ -104,7 +104,7 @@ def test_a_registered_statistic_reaches_the_evidence_and_not_the_verdict() -> No
     assert item.drift.evidence["spread"] == pytest.approx(3.0, rel=0.05)
     assert "spread" not in plain.drift.evidence
     assert {**item.drift.__dict__, "evidence": {}} == {**plain.drift.__dict__, "evidence": {}}
-    colour = assess(
+    colour = measure_feature(
         "c",
         Kind.CATEGORICAL,
         CategoryCounts({"a": 50, "b": 50}, 100, 0),

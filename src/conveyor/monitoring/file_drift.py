@@ -22,10 +22,10 @@ from conveyor.monitoring.drift import (
     Current,
     DriftConfig,
     DriftReport,
-    Evidence,
+    FeatureEvidence,
     Reference,
-    assess,
     conclude,
+    measure_feature,
 )
 from conveyor.monitoring.samples import (
     CategoryCounts,
@@ -242,8 +242,8 @@ def drift_between_files(
         select_columns(ref_names, cur, [prediction], reference)  # names the file that lacks it
     skipped = {n: "type not compared" for n in names if n not in ref_kinds}
     _check_kinds(ref_kinds, cur)
-    evidence: list[Evidence] = []
-    predicted: Evidence | None = None
+    evidence: list[FeatureEvidence] = []
+    predicted: FeatureEvidence | None = None
     tick = time.perf_counter()
     references: dict[str, tuple[Kind, Reference]] = {}
     for name, kind in ref_kinds.items():
@@ -260,7 +260,7 @@ def drift_between_files(
         ref_sample = references[name][1]
         cur_sample = currents[name]
         tock = time.perf_counter()
-        item = assess(name, kind, ref_sample, cur_sample, config)
+        item = measure_feature(name, kind, ref_sample, cur_sample, config)
         timings["compare"] += time.perf_counter() - tock
         if name == prediction:
             predicted = item

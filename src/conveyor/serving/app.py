@@ -28,13 +28,13 @@ from conveyor.serving.inference_log import InferenceLogWriter
 from conveyor.serving.manager import ModelManager
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.middleware import RequestContext
+from conveyor.serving.parts import ServerParts
 from conveyor.serving.prediction_log import PredictionLog
 from conveyor.serving.recent import RecentPredictions
 from conveyor.serving.routes import admin, ops, predict, scoring, v2
 from conveyor.serving.routing import Routing, start_leader
 from conveyor.serving.slashes import StripTrailingSlash
 from conveyor.serving.startup import OneLineStartupFailure, StartupNote
-from conveyor.serving.state import ServerState
 from conveyor.serving.store_health import StoreHealth
 from conveyor.settings import Settings
 from conveyor.store.engine import Store
@@ -118,7 +118,7 @@ def create_app(
         else None
     )
     features = FeatureLookup(settings, metrics)
-    state = ServerState(
+    state = ServerParts(
         settings,
         store,
         metrics,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from conveyor.errors import ServiceUnavailableError
-from conveyor.serving.lifecycle import State
+from conveyor.serving.lifecycle import WorkerState
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,20 +54,20 @@ class MicroBatcher:
         self.max_queue = max_queue
         self.on_batch = on_batch
         self.observe = observe  # (columns, predictions) of every successful model call
-        self.state = State.NEW
+        self.state = WorkerState.NEW
         self._queue: asyncio.Queue[_Item] | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._queue = asyncio.Queue(self.max_queue)
         self._task = asyncio.create_task(self._loop(), name="conveyor-batcher")
-        self.state = State.RUNNING
+        self.state = WorkerState.RUNNING
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
         if self._task is None or self._queue is None:
             return
-        self.state = State.STOPPED
+        self.state = WorkerState.STOPPED
         await self._queue.join()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -78,7 +78,7 @@ class MicroBatcher:
         return self._queue.qsize() if self._queue is not None else 0
 
     async def submit(self, columns: Columns, rows: int) -> Output:
-        if self._queue is None or self.state is not State.RUNNING:
+        if self._queue is None or self.state is not WorkerState.RUNNING:
             raise ServiceUnavailableError("the model is not accepting requests")
         future: asyncio.Future[Output] = asyncio.get_running_loop().create_future()
         try:

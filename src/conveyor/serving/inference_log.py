@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from conveyor.errors import ServiceUnavailableError
 from conveyor.jsonio import dumps
 from conveyor.serving.ingest import IngestConfig
-from conveyor.serving.lifecycle import State
+from conveyor.serving.lifecycle import WorkerState
 from conveyor.serving.spool import Spool, SpoolStats
 from conveyor.serving.supervisor import IngesterProcess
 
@@ -138,7 +138,7 @@ class InferenceLogWriter:
             ),
             metrics,
         )
-        self.state = State.NEW
+        self.state = WorkerState.NEW
         self.stats = SpoolStats()
         self.written = 0
         self.dropped = 0  # answered, then lost: counted, never silent
@@ -160,13 +160,13 @@ class InferenceLogWriter:
             target=self._run, name="conveyor-inference-log", daemon=True
         )
         self._thread.start()
-        self.state = State.RUNNING
+        self.state = WorkerState.RUNNING
 
     def stop(self, timeout: float = 60.0) -> None:
         """Spool everything queued, then wait for the ingester to move it into the store."""
-        if self._thread is None or self.state is State.STOPPED:
+        if self._thread is None or self.state is WorkerState.STOPPED:
             return
-        self.state = State.STOPPED
+        self.state = WorkerState.STOPPED
         self._wake.set()
         self._thread.join(timeout)
         if self._pending:
@@ -194,7 +194,7 @@ class InferenceLogWriter:
         """Queue a record. With ``sync`` on and ``wait``, returns a future that completes once
         the record is durable in the spool: the caller answers after it. Raises
         ``LogUnavailableError`` when the record cannot be kept and nothing may be dropped."""
-        if self.state is not State.RUNNING:
+        if self.state is not WorkerState.RUNNING:
             return None
         if self._refusal is not None:
             self._refuse(self._refusal)
@@ -229,7 +229,7 @@ class InferenceLogWriter:
         while True:
             self._wake.wait(self.interval_s)
             self._wake.clear()
-            stopping = self.state is State.STOPPED
+            stopping = self.state is WorkerState.STOPPED
             while self._pending:
                 items: list[_Item] = []
                 while self._pending and len(items) < self.batch:

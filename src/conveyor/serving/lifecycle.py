@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class State(StrEnum):
+class WorkerState(StrEnum):
     NEW = "new"
     RUNNING = "running"
     STOPPED = "stopped"

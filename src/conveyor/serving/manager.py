@@ -41,7 +41,9 @@ class LoadedModel:
         return self.bundle.identity
 
 
-class State(StrEnum):
+class ManagerState(StrEnum):
+    """Where the model manager is: nothing loaded yet, loading, serving, stopped."""
+
     NEW = "new"
     LOADING = "loading"
     READY = "ready"
@@ -60,7 +62,7 @@ class ModelManager:
         self.settings = settings
         self.metrics = metrics
         self.watcher = watcher  # sees what each model call saw and predicted
-        self.state = State.NEW
+        self.state = ManagerState.NEW
         self._current: LoadedModel | None = None
         self._refresh_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -71,7 +73,7 @@ class ModelManager:
 
     @property
     def ready(self) -> bool:
-        return self.state is State.READY and self._current is not None
+        return self.state is ManagerState.READY and self._current is not None
 
     def current(self) -> LoadedModel:
         if self._current is None:
@@ -108,17 +110,17 @@ class ModelManager:
         return await self._load(dataclasses.replace(identity, stage="candidate"))
 
     async def start(self) -> None:
-        self.state = State.LOADING
+        self.state = ManagerState.LOADING
         identity = await asyncio.to_thread(self.source.current)
         self._current = await self._load(identity)
         self._publish(self._current)
         _freeze_heap(collect=True)
-        self.state = State.READY
+        self.state = ManagerState.READY
         if self.settings.refresh_seconds > 0:
             self._refresh_task = asyncio.create_task(self._refresh_loop(), name="conveyor-refresh")
 
     async def stop(self) -> None:
-        self.state = State.STOPPED
+        self.state = ManagerState.STOPPED
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.serving.store_health import StoreState
 
 if TYPE_CHECKING:
-    from conveyor.serving.state import ServerState
+    from conveyor.serving.parts import ServerParts
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Readiness:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def readiness(state: ServerState) -> Readiness:
+def readiness(state: ServerParts) -> Readiness:
     """The readiness of this server process and why, for ``/ready``."""
     if not state.manager.ready:
         return Readiness(False, {"status": "loading"})

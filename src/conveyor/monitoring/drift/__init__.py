@@ -16,7 +16,7 @@ Wasserstein / reference std for numerics and Jensen-Shannon (base 2) for categor
 
 The package keeps evidence and verdict apart. Each statistic is a ``DriftStatistic``
 (``statistic``) in a module of its own (``ks``, ``chi_square``, ``psi``, ``distance``,
-``missing``, ``unseen``, ...), listed by ``registry.default_statistics``; ``evidence.assess``
+``missing``, ``unseen``, ...), listed by ``registry.default_statistics``; ``evidence.measure_feature``
 measures a column with them. ``verdict.conclude`` corrects every p-value of a report as one
 family and grades each feature against the thresholds of ``DriftConfig`` (the project file's
 ``DriftSpec``).
@@ -33,7 +33,7 @@ from conveyor.monitoring.drift.compare import (
     reference_sample,
 )
 from conveyor.monitoring.drift.config import DriftConfig
-from conveyor.monitoring.drift.evidence import Evidence, assess
+from conveyor.monitoring.drift.evidence import FeatureEvidence, measure_feature
 from conveyor.monitoring.drift.registry import DriftStatistics, default_statistics
 from conveyor.monitoring.drift.result import DriftReport, FeatureDrift, Status
 from conveyor.monitoring.drift.statistic import DriftStatistic, Measure
@@ -47,17 +47,17 @@ __all__ = [
     "DriftReport",
     "DriftStatistic",
     "DriftStatistics",
-    "Evidence",
     "FeatureDrift",
+    "FeatureEvidence",
     "Measure",
     "Reference",
     "Status",
-    "assess",
     "compare_arrays",
     "compare_window",
     "conclude",
     "current_sample",
     "default_statistics",
     "infer_kind",
+    "measure_feature",
     "reference_sample",
 ]

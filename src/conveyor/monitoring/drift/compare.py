@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.data.schema import Kind
 from conveyor.monitoring.drift.config import DriftConfig
-from conveyor.monitoring.drift.evidence import Evidence, assess
+from conveyor.monitoring.drift.evidence import FeatureEvidence, measure_feature
 from conveyor.monitoring.drift.registry import default_statistics
 from conveyor.monitoring.drift.verdict import conclude
 from conveyor.monitoring.samples import (
@@ -34,14 +34,14 @@ def infer_kind(values: np.ndarray) -> Kind:
 
 
 def reference_sample(values: Any, kind: Kind, config: DriftConfig) -> Reference:
-    """A raw reference column, summarised for ``assess``."""
+    """A raw reference column, summarised for ``measure_feature``."""
     if kind is Kind.NUMERIC:
         return numeric_reference(values, config.bins)
     return category_counts(values)
 
 
 def current_sample(values: Any, kind: Kind) -> Current:
-    """A raw current column, summarised for ``assess``."""
+    """A raw current column, summarised for ``measure_feature``."""
     return numeric_sample(values) if kind is Kind.NUMERIC else category_counts(values)
 
 
@@ -59,12 +59,12 @@ def compare_arrays(
 
     config = config or DriftConfig()
     statistics = default_statistics()
-    evidence: list[Evidence] = []
-    predicted: Evidence | None = None
+    evidence: list[FeatureEvidence] = []
+    predicted: FeatureEvidence | None = None
     for name in [n for n in reference if n in current]:
         ref_values = np.asarray(reference[name])
         kind = (kinds or {}).get(name) or infer_kind(ref_values)
-        item = assess(
+        item = measure_feature(
             name,
             kind,
             reference_sample(ref_values, kind, config),
@@ -88,7 +88,7 @@ def compare_window(
     rows = int(profile.get("rows", 0))
     samples = window.samples()
     evidence = [
-        assess(
+        measure_feature(
             name,
             Kind(entry["kind"]),
             reference_from_profile(entry, rows),
@@ -101,7 +101,7 @@ def compare_window(
     predicted = None
     entry = profile.get("prediction")
     if entry and window.prediction is not None and window.prediction.rows:
-        predicted = assess(
+        predicted = measure_feature(
             "prediction",
             Kind(entry["kind"]),
             reference_from_profile(entry, 0),

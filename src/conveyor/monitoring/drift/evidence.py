@@ -30,7 +30,7 @@ FIELDS = frozenset({*TESTS, "psi", "distance", "missing", "unseen"})
 
 
 @dataclass(frozen=True)
-class Evidence:
+class FeatureEvidence:
     """A feature's statistics before correction: ``FeatureDrift`` plus the raw p-values of
     the missing and unseen tests and whether each test joins the corrected family."""
 
@@ -42,14 +42,14 @@ class Evidence:
     unseen_examples: tuple[str, ...] = ()
 
 
-def assess(
+def measure_feature(
     name: str,
     kind: Kind,
     reference: Reference,
     current: Current,
     config: DriftConfig,
     statistics: DriftStatistics | None = None,
-) -> Evidence:
+) -> FeatureEvidence:
     """The statistics of one column, before the family correction of ``conclude``."""
     statistics = statistics or default_statistics()
     column = column_of(name, reference, current)
@@ -76,7 +76,7 @@ def assess(
     ref_present, cur_present = column.present_ref, column.present_cur
     if ref_present == 0 or cur_present == 0:
         side = "reference" if ref_present == 0 else "current window"
-        return Evidence(drift, False, missing_p, notes=(f"no values in the {side}",))
+        return FeatureEvidence(drift, False, missing_p, notes=(f"no values in the {side}",))
     test, found = _test(column, statistics)
     psi = statistics.get("psi").measure(column)
     distance = statistics.get("distance").measure(column)
@@ -95,7 +95,7 @@ def assess(
     )
     unseen_p = unseen.p_value if unseen and joins else None
     examples = unseen.examples if unseen else ()
-    return Evidence(drift, joins, missing_p, unseen_p, notes, examples)
+    return FeatureEvidence(drift, joins, missing_p, unseen_p, notes, examples)
 
 
 def _test(column: Column, statistics: DriftStatistics) -> tuple[str, Measure]:

@@ -19,7 +19,7 @@ from conveyor.monitoring.drift.result import DriftReport, FeatureDrift, Status
 
 if TYPE_CHECKING:
     from conveyor.monitoring.drift.config import DriftConfig
-    from conveyor.monitoring.drift.evidence import Evidence
+    from conveyor.monitoring.drift.evidence import FeatureEvidence
 
 # a reference smaller than this cannot support a test, whatever min_rows says
 MIN_REFERENCE = 30
@@ -41,9 +41,9 @@ def testable(
 
 
 def conclude(
-    evidence: Sequence[Evidence],
+    evidence: Sequence[FeatureEvidence],
     config: DriftConfig,
-    prediction: Evidence | None = None,
+    prediction: FeatureEvidence | None = None,
     skipped: Mapping[str, str] | None = None,
 ) -> DriftReport:
     """Correct every p-value of the report as one family, then give each feature a status."""
@@ -86,7 +86,7 @@ def conclude(
     )
 
 
-def verdict(drift: FeatureDrift, item: Evidence, config: DriftConfig) -> FeatureDrift:
+def verdict(drift: FeatureDrift, item: FeatureEvidence, config: DriftConfig) -> FeatureDrift:
     """One feature's status and reasons, from its corrected p-values and its effect sizes."""
     if drift.rows_cur < config.min_rows:
         reason = f"window of {drift.rows_cur} rows < min_rows {config.min_rows}"

@@ -1,6 +1,6 @@
 """Admin endpoints behind a bearer token (``CONVEYOR_ADMIN_TOKEN``): reload, and the controls
 of the served model's rollout (the same commands as ``conveyor rollout``), given to the
-server's one rollout controller (``ServerState.rollouts``, built by ``create_app``)."""
+server's one rollout controller (``ServerParts.rollouts``, built by ``create_app``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from conveyor.notify import RefusedDestination
 from conveyor.serving.bearer import BearerGuard
 from conveyor.serving.http import JsonResponse, parse_json, read_body
 from conveyor.serving.inputs import bad_request
-from conveyor.serving.state import ServerState
+from conveyor.serving.parts import ServerParts
 
 COMMANDS = ("pause", "resume", "promote", "rollback", "abort")
 
 
-def router(state: ServerState) -> APIRouter:
+def router(state: ServerParts) -> APIRouter:
     api = APIRouter(prefix="/admin", tags=["admin"])
     guard = BearerGuard(state.settings, "admin endpoints are disabled")
 

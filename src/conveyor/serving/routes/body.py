@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from conveyor.serving.codecs.registry import CodecRegistry
     from conveyor.serving.dataplane import Prediction
     from conveyor.serving.manager import LoadedModel
-    from conveyor.serving.state import ServerState
+    from conveyor.serving.parts import ServerParts
 
 
 async def predict_body(
-    state: ServerState, request: Request, route: str, codecs: CodecRegistry
+    state: ServerParts, request: Request, route: str, codecs: CodecRegistry
 ) -> tuple[str, Prediction]:
     """The request id and the prediction for a body one of ``codecs`` reads; the version
     that answered is noted for the access metrics."""
@@ -61,7 +61,7 @@ async def predict_body(
 
 
 async def infer_body(
-    state: ServerState, request: Request, model: LoadedModel, version: str | None
+    state: ServerParts, request: Request, model: LoadedModel, version: str | None
 ) -> tuple[InferInput, Prediction, str]:
     """An Open Inference Protocol request for ``model``: its decoded header, the prediction
     and the request's id (the body's ``id`` when the client gave one)."""

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from conveyor.serving.http import JsonResponse, parse_json, read_body
+from conveyor.serving.parts import ServerParts
 from conveyor.serving.readiness import readiness
-from conveyor.serving.state import ServerState
 
 FEEDBACK_BODY = {
     "required": True,
@@ -31,7 +31,7 @@ FEEDBACK_BODY = {
 }
 
 
-def router(state: ServerState) -> APIRouter:
+def router(state: ServerParts) -> APIRouter:
     api = APIRouter(tags=["operations"])
 
     @api.get("/health")

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from conveyor.serving.codecs.registry import CodecRegistry
 from conveyor.serving.http import JsonResponse
+from conveyor.serving.parts import ServerParts
 from conveyor.serving.routes.body import predict_body
-from conveyor.serving.state import ServerState
 
 PREDICT_BODY = {
     "required": True,
@@ -47,7 +47,7 @@ PREDICT_BODY = {
 }
 
 
-def router(state: ServerState, codecs: CodecRegistry) -> APIRouter:
+def router(state: ServerParts, codecs: CodecRegistry) -> APIRouter:
     api = APIRouter()
 
     @api.post("/predict", openapi_extra={"requestBody": PREDICT_BODY}, tags=["predict"])

@@ -10,8 +10,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from conveyor.serving.codecs.registry import CodecRegistry
 from conveyor.serving.http import JsonResponse
+from conveyor.serving.parts import ServerParts
 from conveyor.serving.routes.body import predict_body
-from conveyor.serving.state import ServerState
 
 INVOCATIONS_BODY = {
     "required": True,
@@ -35,7 +35,7 @@ def mlflow_version() -> str:
     return version("mlflow")
 
 
-def router(state: ServerState, codecs: CodecRegistry) -> APIRouter:
+def router(state: ServerParts, codecs: CodecRegistry) -> APIRouter:
     api = APIRouter(tags=["mlflow scoring"])
 
     @api.post("/invocations", openapi_extra={"requestBody": INVOCATIONS_BODY})

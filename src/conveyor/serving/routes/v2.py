@@ -14,8 +14,8 @@ from conveyor.jsonio import dumps
 from conveyor.serving.http import JsonResponse
 from conveyor.serving.inputs import RequestError
 from conveyor.serving.manager import LoadedModel
+from conveyor.serving.parts import ServerParts
 from conveyor.serving.routes.body import infer_body
-from conveyor.serving.state import ServerState
 from conveyor.serving.v2codec import as_datatype, encode_output
 
 INFER_BODY = {
@@ -56,7 +56,7 @@ MISSING_VALUES = (
 )
 
 
-def _model(state: ServerState, name: str, version: str | None) -> LoadedModel:
+def _model(state: ServerParts, name: str, version: str | None) -> LoadedModel:
     model = state.manager.current()
     if name != model.identity.name:
         raise NotFoundError(f"model {name!r} is not served here (serving {model.identity.name!r})")
@@ -95,7 +95,7 @@ def _prediction_type(schema: Schema) -> str:
     return "INT64" if all(isinstance(c, int) for c in schema.classes) else "BYTES"
 
 
-def router(state: ServerState) -> APIRouter:
+def router(state: ServerParts) -> APIRouter:
     api = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
 
     @api.get("")

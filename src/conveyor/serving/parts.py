@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class ServerState:
+class ServerParts:
     settings: Settings
     store: Store
     metrics: ServerMetrics
