@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from conveyor.errors import UserError
+from conveyor.plugins import Registry
 
 if TYPE_CHECKING:
     from conveyor.spec.models import RolloutSpec
@@ -81,27 +81,12 @@ class ABTest:
         return [PlanStep(f"A/B {100 - split:g}/{split:g}", split, assign_by=spec.ab.sticky_key)]
 
 
-class Strategies:
+class Strategies(Registry[Strategy]):
     """An explicit registry of strategies by name: duplicates are refused, unknown names
     answered with the valid ones."""
 
     def __init__(self) -> None:
-        self._by_name: dict[str, Strategy] = {}
-
-    def register(self, strategy: Strategy) -> None:
-        if strategy.name in self._by_name:
-            raise ValueError(f"a rollout strategy named {strategy.name!r} is registered already")
-        self._by_name[strategy.name] = strategy
-
-    def get(self, name: str) -> Strategy:
-        try:
-            return self._by_name[name]
-        except KeyError:
-            valid = ", ".join(sorted(self._by_name))
-            raise UserError(f"unknown rollout strategy {name!r}; use one of {valid}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self._by_name)
+        super().__init__("rollout strategy")
 
     def plan(self, spec: RolloutSpec) -> list[PlanStep]:
         return self.get(spec.strategy).plan(spec)

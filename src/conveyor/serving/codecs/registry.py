@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conveyor.errors import Problem, UserError
+from conveyor.errors import Problem
+from conveyor.plugins import Registry
 from conveyor.serving.codecs.base import JSON, Codec, Envelope, Named, Opened
 from conveyor.serving.codecs.csvbody import Csv
 from conveyor.serving.codecs.mlflowjson import DataframeSplit, Inputs, MlflowEnvelope, Rows
@@ -35,38 +36,26 @@ class UnsupportedMediaType(RequestError):
         super().__init__([Problem("Content-Type", message)], status=415)
 
 
-class CodecRegistry:
+class CodecRegistry(Registry[Codec]):
     """One route's codecs: an explicit registry that refuses a second codec of the same name
     (or, outside JSON, of the same Content-Type) and lists the valid names for an unknown one.
     JSON formats are tried in the order they were added."""
 
     def __init__(self, envelope: Envelope) -> None:
+        super().__init__("request format")
         self.envelope = envelope
-        self._by_name: dict[str, Codec] = {}
         self._json: list[str] = []
         self._by_media: dict[str, Codec] = {}
 
     def register(self, codec: Codec) -> None:
-        if codec.name in self._by_name:
-            raise ValueError(f"a codec named {codec.name!r} is registered already")
-        if codec.media_type == JSON:
-            self._json.append(codec.name)
-        elif codec.media_type in self._by_media:
+        if codec.media_type != JSON and codec.media_type in self._by_media:
             taken = self._by_media[codec.media_type].name
             raise ValueError(f"{codec.media_type} is read by the codec {taken!r} already")
+        super().register(codec)  # refuses a second name before the indexes below change
+        if codec.media_type == JSON:
+            self._json.append(codec.name)
         else:
             self._by_media[codec.media_type] = codec
-        self._by_name[codec.name] = codec
-
-    def get(self, name: str) -> Codec:
-        try:
-            return self._by_name[name]
-        except KeyError:
-            valid = ", ".join(self.names())
-            raise UserError(f"unknown request format {name!r}; use one of {valid}") from None
-
-    def names(self) -> list[str]:
-        return sorted(self._by_name)
 
     def media_types(self) -> list[str]:
         return sorted({JSON, *self._by_media})
@@ -94,7 +83,7 @@ class CodecRegistry:
             raise UnsupportedMediaType(media, self.media_types())
         else:
             opened = envelope.open(parse_json(body), self._json)
-            codec = self._by_name[opened.name]
+            codec = self.get(opened.name)
         if model is None:
             model = manager.get(opened.version)
         out = codec.decode(opened.value, model.bundle.schema, policy, max_rows)
