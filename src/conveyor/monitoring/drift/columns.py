@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from conveyor.errors import UserError
 from conveyor.monitoring.samples import (
@@ -41,6 +41,17 @@ def fold(counts: np.ndarray) -> np.ndarray:
     return np.asarray(folded)
 
 
+class Counted(Protocol):
+    """One side's rows and how many of them miss the value: what the missing-share test and
+    the evidence read, alike for every kind of column (``Column.counted``)."""
+
+    @property
+    def rows(self) -> int: ...
+
+    @property
+    def missing(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class NumericColumn:
     """A numeric column: the reference's bins and moments (and values, on the raw path)
@@ -50,20 +61,9 @@ class NumericColumn:
     current: NumericSample | NumericBins
 
     @property
-    def rows_ref(self) -> int:
-        return self.reference.bins.rows
-
-    @property
-    def missing_ref(self) -> int:
-        return self.reference.bins.missing
-
-    @property
-    def rows_cur(self) -> int:
-        return self.current.rows
-
-    @property
-    def missing_cur(self) -> int:
-        return self.current.missing
+    def counted(self) -> tuple[Counted, Counted]:
+        """The reference's rows and missing values, then the current window's."""
+        return self.reference.bins, self.current
 
     @property
     def present_ref(self) -> int:
@@ -115,20 +115,9 @@ class CategoricalColumn:
     current: CategoryCounts
 
     @property
-    def rows_ref(self) -> int:
-        return self.reference.rows
-
-    @property
-    def missing_ref(self) -> int:
-        return self.reference.missing
-
-    @property
-    def rows_cur(self) -> int:
-        return self.current.rows
-
-    @property
-    def missing_cur(self) -> int:
-        return self.current.missing
+    def counted(self) -> tuple[Counted, Counted]:
+        """The reference's rows and missing values, then the current window's."""
+        return self.reference, self.current
 
     @property
     def present_ref(self) -> int:

@@ -55,7 +55,8 @@ def measure_feature(
     column = column_of(name, reference, current)
     missing = statistics.get("missing").measure(column)
     assert missing is not None  # measured on every column
-    missing_p = missing.p_value if column.rows_cur >= config.min_rows else None
+    counted_ref, counted_cur = column.counted
+    missing_p = missing.p_value if counted_cur.rows >= config.min_rows else None
     drift = FeatureDrift(
         name=name,
         kind=kind.value,
@@ -70,8 +71,8 @@ def measure_feature(
         missing_p_adjusted=None,
         unseen_share=None,
         unseen_p_adjusted=None,
-        rows_ref=column.rows_ref,
-        rows_cur=column.rows_cur,
+        rows_ref=counted_ref.rows,
+        rows_cur=counted_cur.rows,
     )
     ref_present, cur_present = column.present_ref, column.present_cur
     if ref_present == 0 or cur_present == 0:

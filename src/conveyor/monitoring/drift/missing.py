@@ -19,8 +19,9 @@ class MissingShare:
     def measure(self, column: Column) -> Measure | None:
         from conveyor.monitoring.stats import missing_test
 
-        ref_rows, ref_missing = column.rows_ref, column.missing_ref
-        cur_rows, cur_missing = column.rows_cur, column.missing_cur
+        ref, cur = column.counted
+        ref_rows, ref_missing = ref.rows, ref.missing
+        cur_rows, cur_missing = cur.rows, cur.missing
         p_value = None
         if ref_missing + cur_missing > 0 and cur_rows > 0 and ref_rows > 0:
             p_value = missing_test(ref_missing, ref_rows, cur_missing, cur_rows)
