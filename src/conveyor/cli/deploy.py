@@ -8,18 +8,15 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.context import CliContext
+from conveyor.cli.options import command_group
 from conveyor.cli.output import JsonOpt, emit_json, out
 
 
 def register(app: typer.Typer) -> None:
-    export = typer.Typer(
-        help="Export a registered version for another server.", no_args_is_help=True
-    )
+    export = command_group(app, "export", "Export a registered version for another server.")
     export.command("triton")(export_triton)
-    app.add_typer(export, name="export")
-    k8s = typer.Typer(help="Kubernetes manifests for a registered model.", no_args_is_help=True)
+    k8s = command_group(app, "k8s", "Kubernetes manifests for a registered model.")
     k8s.command("render")(k8s_render)
-    app.add_typer(k8s, name="k8s")
 
 
 def export_triton(

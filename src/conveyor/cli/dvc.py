@@ -7,19 +7,17 @@ from typing import Annotated
 
 import typer
 
+from conveyor.cli.options import ProjectOpt, command_group
 from conveyor.cli.output import JsonOpt, emit_json, out
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Version data and pipelines with DVC.", no_args_is_help=True)
+    group = command_group(app, "dvc", "Version data and pipelines with DVC.")
     group.command("init")(init)
-    app.add_typer(group, name="dvc")
 
 
 def init(
-    project: Annotated[
-        Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
-    ] = Path("."),
+    project: ProjectOpt = Path("."),
     force: Annotated[bool, typer.Option(help="Overwrite an existing dvc.yaml.")] = False,
     json_out: JsonOpt = False,
 ) -> None:

@@ -10,20 +10,18 @@ from typing import Annotated
 
 import typer
 
+from conveyor.cli.options import ProjectOpt, command_group
 from conveyor.cli.output import JsonOpt, emit_json, out
 from conveyor.errors import UserError
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Serve features from a Feast feature store.", no_args_is_help=True)
+    group = command_group(app, "feast", "Serve features from a Feast feature store.")
     group.command("materialize")(materialize)
-    app.add_typer(group, name="feast")
 
 
 def materialize(
-    project: Annotated[
-        Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
-    ] = Path("."),
+    project: ProjectOpt = Path("."),
     start: Annotated[
         str | None,
         typer.Option(

@@ -7,19 +7,17 @@ from typing import Annotated
 
 import typer
 
+from conveyor.cli.options import ProjectOpt, command_group
 from conveyor.cli.output import JsonOpt, emit_json, out
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Run the project on Kubeflow Pipelines.", no_args_is_help=True)
+    group = command_group(app, "kfp", "Run the project on Kubeflow Pipelines.")
     group.command("compile")(compile_command)
-    app.add_typer(group, name="kfp")
 
 
 def compile_command(
-    project: Annotated[
-        Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
-    ] = Path("."),
+    project: ProjectOpt = Path("."),
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the IR YAML.")] = Path(
         "pipeline.yaml"
     ),

@@ -9,20 +9,19 @@ import typer
 
 from conveyor import gates as G
 from conveyor.cli.context import cli_context
+from conveyor.cli.options import ReasonOpt, command_group
 from conveyor.cli.output import JsonOpt, emit_json, fmt_metrics, out, table
 from conveyor.registry.stages import VersionInfo
 
-Reason = Annotated[str, typer.Option(help="Why, for the audit trail.")]
 By = Annotated[str, typer.Option("--by", help="Who, for the audit trail.")]
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Registered models, their versions and history.", no_args_is_help=True)
+    group = command_group(app, "models", "Registered models, their versions and history.")
     group.command("list")(list_models)
     group.command("show")(show)
     group.command("history")(history)
     group.command("doctor")(doctor)
-    app.add_typer(group, name="models")
     app.command("adopt")(adopt)
     app.command("gate")(gate)
     app.command("approve")(approve)
@@ -261,7 +260,7 @@ def approve(
     name: str,
     version: str,
     by: By,
-    reason: Reason = "",
+    reason: ReasonOpt = "",
     json_out: JsonOpt = False,
 ) -> None:
     """Record an approval (required before production when the spec says so)."""
@@ -274,7 +273,7 @@ def promote(
     name: str,
     version: str,
     to: Annotated[str, typer.Option("--to", help="staging or production.")] = "production",
-    reason: Reason = "",
+    reason: ReasonOpt = "",
     by: Annotated[str, typer.Option("--by")] = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:
@@ -286,7 +285,7 @@ def promote(
 def rollback(
     ctx: typer.Context,
     name: str,
-    reason: Reason = "",
+    reason: ReasonOpt = "",
     by: Annotated[str, typer.Option("--by")] = "conveyor",
     json_out: JsonOpt = False,
 ) -> None:

@@ -13,6 +13,14 @@ from rich.markup import escape
 
 from conveyor.cli import alerts as alert_commands
 from conveyor.cli.context import CliContext
+from conveyor.cli.options import (
+    ModelArg,
+    SparkMasterOpt,
+    StageOpt,
+    VersionOpt,
+    WindowOpt,
+    command_group,
+)
 from conveyor.cli.output import JsonOpt, emit_json, out, table
 from conveyor.errors import UserError
 
@@ -20,17 +28,6 @@ if TYPE_CHECKING:
     from conveyor.monitoring.alerts import Check
     from conveyor.monitoring.assess import Assessment
     from conveyor.monitoring.drift import DriftReport, FeatureDrift
-
-# the options of every command that looks at a served version over a window
-ModelArg = Annotated[str, typer.Argument(help="Registered model name.")]
-VersionOpt = Annotated[
-    str | None, typer.Option(help="Version to look at; default the one behind --stage.")
-]
-StageOpt = Annotated[str, typer.Option(help="Alias naming the version.")]
-WindowOpt = Annotated[
-    str | None,
-    typer.Option(help="How far back: 30m, 1h, 7d; default the version's monitoring window."),
-]
 
 # `conveyor drift` exits 4 when a feature or the predictions drifted: a result, not an error,
 # and apart from 1 (failure), 2 (bad input) and 3 (quality gates failed).
@@ -41,10 +38,9 @@ STATUS_STYLE = {"ok": "green", "warn": "yellow", "drift": "red", "insufficient_d
 def register(app: typer.Typer) -> None:
     app.command("drift")(drift)
     app.command("monitor")(monitor)
-    alerts_app = typer.Typer(help="Alerts raised by the servers' monitors.", no_args_is_help=True)
+    alerts_app = command_group(app, "alerts", "Alerts raised by the servers' monitors.")
     alerts_app.command("list")(list_alerts)
     alert_commands.register(alerts_app)
-    app.add_typer(alerts_app, name="alerts")
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -221,9 +217,7 @@ def drift(
             "than memory) with Spark over the reference's bins."
         ),
     ] = "local",
-    spark_master: Annotated[
-        str | None, typer.Option(help="spark: the master URL; default the session's or local[*].")
-    ] = None,
+    spark_master: SparkMasterOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Compare a current window with a reference: per-feature test, PSI, distance, verdict.

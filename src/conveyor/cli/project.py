@@ -8,11 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from conveyor.cli.context import CliContext
+from conveyor.cli.options import ProjectOpt
 from conveyor.cli.output import JsonOpt, emit_json, err, fmt_metrics, out, table
-
-ProjectOpt = Annotated[
-    Path, typer.Option("--project", "-p", help="Project directory or conveyor.yaml.")
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -9,13 +9,8 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli.context import CliContext
-from conveyor.cli.monitor import (
-    ModelArg,
-    StageOpt,
-    VersionOpt,
-    WindowOpt,
-    parse_window,
-)
+from conveyor.cli.monitor import parse_window
+from conveyor.cli.options import ModelArg, StageOpt, VersionOpt, WindowOpt
 from conveyor.cli.output import JsonOpt, emit_json, out
 
 

@@ -16,8 +16,9 @@ from rich.markup import escape
 
 from conveyor.cli.context import cli_context
 from conveyor.cli.controller import controller
+from conveyor.cli.options import ModelArg, ReasonOpt, command_group
 from conveyor.cli.output import JsonOpt, emit_json, out, table
-from conveyor.cli.rollout_status import ModelArg, status
+from conveyor.cli.rollout_status import status
 from conveyor.cli.rollout_view import (
     print_events,
     print_rollout,
@@ -31,23 +32,20 @@ if TYPE_CHECKING:
     from conveyor.rollout.strategies import Strategies
     from conveyor.spec.models import RolloutSpec
 
-ReasonOpt = Annotated[str, typer.Option(help="Why, for the audit trail.")]
 ByOpt = Annotated[
     str | None, typer.Option("--by", help="Who, for the audit trail; default your login name.")
 ]
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Progressive delivery of a version: canary, blue-green, shadow, A/B.",
-        no_args_is_help=True,
+    group = command_group(
+        app, "rollout", "Progressive delivery of a version: canary, blue-green, shadow, A/B."
     )
     group.command("start")(start)
     group.command("status")(status)
     for command in COMMANDS:
         group.command(command)(_person_command(command))
     group.command("history")(history)
-    app.add_typer(group, name="rollout")
     app.command("controller")(controller)
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from conveyor.cli.context import CliContext, cli_context
+from conveyor.cli.options import ModelArg
 from conveyor.cli.output import JsonOpt, emit_json, err, out
 from conveyor.cli.rollout_view import (
     print_analysis,
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 ROLLED_BACK_EXIT_CODE = 5
 TIMED_OUT_EXIT_CODE = 6
 WAIT_POLL_SECONDS = 1.0
-
-ModelArg = Annotated[str, typer.Argument(help="Registered model name.")]
 
 
 def status(

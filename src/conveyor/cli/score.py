@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from conveyor.cli.context import CliContext
+from conveyor.cli.options import SparkMasterOpt
 from conveyor.cli.output import JsonOpt, emit_json, out
 
 ENGINES = ("local", "spark", "ray")
@@ -39,9 +40,7 @@ def score(
     batch_rows: Annotated[
         int, typer.Option(min=1, help="local: rows per batch (bounds the memory).")
     ] = 65_536,
-    spark_master: Annotated[
-        str | None, typer.Option(help="spark: the master URL; default the session's or local[*].")
-    ] = None,
+    spark_master: SparkMasterOpt = None,
     monitor: Annotated[
         bool,
         typer.Option(
