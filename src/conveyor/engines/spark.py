@@ -41,6 +41,17 @@ def spark_session(master: str | None = None) -> Any:
     return builder.getOrCreate()
 
 
+def read_frame(input_spec: str, master: str | None = None) -> Any:
+    """The rows of ``input_spec`` (a file, a directory or a glob of Parquet or CSV; a CSV's
+    header names the columns and Spark infers their types) as a DataFrame of the session on
+    ``master``. The files are found first: a spec matching none is refused before Spark starts."""
+    files = input_files(input_spec)
+    reader = spark_session(master).read
+    if files[0].lower().endswith(".csv"):
+        return reader.option("header", True).option("inferSchema", True).csv(files)
+    return reader.parquet(*files)
+
+
 def score_spark(
     bundle: Bundle,
     input_spec: str,
@@ -52,14 +63,8 @@ def score_spark(
     from pyspark.sql.pandas.types import from_arrow_schema
 
     started = time.perf_counter()
-    files = input_files(input_spec)
-    session = spark_session(master)
-    reader = session.read
-    frame = (
-        reader.option("header", True).option("inferSchema", True).csv(files)
-        if files[0].lower().endswith(".csv")
-        else reader.parquet(*files)
-    )
+    frame = read_frame(input_spec, master)
+    session = frame.sparkSession
     import pyarrow as pa
 
     arrow_keys = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in frame.schema.fields])

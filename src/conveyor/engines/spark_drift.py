@@ -122,17 +122,9 @@ def open_current(spec: str, master: str | None = None) -> SparkCurrent:
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_type
 
-    from conveyor.engines.local import input_files
-    from conveyor.engines.spark import spark_session
+    from conveyor.engines.spark import read_frame
 
-    files = input_files(spec)
-    session = spark_session(master)
-    reader = session.read
-    frame = (
-        reader.option("header", True).option("inferSchema", True).csv(files)
-        if files[0].lower().endswith(".csv")
-        else reader.parquet(*files)
-    )
+    frame = read_frame(spec, master)
     fields = []
     for f in frame.schema.fields:
         try:
