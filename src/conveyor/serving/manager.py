@@ -135,16 +135,7 @@ class ModelManager:
             old = self.current()
             if identity.version == old.identity.version and identity.name == old.identity.name:
                 return False, old.identity
-            new = await self._load(identity)
-            self._current = new  # the swap: one reference assignment
-            self.swaps += 1
-            self._publish(new, previous=old)
-            log.info(
-                "serving %s version %s (was %s)",
-                identity.name,
-                identity.version,
-                old.identity.version,
-            )
+            self._swap(await self._load(identity), old)
         await old.batcher.stop()
         _freeze_heap(collect=False)
         return True, identity
@@ -164,15 +155,7 @@ class ModelManager:
                 return False
             identity = dataclasses.replace(model.identity, stage=old.identity.stage)
             model.bundle = dataclasses.replace(model.bundle, identity=identity)
-            self._current = model
-            self.swaps += 1
-            self._publish(model, previous=old)
-            log.info(
-                "serving %s version %s (was %s): its rollout succeeded",
-                identity.name,
-                identity.version,
-                old.identity.version,
-            )
+            self._swap(model, old, ": its rollout succeeded")
         await old.batcher.stop()
         return True
 
@@ -198,6 +181,16 @@ class ModelManager:
         )
         await batcher.start()
         return LoadedModel(bundle, runtime, batcher, time.perf_counter() - start)
+
+    def _swap(self, new: LoadedModel, old: LoadedModel, why: str = "") -> None:
+        """Serve ``new`` instead of ``old`` (under the lock; the caller stops ``old``)."""
+        self._current = new  # the swap: one reference assignment
+        self.swaps += 1
+        self._publish(new, previous=old)
+        ident = new.identity
+        log.info(
+            "serving %s version %s (was %s)%s", ident.name, ident.version, old.identity.version, why
+        )
 
     def _publish(self, model: LoadedModel, previous: LoadedModel | None = None) -> None:
         ident = model.identity
