@@ -9,7 +9,7 @@ while the caller still holds the controller's lease (``fence``), and writes the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -57,19 +57,7 @@ class RolloutEvent:
     evidence: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "rollout_id": self.rollout_id,
-            "at": self.at.isoformat(),
-            "kind": self.kind,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
-            "step": self.step,
-            "verdict": self.verdict,
-            "actor": self.actor,
-            "reason": self.reason,
-            "evidence": self.evidence,
-        }
+        return {**asdict(self), "at": self.at.isoformat()}
 
 
 class RolloutRecords:
