@@ -46,6 +46,9 @@ def test_compile_and_load_the_ir(
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.stderr
 
 
+# kfp.local warns that the steps name a container image it will not use: running them as
+# subprocesses of this Python environment is the point of the test
+@pytest.mark.filterwarnings("ignore:You may be attemping to run a task:RuntimeWarning:kfp")
 def test_the_pipeline_runs_locally_and_registers_only_past_the_gates(
     wine_project: Callable[..., Path], home: Path, tmp_path: Path
 ) -> None:
