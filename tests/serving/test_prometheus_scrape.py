@@ -40,19 +40,19 @@ def prometheus_for(tmp_path: Path) -> Iterator[Callable[[int], str]]:
             f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
         )
         port = free_port()
-        log = (tmp_path / "prometheus.log").open("wb")
-        procs.append(
-            subprocess.Popen(
-                [
-                    PROMETHEUS,
-                    f"--config.file={tmp_path / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        with (tmp_path / "prometheus.log").open("wb") as log:  # the child keeps its own copy
+            procs.append(
+                subprocess.Popen(
+                    [
+                        PROMETHEUS,
+                        f"--config.file={tmp_path / 'prometheus.yml'}",
+                        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                        f"--web.listen-address=127.0.0.1:{port}",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
         base = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:

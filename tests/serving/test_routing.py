@@ -133,7 +133,7 @@ async def test_canary_split_stickiness_pinning_and_arms(
     state.log_writer.stop()
     with state.store.engine.connect() as conn:
         arms = Counter(
-            conn.execute(sa.select(inference_log.c.arm, inference_log.c.version)).tuples()
+            conn.execute(sa.select(inference_log.c.arm, inference_log.c.version)).all()
         )
     assert arms[("candidate", "2")] >= versions["2"]  # routed ones (pinned ones count too)
     assert all(
@@ -162,7 +162,6 @@ async def test_shadow_copies_every_request_to_the_candidate(
             conn.execute(
                 sa.select(inference_log.c.request_id, inference_log.c.version, inference_log.c.arm)
             )
-            .tuples()
             .all()
         )
     by_version = {v: {rid for rid, version, _ in rows if version == v} for v in ("1", "2")}
