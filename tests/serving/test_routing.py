@@ -132,9 +132,7 @@ async def test_canary_split_stickiness_pinning_and_arms(
 
     state.log_writer.stop()
     with state.store.engine.connect() as conn:
-        arms = Counter(
-            conn.execute(sa.select(inference_log.c.arm, inference_log.c.version)).all()
-        )
+        arms = Counter(conn.execute(sa.select(inference_log.c.arm, inference_log.c.version)).all())
     assert arms[("candidate", "2")] >= versions["2"]  # routed ones (pinned ones count too)
     assert all(
         (arm, version) in {("production", "1"), ("candidate", "2")} for arm, version in arms
@@ -158,12 +156,9 @@ async def test_shadow_copies_every_request_to_the_candidate(
         await asyncio.sleep(0.05)
     state.log_writer.stop()
     with state.store.engine.connect() as conn:
-        rows = (
-            conn.execute(
-                sa.select(inference_log.c.request_id, inference_log.c.version, inference_log.c.arm)
-            )
-            .all()
-        )
+        rows = conn.execute(
+            sa.select(inference_log.c.request_id, inference_log.c.version, inference_log.c.arm)
+        ).all()
     by_version = {v: {rid for rid, version, _ in rows if version == v} for v in ("1", "2")}
     assert by_version["1"] == by_version["2"] == set(ids)  # paired by request id
     assert {arm for _, version, arm in rows if version == "2"} == {"candidate"}
