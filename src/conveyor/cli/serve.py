@@ -72,19 +72,15 @@ def serve(
     cli: CliContext = ctx.obj
     if model_path is not None and not model_path.exists():
         raise UserError(f"--model-path {model_path}: no such directory")
-    update: dict[str, object] = {}
-    if stage is not None:
-        update["model_stage"] = stage
-    if name is not None:
-        update["model_name"] = name
-    if version is not None:
-        update["model_version"] = version
-    if backend:
-        update["backend"] = ",".join(backend)
-    if model_path is not None:
-        update["model_path"] = model_path.resolve()
-    if refresh_seconds is not None:
-        update["refresh_seconds"] = refresh_seconds
+    given: dict[str, object] = {
+        "model_stage": stage,
+        "model_name": name,
+        "model_version": version,
+        "backend": ",".join(backend) if backend else None,
+        "model_path": model_path.resolve() if model_path is not None else None,
+        "refresh_seconds": refresh_seconds,
+    }
+    update = {key: value for key, value in given.items() if value is not None}
     settings = cli.settings.model_copy(update=update)
     identity = _check_servable(settings)
     log_level = settings.log_level.lower()

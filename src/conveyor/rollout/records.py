@@ -100,20 +100,9 @@ class RolloutRecords:
         )
         with store_errors("rollout events"), self.store.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
+        # the table's columns are the event's fields
         return [
-            RolloutEvent(
-                id=r["id"],
-                rollout_id=r["rollout_id"],
-                at=aware(r["at"]),
-                kind=r["kind"],
-                from_state=r["from_state"],
-                to_state=r["to_state"],
-                step=r["step"],
-                verdict=r["verdict"],
-                actor=r["actor"],
-                reason=r["reason"],
-                evidence=r["evidence"] or {},
-            )
+            RolloutEvent(**{**r, "at": aware(r["at"]), "evidence": r["evidence"] or {}})
             for r in rows
         ]
 

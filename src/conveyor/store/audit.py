@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from conveyor.clock import aware
 from conveyor.store.engine import Store
 from conveyor.store.errors import store_errors
 from conveyor.store.tables import audit_events
@@ -97,19 +98,8 @@ class AuditLog:
             else:
                 with self.store.engine.connect() as own:
                     rows = own.execute(query).mappings().all()
+        # the table's columns are the event's fields
         events = [
-            AuditEvent(
-                id=r["id"],
-                at=r["at"] if r["at"].tzinfo else r["at"].replace(tzinfo=UTC),
-                model=r["model"],
-                version=r["version"],
-                action=r["action"],
-                from_stage=r["from_stage"],
-                to_stage=r["to_stage"],
-                actor=r["actor"],
-                reason=r["reason"],
-                details=r["details"] or {},
-            )
-            for r in rows
+            AuditEvent(**{**r, "at": aware(r["at"]), "details": r["details"] or {}}) for r in rows
         ]
         return list(reversed(events))
