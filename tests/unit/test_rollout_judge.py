@@ -8,33 +8,18 @@ from typing import Any
 import pytest
 
 from conveyor.rollout.judge import IDLE_WEIGHTS, next_move, step_weights
-from conveyor.rollout.state import Rollout, RolloutState
+from conveyor.rollout.state import Rollout
 from conveyor.rollout.strategies import default_strategies
 from conveyor.rollout.verdicts import Decision, StepVerdict
 from conveyor.spec.models import RolloutSpec
+from tests.unit.rollouts import a_rollout
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def rollout(step: int, **spec: Any) -> Rollout:
-    return Rollout(
-        id=1,
-        model="wine",
-        candidate="2",
-        champion="1",
-        strategy="canary",
-        state=RolloutState.PROGRESSING,
-        step=step,
-        weights={},
-        spec=RolloutSpec(steps=[10, 50, 100], **spec),
-        revision=1,
-        actor="alice",
-        reason="",
-        pending=None,
-        started_at=NOW,
-        step_started_at=NOW,
-        updated_at=NOW,
-        ended_at=None,
+    return a_rollout(
+        step=step, spec=RolloutSpec(steps=[10, 50, 100], **spec), actor="alice", at=NOW
     )
 
 

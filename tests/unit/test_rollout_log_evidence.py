@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from conveyor.errors import ServiceUnavailableError
 from conveyor.rollout.analysis import analyse
 from conveyor.rollout.log_evidence import InferenceLogEvidence
-from conveyor.rollout.state import Rollout, RolloutState
 from conveyor.rollout.verdicts import Verdict
-from conveyor.spec.models import AnalysisSpec, RolloutSpec
+from conveyor.spec.models import AnalysisSpec
 from conveyor.store import Store
 from conveyor.store.tables import feedback, inference_log
+from tests.unit.rollouts import a_rollout
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 UNTIL = T0 + timedelta(minutes=5)
@@ -31,25 +31,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-ROLLOUT = Rollout(
-    id=1,
-    model="wine",
-    candidate="2",
-    champion="1",
-    strategy="canary",
-    state=RolloutState.PROGRESSING,
-    step=0,
-    weights={"production": 90.0, "candidate": 10.0},
-    spec=RolloutSpec(),
-    revision=1,
-    actor="ci",
-    reason="",
-    pending=None,
-    started_at=T0,
-    step_started_at=T0,
-    updated_at=T0,
-    ended_at=None,
-)
+ROLLOUT = a_rollout(weights={"production": 90.0, "candidate": 10.0}, at=T0)
 
 
 def call(

@@ -17,6 +17,7 @@ from conveyor.rollout.router import Arm, Route, Router, RouteTable, key_point
 from conveyor.rollout.state import Rollout, RolloutState
 from conveyor.rollout.strategies import PlanStep, default_strategies
 from conveyor.spec.models import ABSpec, RolloutSpec
+from tests.unit.rollouts import a_rollout
 
 N = 20_000
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -163,24 +164,15 @@ def test_strategy_registry_refuses_duplicates_and_lists_names() -> None:
 
 
 def rollout(state: RolloutState, spec: RolloutSpec, step: int = 0, weight: float = 0) -> Rollout:
-    return Rollout(
+    return a_rollout(
         id=7,
-        model="wine",
-        candidate="2",
-        champion="1",
         strategy=spec.strategy,
         state=state,
         step=step,
         weights={"production": 100 - weight, "candidate": weight},
         spec=spec,
         revision=3,
-        actor="ci",
-        reason="",
-        pending=None,
-        started_at=NOW,
-        step_started_at=NOW,
-        updated_at=NOW,
-        ended_at=None,
+        at=NOW,
     )
 
 

@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from conveyor.errors import ServiceUnavailableError
 from conveyor.serving.spool import SEGMENT_SUFFIX, remove_stale_partials
 from conveyor.store.engine import Store
+from conveyor.store.errors import StoreUnavailableError, store_errors
 from conveyor.store.feedback import adopt_pending
 from conveyor.store.tables import feedback, inference_log, inference_log_segments
 
@@ -206,12 +207,13 @@ class Ingester:
         while True:
             stopping = stop.wait(min(self.config.interval_s * (2**failures), 5.0))
             try:
-                self.drain(final=stopping)
-                self.adopt_feedback()
-                self._maybe_prune()
-            except (sa.exc.OperationalError, ServiceUnavailableError) as exc:
+                with store_errors("inference-log ingest"):
+                    self.drain(final=stopping)
+                    self.adopt_feedback()
+                    self._maybe_prune()
+            except ServiceUnavailableError as exc:
                 # the store is down or read-only: segments wait on disk; said once per outage
-                detail = getattr(exc, "orig", None) or exc
+                detail = exc.detail if isinstance(exc, StoreUnavailableError) else exc
                 level = logging.DEBUG if failures else logging.WARNING
                 log.log(level, "inference-log store unavailable, segments kept: %s", detail)
                 failures = min(failures + 1, 6)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from conveyor.errors import ServiceUnavailableError
+from conveyor.store.errors import StoreUnavailableError, store_errors
 
 if TYPE_CHECKING:
     from conveyor.serving.metrics import ServerMetrics
@@ -69,10 +70,10 @@ class StoreHealth:
         previous = self.state
         try:
             self.store.check()
-            with self.store.engine.connect() as conn:
+            with store_errors("store probe"), self.store.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
-        except (ServiceUnavailableError, sa.exc.OperationalError) as exc:
-            self.detail = str(getattr(exc, "orig", None) or exc)
+        except ServiceUnavailableError as exc:
+            self.detail = exc.detail if isinstance(exc, StoreUnavailableError) else str(exc)
             self.state = StoreState.RECREATING if self.store.recreating else StoreState.UNAVAILABLE
         else:
             self.detail = ""
