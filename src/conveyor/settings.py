@@ -154,6 +154,13 @@ class Settings(BaseSettings):
         description="How often the server checks whether its alias moved; 0 never "
         "(MODEL_AUTO_REFRESH_SECONDS also works).",
     )
+    retire_grace_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a model taken out of service (a swap, a rollout's candidate "
+        "dropped) keeps answering the requests that took it before; any still running then "
+        "get 503.",
+    )
     max_batch_rows: int = Field(default=256, ge=1, description="Rows merged into one model call.")
     max_batch_wait_ms: float = Field(
         default=0.0, ge=0, description="Extra wait for a batch to fill; 0 is adaptive (no wait)."

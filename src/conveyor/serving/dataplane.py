@@ -109,11 +109,13 @@ class DataPlane:
             self.predictions.record(model, arm, request_id, rows, columns, output, latency_ms)
         if choice is not None and choice.mirror is not None:
             overhead_ms = (submitted - started) * 1000  # decoding etc., before the model
+            epoch = self.manager.inflight.enter()  # the copy holds its arm as the request did
             task = asyncio.create_task(
                 self._mirror(
                     choice.mirror, choice.mirror_arm or "", columns, rows, request_id, overhead_ms
                 )
             )
+            task.add_done_callback(lambda _: self.manager.inflight.leave(epoch))
             self._mirrors.add(task)  # held until done: the loop keeps only weak references
             task.add_done_callback(self._mirrors.discard)
         return Prediction(request_id, model, output, latency_ms)

@@ -1,7 +1,8 @@
 """Loaded models and hot reload: a new version loads in the background and swaps atomically.
 
 Requests hold a reference to the ``LoadedModel`` they started with, so a swap never fails a
-request in flight: the old batcher drains its queue before it stops.
+request in flight: a model taken out of service (``retire``) stops only once the requests that
+could hold it have finished (``InFlight``), and its batcher drains its queue before it stops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from conveyor.bundle.runtime import Runtime
 from conveyor.bundle.sources import ModelSource
 from conveyor.errors import NotFoundError, ServiceUnavailableError
 from conveyor.serving.batcher import MicroBatcher
+from conveyor.serving.inflight import InFlight
 from conveyor.serving.metrics import ServerMetrics
 from conveyor.serving.remote import open_served
 from conveyor.settings import Settings
@@ -68,6 +70,7 @@ class ModelManager:
         self._lock = asyncio.Lock()
         self.swaps = 0
         self.side: LoadedModel | None = None  # a rollout's candidate, loaded beside
+        self.inflight = InFlight()  # prediction requests that may hold a model they took
         # what the last alias refresh found: the registry's reachability, for /health?verbose
         self.refreshed: dict[str, object] = {"reachable": None, "checked_at": None}
 
@@ -136,7 +139,7 @@ class ModelManager:
             if identity.version == old.identity.version and identity.name == old.identity.name:
                 return False, old.identity
             self._swap(await self._load(identity), old)
-        await old.batcher.stop()
+        await self.retire(old)
         _freeze_heap(collect=False)
         return True, identity
 
@@ -156,8 +159,14 @@ class ModelManager:
             identity = dataclasses.replace(model.identity, stage=old.identity.stage)
             model.bundle = dataclasses.replace(model.bundle, identity=identity)
             self._swap(model, old, ": its rollout succeeded")
-        await old.batcher.stop()
+        await self.retire(old)
         return True
+
+    async def retire(self, model: LoadedModel) -> None:
+        """Stop ``model``, no longer reachable by new requests, once the requests that may
+        have taken it before have finished (within ``retire_grace_seconds``)."""
+        await self.inflight.grace(self.settings.retire_grace_seconds)
+        await model.batcher.stop()
 
     async def _load(self, identity: ModelIdentity) -> LoadedModel:
         start = time.perf_counter()

@@ -160,7 +160,7 @@ class Routing:
             previous, self._candidate = self._candidate, loaded
             self.manager.side = loaded
             if previous is not None:
-                await previous.batcher.stop()
+                await self.manager.retire(previous)
             log.info("rollout routing: candidate version %s loaded", table.candidate)
         if table != self.table or self._router is None:
             self._router = Router(table)
@@ -231,7 +231,7 @@ class Routing:
         if adopted:
             log.info("rollout routing: candidate %s now serves as production", last.candidate)
         else:  # the alias refresh loaded the same version first: this copy is spare
-            await candidate.batcher.stop()
+            await self.manager.retire(candidate)
         self._publish(last.model, -1, None)
         return True
 
@@ -239,7 +239,7 @@ class Routing:
         candidate, self._candidate = self._candidate, None
         self.manager.side = None
         if candidate is not None:
-            await candidate.batcher.stop()
+            await self.manager.retire(candidate)
             log.info("rollout routing: candidate version %s dropped", candidate.identity.version)
 
     def choose(

@@ -4,6 +4,8 @@ route only names its formats (a ``CodecRegistry``) and writes its answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -29,9 +31,11 @@ async def predict_body(
     settings = state.settings
     policy = UnseenPolicy(settings.unseen_categories)
     rid = request_id(request)
-    with state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": route}):
+    span = state.tracing.span("conveyor.request", **{REQUEST_ID: rid, "http.route": route})
+    with ExitStack() as holding, span:
         with state.tracing.span("conveyor.parse"):
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            holding.enter_context(state.manager.inflight.request())  # taking the model: held
             decoded = await state.offload.run(
                 len(body),
                 codecs.decode,
@@ -61,15 +65,21 @@ async def predict_body(
 
 
 async def infer_body(
-    state: ServerParts, request: Request, model: LoadedModel, version: str | None
+    state: ServerParts, request: Request, take: Callable[[], LoadedModel], version: str | None
 ) -> tuple[InferInput, Prediction, str]:
-    """An Open Inference Protocol request for ``model``: its decoded header, the prediction
-    and the request's id (the body's ``id`` when the client gave one)."""
+    """An Open Inference Protocol request for the model ``take()`` gives once the body is in:
+    its decoded header, the prediction and the request's id (the body's ``id`` when the
+    client gave one)."""
     settings = state.settings
     route = "/v2/models/{name}/infer"
-    with state.tracing.span("conveyor.request", **{"http.route": route}) as span:
+    with (
+        ExitStack() as holding,
+        state.tracing.span("conveyor.request", **{"http.route": route}) as span,
+    ):
         with state.tracing.span("conveyor.parse"):
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            holding.enter_context(state.manager.inflight.request())  # taking the model: held
+            model = take()
             decoded = await state.offload.run(
                 len(body),
                 decode_infer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -127,8 +128,9 @@ def router(state: ServerParts) -> APIRouter:
     @api.post("/models/{name}/infer", openapi_extra={"requestBody": INFER_BODY})
     @api.post("/models/{name}/versions/{version}/infer", openapi_extra={"requestBody": INFER_BODY})
     async def infer(name: str, request: Request, version: str | None = None) -> Response:
-        model = _model(state, name, version)
-        decoded, result, rid = await infer_body(state, request, model, version)
+        _model(state, name, version)  # a name or version not served: 404 before the body
+        take = functools.partial(_model, state, name, version)
+        decoded, result, rid = await infer_body(state, request, take, version)
         return _infer_response(decoded.header, result.model, result.output, rid)
 
     return api
