@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test coverage check bench clean
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each taking a whole test file at a
+# time, so a file's module fixtures are built once; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -24,12 +29,12 @@ test: setup
 	bash scripts/install-test-tools.sh
 	bash scripts/peers-venv.sh || { [ "$$CONVEYOR_TEST_REQUIRE_VENVS" != 1 ] && echo "peer clients unavailable: their tests will skip"; }
 	bash scripts/feast-venv.sh || { [ "$$CONVEYOR_TEST_REQUIRE_VENVS" != 1 ] && echo "Feast unavailable: its tests will skip"; }
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The in-process unit tests under coverage; fails below tool.coverage.report.fail_under.
 # CI runs these here and the rest of the suite with `make test PYTEST_ARGS=--ignore=tests/unit`.
 coverage: setup
-	$(BIN)/python -m pytest tests/unit --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit $(XDIST) --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 check: setup
 	$(BIN)/ruff format --check src tests benchmarks
