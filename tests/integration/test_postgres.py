@@ -271,8 +271,12 @@ def test_first_create_from_many_connections_at_once() -> None:
     create or find the tables."""
     with postgres_database() as url:
         for _round in range(3):  # each round on an empty schema: the race is timing-dependent
-            with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS audit_events, locks")
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("DROP TABLE IF EXISTS audit_events, locks")
+            finally:
+                engine.dispose()  # its pooled connection closed now, not by the collector
             errors = _create_at_once(url, count=4)
             assert not errors, errors
 

@@ -114,7 +114,8 @@ def test_tune_workers_share_one_study_on_postgres(
         # the worker that finished last saw the other's trials in the shared study
         assert max(r["trials"] for r in reports) == 6
 
-        study = optuna.load_study(study_name="wine-tuning", storage=storage)
+        rdb = optuna.storages.RDBStorage(storage)
+        study = optuna.load_study(study_name="wine-tuning", storage=rdb)
         try:
             assert len(study.trials) == 6
             assert sorted(t.number for t in study.trials) == list(range(6))
@@ -122,9 +123,7 @@ def test_tune_workers_share_one_study_on_postgres(
             assert study.direction == optuna.study.StudyDirection.MAXIMIZE
             assert study.best_value == pytest.approx(max(r["best_value"] for r in reports))
         finally:
-            storage_engine = getattr(study._storage, "engine", None)
-            if storage_engine is not None:
-                storage_engine.dispose()  # let the database be dropped
+            rdb.engine.dispose()  # let the database be dropped
 
     client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("wine")
@@ -177,5 +176,9 @@ def test_workers_opening_a_fresh_storage_at_once_all_succeed(
         for code, out, err in results:
             assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err}"
             assert out.strip() == "wine-tuning"
-        summaries = optuna.get_all_study_summaries(storage)
+        rdb = optuna.storages.RDBStorage(storage)
+        try:
+            summaries = optuna.get_all_study_summaries(rdb)
+        finally:
+            rdb.engine.dispose()  # its pooled connections closed now, not by the collector
         assert [s.study_name for s in summaries] == ["wine-tuning"]

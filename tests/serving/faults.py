@@ -128,6 +128,7 @@ class TcpProxy:
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()  # its self-pipe sockets now, not when the collector finds it
 
     def open(self) -> None:
         self.is_open = True
