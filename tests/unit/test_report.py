@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +365,20 @@ def test_the_time_axis_starts_at_the_first_request() -> None:
     ax = Figure().subplots()
     _time_axis(ax, history)
     assert ax.get_xlim()[0] == pytest.approx(float(date2num(busy[0].start)))
+
+
+def test_the_drift_table_shows_every_informing_statistic(profile: dict[str, Any]) -> None:
+    """Hellinger, measured beside the verdict's statistics, is a column of the drift table
+    with each feature's value."""
+    current = frame(1500, 2, shift=1.5)
+    drift = compare_window(profile, window(profile, current))
+    html = render(profile, current)
+    table = html[html.index('<table class="drift">') :]
+    table = table[: table.index("</table>")]
+    heads = re.findall(r"<th>([^<]*)</th>", table)
+    assert heads.index("hellinger") == heads.index("distance") + 1
+    for feature in drift.features:
+        row = table[table.index(f'<td class="name">{html_escape(feature.name)}') :]
+        row = row.split("</tr>", 1)[0]
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        assert cells[heads.index("hellinger")] == f"{feature.evidence['hellinger']:.3f}"

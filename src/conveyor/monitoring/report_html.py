@@ -20,6 +20,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from conveyor.monitoring.drift import Status
+from conveyor.monitoring.drift.result import evidence_names
 from conveyor.monitoring.plots import (
     BASELINE,
     CURRENT,
@@ -205,6 +206,7 @@ def _drift_table(a: Assessment) -> str:
     def share(ref: float, cur: float) -> str:
         return f"{ref:.1%} → {cur:.1%}" if ref or cur else "—"
 
+    extra = evidence_names(a.drift)  # every other registered statistic measured: a column each
     rows = []
     for f in _ordered(a):
         name = escape(f.name)
@@ -215,13 +217,16 @@ def _drift_table(a: Assessment) -> str:
             f"<td>{escape(f.kind)}</td><td>{_badge(f.status.value)}</td>"
             f"<td>{escape(f.test or '—')}</td><td>{_p(f.p_adjusted)}</td>"
             f"<td>{_num(f.psi)}</td><td>{_num(f.distance)}</td>"
-            f"<td>{share(f.missing_share_ref, f.missing_share_cur)}</td>"
+            + "".join(f"<td>{_num(f.evidence.get(n))}</td>" for n in extra)
+            + f"<td>{share(f.missing_share_ref, f.missing_share_cur)}</td>"
             f"<td>{_num(f.unseen_share, '.1%')}</td><td>{f.rows_cur:,}</td>"
             f'<td class="why">{escape("; ".join(f.reasons))}</td></tr>'
         )
     head = (
         "<th>feature</th><th>kind</th><th>status</th><th>test</th><th>p adj</th><th>PSI</th>"
-        "<th>distance</th><th>missing ref → now</th><th>unseen</th><th>rows</th><th>why</th>"
+        "<th>distance</th>"
+        + "".join(f"<th>{escape(n)}</th>" for n in extra)
+        + "<th>missing ref → now</th><th>unseen</th><th>rows</th><th>why</th>"
     )
     return (
         f'<table class="drift"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

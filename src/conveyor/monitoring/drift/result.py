@@ -97,3 +97,8 @@ class DriftReport:
             "prediction": self.prediction.to_dict() if self.prediction else None,
             "skipped": dict(self.skipped),
         }
+
+
+def evidence_names(report: DriftReport) -> list[str]:
+    """The informing statistics measured on any of the report's features, in name order."""
+    return sorted({name for f in report.all for name in f.evidence})
