@@ -19,7 +19,6 @@ same objects the CLI prints, each with ``to_dict()``.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -31,7 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ServiceUnavailableError
-from conveyor.settings import Settings
+from conveyor.settings import Settings, child_environment
 
 if TYPE_CHECKING:
     from conveyor.data.schema import Schema
@@ -287,7 +286,7 @@ def serve(
         from conveyor.errors import UserError
 
         raise UserError("serve() needs a model name or model_path")
-    env = {**os.environ, **_settings_env(settings)}
+    env = child_environment(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     log = settings.home / f"server-{port}.log"
     with log.open("wb") as out:
@@ -348,16 +347,6 @@ def _store(settings: Settings) -> Store:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     return Store(settings.store_url).create()
-
-
-def _settings_env(settings: Settings) -> dict[str, str]:
-    """The settings a child `conveyor serve` needs to see the same home, registry and store."""
-    return {
-        "CONVEYOR_HOME": str(settings.home),
-        "CONVEYOR_TRACKING_URI": settings.tracking_uri,
-        "CONVEYOR_STORE_URL": settings.store_url,
-        "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true"),
-    }
 
 
 def _free_port() -> int:

@@ -1,10 +1,16 @@
 """Process settings, read once from the environment (prefix ``CONVEYOR_``) at the edge.
 
-This is the only module that reads the environment. Everything else receives a ``Settings``.
+This is the only module that reads or writes the environment. Everything else receives a
+``Settings``; what child processes and other libraries read from the environment is set by the
+functions at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -386,3 +392,63 @@ class Settings(BaseSettings):
         artifacts under ``artifact_root`` and needs no reachability probe.
         """
         return not self.tracking_uri.startswith(("http://", "https://", "databricks"))
+
+
+# MLflow reports usage to an outside server unless told not to, and decides at import time;
+# Conveyor's embedded default keeps everything on this machine. A user may still opt in.
+_MLFLOW_TELEMETRY = "MLFLOW_DISABLE_TELEMETRY"
+
+
+def keep_mlflow_local() -> None:
+    """Turn MLflow's telemetry off for this process, unless the user set it."""
+    os.environ.setdefault(_MLFLOW_TELEMETRY, "true")
+
+
+def settings_variables(settings: Settings) -> dict[str, str]:
+    """The ``CONVEYOR_*`` variables from which a child process (``conveyor serve``, a uvicorn
+    worker) builds the same settings: home, registry, store and the model it serves."""
+    found = {
+        "CONVEYOR_HOME": str(settings.home),
+        "CONVEYOR_TRACKING_URI": settings.tracking_uri,
+        "CONVEYOR_STORE_URL": settings.store_url,
+        "CONVEYOR_MODEL_STAGE": settings.model_stage,
+        "CONVEYOR_REFRESH_SECONDS": str(settings.refresh_seconds),
+        "CONVEYOR_MODEL_NAME": settings.model_name,
+        "CONVEYOR_MODEL_PATH": None if settings.model_path is None else str(settings.model_path),
+        "CONVEYOR_MODEL_VERSION": settings.model_version,
+        "CONVEYOR_BACKEND": settings.backend,
+    }
+    return {name: value for name, value in found.items() if value}
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """This process's environment for a child process of ``settings``, MLflow kept local."""
+    telemetry = {_MLFLOW_TELEMETRY: os.environ.get(_MLFLOW_TELEMETRY, "true")}
+    return {**os.environ, **telemetry, **settings_variables(settings)}
+
+
+def export_to_workers(settings: Settings, **extra: str) -> None:
+    """Export ``settings`` (and ``extra`` variables) to the workers this process will start
+    and that inherit its environment (uvicorn's)."""
+    os.environ.update(settings_variables(settings) | extra)
+
+
+def spark_workers_run_here() -> None:
+    """Spark's Python workers must be this interpreter (with Conveyor and its libraries), not
+    the first python3 on PATH; PYSPARK_PYTHON is Spark's variable, read when they start."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+@contextlib.contextmanager
+def environment_kept(*names: str) -> Iterator[None]:
+    """Put ``names`` back as they were once the block ends: a library that exports what it is
+    given (MLflow's setters export the tracking URI) must not change what the user set."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

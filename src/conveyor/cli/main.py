@@ -30,7 +30,7 @@ from conveyor.cli.output import emit_json, err
 from conveyor.display import mask_urls
 from conveyor.errors import ConveyorError, UserError
 from conveyor.logs import configure_logging
-from conveyor.settings import Settings
+from conveyor.settings import Settings, keep_mlflow_local
 
 
 def build_app(settings: Settings | None = None) -> typer.Typer:
@@ -67,9 +67,7 @@ def build_app(settings: Settings | None = None) -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; Conveyor errors become one clear message and an exit code, never a traceback."""
-    # MLflow reports usage to an outside server unless told not to, and decides at import time;
-    # Conveyor's embedded default keeps everything on this machine. A user may still opt in.
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    keep_mlflow_local()  # before MLflow is imported
     json_mode = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
         settings = Settings()

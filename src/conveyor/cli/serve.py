@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,6 +13,7 @@ import typer
 from conveyor.cli.context import CliContext
 from conveyor.cli.output import err
 from conveyor.errors import ConveyorError, UserError
+from conveyor.settings import export_to_workers
 
 if TYPE_CHECKING:
     import uvicorn
@@ -111,23 +111,7 @@ def serve(
         return
     # workers are separate processes: they read the same settings from CONVEYOR_* variables
     metrics_dir = tempfile.mkdtemp(prefix="conveyor-metrics-")
-    env = {
-        "CONVEYOR_HOME": str(settings.home),
-        "CONVEYOR_TRACKING_URI": settings.tracking_uri,
-        "CONVEYOR_STORE_URL": settings.store_url,
-        "CONVEYOR_MODEL_STAGE": settings.model_stage,
-        "CONVEYOR_REFRESH_SECONDS": str(settings.refresh_seconds),
-        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-    }
-    if settings.model_name:
-        env["CONVEYOR_MODEL_NAME"] = settings.model_name
-    if settings.model_path is not None:
-        env["CONVEYOR_MODEL_PATH"] = str(settings.model_path)
-    if settings.model_version is not None:
-        env["CONVEYOR_MODEL_VERSION"] = settings.model_version
-    if settings.backend is not None:
-        env["CONVEYOR_BACKEND"] = settings.backend
-    os.environ.update(env)
+    export_to_workers(settings, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
     _say(banner)  # the model loaded here once; each worker loads it again
     try:
         uvicorn.run("conveyor.serving.app:app_from_env", factory=True, workers=workers, **common)

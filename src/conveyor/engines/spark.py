@@ -8,8 +8,6 @@ PySpark is an optional extra (``pip install 'conveyor-mlops[spark]'``, Java 17).
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.engines.local import BATCH_ROWS, ScoreResult, input_files
 from conveyor.engines.scoring import IDENTITY, output_arrow_schema, plan_for, score_batch
 from conveyor.errors import DataError, Problem, UserError
+from conveyor.settings import spark_workers_run_here
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,9 +31,7 @@ def spark_session(master: str | None = None) -> Any:
         raise UserError(
             "--engine spark needs PySpark: pip install 'conveyor-mlops[spark]'"
         ) from None
-    # the Python workers must be this interpreter (with Conveyor and its libraries), not the
-    # first python3 on PATH; a variable of Spark's, read when its workers start
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark_workers_run_here()
     builder = SparkSession.builder.appName("conveyor-score")
     if master or not SparkSession.getActiveSession():
         builder = builder.master(master or "local[*]").config("spark.ui.enabled", "false")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.display import mask_urls, safe_url
 from conveyor.errors import ConveyorError, NotFoundError, ServiceUnavailableError
 from conveyor.registry.seed import seed_tracking_db
+from conveyor.settings import environment_kept
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -90,24 +91,6 @@ def _health_request(tracking_uri: str) -> urllib.request.Request:
     return urllib.request.Request(parts.geturl(), headers=headers)
 
 
-@contextlib.contextmanager
-def _environment_kept(*names: str) -> Iterator[None]:
-    """MLflow's setters also export the URI to ``os.environ``; put the variables back as the
-    user set them, so MLFLOW_TRACKING_URI (which ``Settings`` honours) keeps meaning the user's
-    registry and not the last one this process happened to connect to."""
-    import os
-
-    before = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def connect(settings: Settings, create: bool = True) -> MlflowClient:
     """Point MLflow at the configured store and return a client.
 
@@ -126,7 +109,7 @@ def connect(settings: Settings, create: bool = True) -> MlflowClient:
     if settings.tracking_is_local:
         settings.home.mkdir(parents=True, exist_ok=True)
         Path(settings.artifact_root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-    with _environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    with environment_kept("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
     _quiet_mlflow()
